@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0
+# hrcallout: top-level entry points. `make help` lists them.
+SHELL := /bin/bash
+KDIR ?= $(shell scripts/kernel.sh --print 2>/dev/null)
+KMAKE_VARS := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc BINDGEN=$(HOME)/.cargo/bin/bindgen
+export LIBCLANG_PATH := /usr/lib/llvm-19/lib
+
+.PHONY: all module modules clippy tools kernel run check bench clean help fmt
+
+all: module tools
+
+module modules:
+	@test -n "$(KDIR)" || { echo "no test kernel: run 'make kernel' first" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) modules
+
+clippy:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) CLIPPY=1 modules
+
+tools:
+	cd tools && cargo build --release --locked
+
+kernel:
+	scripts/kernel.sh
+
+run:
+	scripts/run.sh
+
+check:
+	scripts/test.sh
+
+fmt:
+	/usr/bin/rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml rust/*.rs
+	cd tools && cargo fmt
+
+clean:
+	-test -n "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) clean
+	rm -f rust/uapi_generated.rs
+	cd tools && cargo clean
+
+help:
+	@echo "make kernel   fetch, configure and build the cached test kernel"
+	@echo "make          build hrcallout.ko and the userspace tools"
+	@echo "make clippy   build the module with CLIPPY=1"
+	@echo "make tools    build the userspace crates (CLI, tests)"
+	@echo "make run      boot QEMU, insmod, show timers firing"
+	@echo "make check    the whole test suite (KUnit + guest tests), ends with 'N passed, N failed'"
+	@echo "make clean    remove build outputs"

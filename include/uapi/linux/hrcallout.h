@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hrcallout: classic timer APIs (STREAMS timeout, DragonFly callout, Mach
+ * timer_arm, QNX TimerSettime, mTCP settimer) on Linux hrtimers, exposed
+ * through /dev/hrcallout.
+ *
+ * This header is the one definition of the ioctl ABI. The module and the
+ * userspace crates get their Rust types from it through bindgen.
+ *
+ * Rules: fixed-size structs of __u64/__s64/__u32 with explicit padding (the
+ * layout is the same for 32- and 64-bit userspace); padding and reserved
+ * fields must be zero on input; times are nanoseconds. The size of each
+ * struct is part of its ioctl number (_IOC_SIZE): a caller built against a
+ * newer, larger struct keeps working as long as the fields it adds are zero
+ * (the kernel checks them), and an older, smaller struct is refused with
+ * -EINVAL. The ioctl numbers are enum members so that bindgen resolves them.
+ */
+#ifndef _UAPI_LINUX_HRCALLOUT_H
+#define _UAPI_LINUX_HRCALLOUT_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define HRC_ABI_VERSION 1
+#define HRC_IOC_MAGIC 0xC7
+
+/* HRC_IOC_INFO: what this module is and what it allows. */
+struct hrc_info {
+	__u32 abi_version;	/* HRC_ABI_VERSION */
+	__u32 hz;		/* the kernel's CONFIG_HZ: one STREAMS/callout tick is 1/hz s */
+	__u64 resolution_ns;	/* hrtimer resolution (1 with high-resolution timers) */
+	__u32 max_timers;	/* live timer objects per file (module parameter) */
+	__u32 max_events;	/* queued event records per file (module parameter) */
+	__u32 event_size;	/* sizeof(struct hrc_event) as the kernel writes it */
+	__u32 qlimit;		/* this file's current Mach queue limit */
+	__u64 reserved[4];
+};
+
+/* HRC_IOC_TIMEOUT: STREAMS timeout(). Fires once; its event has kind HRC_EV_TIMEOUT. */
+#define HRC_TIMEOUT_NS 0x1	/* time is nanoseconds, not ticks */
+struct hrc_timeout {
+	__s64 time;		/* ticks (or ns with HRC_TIMEOUT_NS); <= 0 fires at once */
+	__u64 cookie;		/* handed back in the event */
+	__u32 flags;		/* HRC_TIMEOUT_* */
+	__u32 pad;
+	__u64 id;		/* out: the timeout id, never 0 */
+};
+
+/* HRC_IOC_UNTIMEOUT: STREAMS untimeout(). -ENOENT if fired, cancelled or unknown. */
+struct hrc_untimeout {
+	__u64 id;
+	__s64 remaining_ticks;	/* out: ticks that were left, rounded up */
+	__s64 remaining_ns;	/* out */
+};
+
+/* HRC_IOC_CHECK: the engine's own consistency check, for tests and fuzzers. */
+struct hrc_check {
+	__u32 ok;		/* out: 1 if every invariant held */
+	__u32 live;		/* out: timer objects in use on this file */
+	__u32 queued;		/* out: event records waiting to be read */
+	__u32 free;		/* out: recycled slots ready for reuse */
+	__u64 slots;		/* out: slots allocated on this file */
+	__u64 reserved[2];
+};
+
+/*
+ * DragonFly callout(9). A callout is created with HRC_IOC_CALLOUT_INIT and named by
+ * its id in every other call; the C calls' int results are the ioctls' return
+ * values (callout_stop: 1 or 0; callout_active/pending: 1 or 0).
+ */
+enum hrc_callout_mode {
+	HRC_CALLOUT_INIT = 0,		/* callout_init: callbacks under one module-wide lock */
+	HRC_CALLOUT_INIT_MP = 1,	/* callout_init_mp: no lock */
+	HRC_CALLOUT_INIT_LK = 2,	/* callout_init_lk: under the lock lock_id */
+};
+
+struct hrc_callout_init {
+	__u32 mode;		/* enum hrc_callout_mode */
+	__u32 pad;
+	__u64 lock_id;		/* HRC_CALLOUT_INIT_LK: a lock of this file */
+	__u64 id;		/* out: the callout's id */
+};
+
+/* What the callback does (a callback cannot be handed over from userspace). */
+#define HRC_CA_EVENT 0x01	/* append an HRC_EV_CALLOUT record */
+#define HRC_CA_SPIN 0x02	/* busy-wait `us` microseconds while running */
+#define HRC_CA_SLEEP 0x04	/* sleep `us` microseconds (not with a spinlock) */
+#define HRC_CA_RESET 0x08	/* callout_reset itself (same delay) while `repeat` > 0 */
+#define HRC_CA_STOP 0x10	/* callout_stop itself; result in the record's `extra` */
+#define HRC_CA_STOP_SYNC 0x20	/* callout_stop_sync itself; result in `extra` */
+
+#define HRC_CALLOUT_NS 0x1	/* `time` is nanoseconds, not ticks */
+
+struct hrc_callout_reset {
+	__u64 id;
+	__s64 time;		/* ticks (or ns with HRC_CALLOUT_NS); <= 0 means one tick */
+	__u32 flags;		/* HRC_CALLOUT_* */
+	__u32 actions;		/* HRC_CA_* */
+	__u32 us;		/* window for HRC_CA_SPIN / HRC_CA_SLEEP, at most 1000000 */
+	__u32 repeat;		/* self-resets left for HRC_CA_RESET */
+	__u64 cookie;		/* handed back in the event */
+};
+
+/* The argument of stop, stop_async, stop_sync, active, pending, deactivate, destroy. */
+struct hrc_callout_id {
+	__u64 id;
+};
+
+/* Locks a callout can be associated with, and a way to hold one (race windows). */
+enum hrc_lock_kind {
+	HRC_LOCK_MUTEX = 0,	/* callbacks may sleep */
+	HRC_LOCK_SPIN = 1,	/* callbacks run atomically */
+};
+
+struct hrc_lock_create {
+	__u32 kind;		/* enum hrc_lock_kind */
+	__u32 pad;
+	__u64 id;		/* out */
+};
+
+enum hrc_hold_op {
+	HRC_HOLD_NONE = 0,
+	HRC_HOLD_STOP = 1,	/* callout_stop(callout_id) with the lock held, after the wait */
+	HRC_HOLD_STOP_SYNC = 2,	/* callout_stop_sync(callout_id) with the lock held */
+};
+
+struct hrc_lock_hold {
+	__u64 lock_id;
+	__u32 us;		/* hold the lock this long (spinlock: at most 20000) */
+	__u32 op;		/* enum hrc_hold_op, done while still holding the lock */
+	__u64 callout_id;
+	__s64 result;		/* out: the op's result */
+};
+
+/* Event records, read() from the file: whole records only. */
+enum hrc_event_kind {
+	HRC_EV_TIMEOUT = 1,	/* STREAMS timeout fired */
+	HRC_EV_CALLOUT = 2,	/* a callout's callback ran with HRC_CA_EVENT */
+	HRC_EV_INTERVAL = 3,	/* a Mach/QNX interval timer expired */
+	HRC_EV_MTCP = 4,	/* an mTCP settimer registration fired; cookie = its id */
+};
+
+#define HRC_EVF_PERIODIC 0x1	/* the timer is periodic */
+#define HRC_EVF_LOCK_HELD 0x2	/* the callout's lock (or the module-wide one) was held */
+
+struct hrc_event {
+	__u16 size;		/* sizeof(struct hrc_event) */
+	__u16 kind;		/* enum hrc_event_kind */
+	__u32 flags;		/* HRC_EVF_* */
+	__u64 id;		/* the timer object's id */
+	__u64 cookie;		/* the caller's cookie */
+	__s64 expiry_ns;	/* scheduled expiry, on the timer's clock */
+	__s64 fire_ns;		/* when the expiry was handled, same clock */
+	__u64 overruns;		/* expiries folded into this record */
+	__u32 clock;		/* CLOCK_MONOTONIC (1) or CLOCK_REALTIME (0) */
+	__u32 pad;
+	__u64 extra;		/* callout: result of HRC_CA_STOP / HRC_CA_STOP_SYNC */
+};
+
+/* Ioctl numbers. An enum so that bindgen resolves them (no macro fallback needed). */
+enum {
+	HRC_IOC_INFO = _IOR(HRC_IOC_MAGIC, 0x00, struct hrc_info),
+	HRC_IOC_CHECK = _IOR(HRC_IOC_MAGIC, 0x01, struct hrc_check),
+	HRC_IOC_TIMEOUT = _IOWR(HRC_IOC_MAGIC, 0x10, struct hrc_timeout),
+	HRC_IOC_UNTIMEOUT = _IOWR(HRC_IOC_MAGIC, 0x11, struct hrc_untimeout),
+	HRC_IOC_CALLOUT_INIT = _IOWR(HRC_IOC_MAGIC, 0x20, struct hrc_callout_init),
+	HRC_IOC_CALLOUT_RESET = _IOW(HRC_IOC_MAGIC, 0x21, struct hrc_callout_reset),
+	HRC_IOC_CALLOUT_STOP = _IOW(HRC_IOC_MAGIC, 0x22, struct hrc_callout_id),
+	HRC_IOC_CALLOUT_STOP_ASYNC = _IOW(HRC_IOC_MAGIC, 0x23, struct hrc_callout_id),
+	HRC_IOC_CALLOUT_STOP_SYNC = _IOW(HRC_IOC_MAGIC, 0x24, struct hrc_callout_id),
+	HRC_IOC_CALLOUT_ACTIVE = _IOW(HRC_IOC_MAGIC, 0x25, struct hrc_callout_id),
+	HRC_IOC_CALLOUT_PENDING = _IOW(HRC_IOC_MAGIC, 0x26, struct hrc_callout_id),
+	HRC_IOC_CALLOUT_DEACTIVATE = _IOW(HRC_IOC_MAGIC, 0x27, struct hrc_callout_id),
+	HRC_IOC_CALLOUT_DESTROY = _IOW(HRC_IOC_MAGIC, 0x28, struct hrc_callout_id),
+	HRC_IOC_LOCK_CREATE = _IOWR(HRC_IOC_MAGIC, 0x30, struct hrc_lock_create),
+	HRC_IOC_LOCK_DESTROY = _IOW(HRC_IOC_MAGIC, 0x31, struct hrc_callout_id),
+	HRC_IOC_LOCK_HOLD = _IOWR(HRC_IOC_MAGIC, 0x32, struct hrc_lock_hold),
+};
+
+#endif /* _UAPI_LINUX_HRCALLOUT_H */

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/hrcallout`: the misc device, a transport over the personalities.
+//!
+//! Each open file is a [`Context`] with its own engine (timers, ids, event queue) and its own
+//! callout locks. Ioctls decode the UAPI structs, call a personality, and encode the answer;
+//! no timer semantics live here.
+//!
+//! Why a custom `file_operations`: 7.3's [`MiscDevice`] has no `poll` hook, and its `read_iter`
+//! cannot see `O_NONBLOCK`. We keep the trait's `open`/`release`/`ioctl` shims (copied out of
+//! the vtable the trait builds) and add two shims of our own, `read` and `poll`; the device is
+//! registered with that table by [`Registration`]. Those three items are this file's only
+//! `unsafe` code.
+
+use crate::callout::{self, CalloutLock, LockKind, Mode, Run};
+use crate::engine::{Engine, HrBackend};
+use crate::streams;
+use crate::timer;
+use crate::uapi;
+use core::{ffi::c_void, mem::size_of};
+use kernel::{
+    bindings,
+    fs::File,
+    ioctl::{_IOC_DIR, _IOC_NR, _IOC_SIZE, _IOC_TYPE},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    new_mutex,
+    prelude::*,
+    sync::{poll::PollTable, Arc, ArcBorrow, Mutex},
+    transmute::{AsBytes, FromBytes},
+    types::{ForeignOwnable, Opaque},
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// Per-file state.
+#[pin_data]
+pub(crate) struct Context {
+    pub(crate) engine: Arc<Engine<HrBackend>>,
+    /// Callout locks created on this file: (id, lock). Few per file, so a list.
+    #[pin]
+    locks: Mutex<KVec<(u64, Arc<CalloutLock>)>>,
+}
+
+/// The most callout locks one file may create.
+const MAX_LOCKS: usize = 256;
+
+impl Context {
+    fn lock_by_id(&self, id: u64) -> Result<Arc<CalloutLock>> {
+        let locks = self.locks.lock();
+        locks.iter().find(|(i, _)| *i == id).map(|(_, l)| l.clone()).ok_or(ENOENT)
+    }
+}
+
+#[vtable]
+impl MiscDevice for Context {
+    type Ptr = Arc<Context>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Context>> {
+        let engine = Engine::new(HrBackend, crate::max_timers(), crate::default_qlimit())?;
+        Arc::pin_init(
+            try_pin_init!(Context { engine, locks <- new_mutex!(KVec::new()) }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    fn release(ctx: Arc<Context>, _file: &File) {
+        // Cancel every timer, wait for running callbacks, then free with the last reference.
+        ctx.engine.shutdown();
+    }
+
+    fn ioctl(ctx: ArcBorrow<'_, Context>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        dispatch(&ctx, cmd, arg)
+    }
+}
+
+/// Reads the ioctl argument `T`, lets `f` update it, and writes it back for `_IOR`/`_IOWR`.
+///
+/// The size encoded in `cmd` may exceed `size_of::<T>()` (a newer caller) if the extra bytes
+/// are zero; a smaller size is `EINVAL`.
+fn with_arg<T: FromBytes + AsBytes + Default>(
+    cmd: u32,
+    arg: usize,
+    f: impl FnOnce(&mut T) -> Result<isize>,
+) -> Result<isize> {
+    let size = _IOC_SIZE(cmd);
+    if size < size_of::<T>() {
+        return Err(EINVAL);
+    }
+    let dir = _IOC_DIR(cmd);
+    let user = UserSlice::new(UserPtr::from_addr(arg), size);
+    let (mut reader, mut writer) = user.reader_writer();
+    let mut val = T::default();
+    if dir & kernel::uapi::_IOC_WRITE != 0 {
+        val = reader.read::<T>()?;
+        let mut rest = [0u8; 64];
+        let mut left = size - size_of::<T>();
+        while left > 0 {
+            let n = left.min(rest.len());
+            reader.read_slice(&mut rest[..n])?;
+            if rest[..n].iter().any(|b| *b != 0) {
+                return Err(E2BIG);
+            }
+            left -= n;
+        }
+    }
+    let ret = f(&mut val)?;
+    if dir & kernel::uapi::_IOC_READ != 0 {
+        writer.write(&val)?;
+    }
+    Ok(ret)
+}
+
+/// Nanoseconds from a tick-or-ns time and its "ns" flag.
+fn delay_ns(time: i64, flags: u32, ns_flag: u32) -> Result<i64> {
+    if flags & !ns_flag != 0 {
+        return Err(EINVAL);
+    }
+    Ok(if flags & ns_flag != 0 { time } else { streams::hztons(time) })
+}
+
+/// Decodes and runs one ioctl.
+fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
+    if _IOC_TYPE(cmd) != uapi::HRC_IOC_MAGIC {
+        return Err(ENOTTY);
+    }
+    // Match on the number and direction; the size is checked by `with_arg`.
+    let same = |c: u32| _IOC_NR(c) == _IOC_NR(cmd) && _IOC_DIR(c) == _IOC_DIR(cmd);
+    let e = &*ctx.engine;
+    match () {
+        _ if same(uapi::HRC_IOC_INFO) => with_arg(cmd, arg, |i: &mut uapi::hrc_info| {
+            *i = uapi::hrc_info {
+                abi_version: uapi::HRC_ABI_VERSION,
+                hz: bindings::CONFIG_HZ,
+                resolution_ns: timer::resolution_ns(),
+                max_timers: crate::max_timers(),
+                max_events: crate::max_timers(),
+                event_size: size_of::<uapi::hrc_event>() as u32,
+                qlimit: e.lock().qlimit(),
+                ..Default::default()
+            };
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_CHECK) => with_arg(cmd, arg, |c: &mut uapi::hrc_check| {
+            let k = e.check();
+            *c = uapi::hrc_check {
+                ok: u32::from(k.ok),
+                live: k.live,
+                queued: k.queued,
+                free: k.free,
+                slots: k.slots,
+                ..Default::default()
+            };
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_TIMEOUT) => with_arg(cmd, arg, |t: &mut uapi::hrc_timeout| {
+            if t.pad != 0 {
+                return Err(EINVAL);
+            }
+            let ns = delay_ns(t.time, t.flags, uapi::HRC_TIMEOUT_NS)?;
+            t.id = streams::timeout_event(e, ns, t.cookie)?;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_UNTIMEOUT) => with_arg(cmd, arg, |u: &mut uapi::hrc_untimeout| {
+            let ns = streams::untimeout_event(e, u.id)?;
+            u.remaining_ns = ns;
+            u.remaining_ticks = streams::ns_to_ticks_ceil(ns);
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_CALLOUT_INIT) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_init| {
+            if c.pad != 0 {
+                return Err(EINVAL);
+            }
+            let mode = match c.mode {
+                uapi::HRC_CALLOUT_INIT if c.lock_id == 0 => Mode::Giant,
+                uapi::HRC_CALLOUT_INIT_MP if c.lock_id == 0 => Mode::Mp,
+                uapi::HRC_CALLOUT_INIT_LK => Mode::Lk(ctx.lock_by_id(c.lock_id)?),
+                _ => return Err(EINVAL),
+            };
+            c.id = callout::init(e, mode, GFP_KERNEL_ACCOUNT)?;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_CALLOUT_RESET) => with_arg(cmd, arg, |r: &mut uapi::hrc_callout_reset| {
+            let ns = delay_ns(r.time, r.flags, uapi::HRC_CALLOUT_NS)?;
+            let run = Run::Actions { mask: r.actions, us: r.us, repeat: r.repeat };
+            callout::reset(e, r.id, ns, r.cookie, run)?;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_CALLOUT_STOP) => {
+            with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| Ok(callout::stop(e, c.id)? as isize))
+        }
+        _ if same(uapi::HRC_IOC_CALLOUT_STOP_ASYNC) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
+            callout::stop(e, c.id)?;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_CALLOUT_STOP_SYNC) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
+            Ok(callout::stop_sync(e, c.id)? as isize)
+        }),
+        _ if same(uapi::HRC_IOC_CALLOUT_ACTIVE) => {
+            with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| Ok(callout::active(e, c.id)? as isize))
+        }
+        _ if same(uapi::HRC_IOC_CALLOUT_PENDING) => {
+            with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| Ok(callout::pending(e, c.id)? as isize))
+        }
+        _ if same(uapi::HRC_IOC_CALLOUT_DEACTIVATE) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
+            callout::deactivate(e, c.id)?;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_CALLOUT_DESTROY) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
+            callout::destroy(e, c.id)?;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_LOCK_CREATE) => with_arg(cmd, arg, |c: &mut uapi::hrc_lock_create| {
+            let kind = match (c.kind, c.pad) {
+                (uapi::HRC_LOCK_MUTEX, 0) => LockKind::Mutex,
+                (uapi::HRC_LOCK_SPIN, 0) => LockKind::Spin,
+                _ => return Err(EINVAL),
+            };
+            let lock = CalloutLock::new(kind)?;
+            let mut locks = ctx.locks.lock();
+            if locks.len() >= MAX_LOCKS {
+                return Err(ENOSPC);
+            }
+            let id = locks.iter().map(|(i, _)| *i).max().unwrap_or(0) + 1;
+            locks.push((id, lock), GFP_KERNEL_ACCOUNT)?;
+            c.id = id;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_LOCK_DESTROY) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
+            let mut locks = ctx.locks.lock();
+            let i = locks.iter().position(|(i, _)| *i == c.id).ok_or(ENOENT)?;
+            // Callouts still associated with it keep it alive through their reference.
+            locks.remove(i)?;
+            Ok(0)
+        }),
+        _ if same(uapi::HRC_IOC_LOCK_HOLD) => with_arg(cmd, arg, |h: &mut uapi::hrc_lock_hold| {
+            let lock = ctx.lock_by_id(h.lock_id)?;
+            h.result = callout::hold(e, &lock, h.us, h.op, h.callout_id)?;
+            Ok(0)
+        }),
+        _ => Err(ENOTTY),
+    }
+}
+
+/// Reads whole event records: blocks for the first one unless `O_NONBLOCK`.
+fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize> {
+    const REC: usize = size_of::<uapi::hrc_event>();
+    if count < REC {
+        return Err(EINVAL);
+    }
+    let mut writer = UserSlice::new(buf, count).writer();
+    let e = &*ctx.engine;
+    let mut done = 0;
+    while done + REC <= count {
+        let taken = e.lock().take_record();
+        let Some(t) = taken else {
+            if done > 0 {
+                break;
+            }
+            if file.flags() & bindings::O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if !e.wait_readable() {
+                return Err(ERESTARTSYS);
+            }
+            if !e.readable() {
+                // Woken by shutdown.
+                return Ok(0);
+            }
+            continue;
+        };
+        let ev = uapi::hrc_event {
+            size: REC as u16,
+            kind: t.kind.event_kind(),
+            flags: t.rec.flags,
+            id: t.id,
+            cookie: t.cookie,
+            expiry_ns: t.rec.expiry,
+            fire_ns: t.rec.fire,
+            overruns: t.rec.overruns,
+            clock: t.clock as u32,
+            pad: 0,
+            extra: t.rec.extra,
+        };
+        let copied = writer.write(&ev);
+        e.lock().finish_record(&t, copied.is_ok());
+        if let Err(err) = copied {
+            return if done > 0 { Ok(done) } else { Err(err) };
+        }
+        done += REC;
+    }
+    Ok(done)
+}
+
+/// The file operations: the `MiscDevice` vtable plus `read` and `poll`.
+struct Fops(bindings::file_operations);
+// SAFETY: the table is immutable and only read by the VFS.
+unsafe impl Sync for Fops {}
+
+static FOPS: Fops = {
+    let base = MiscDeviceOptions { name: c"hrcallout" }.into_raw::<Context>();
+    // SAFETY: `into_raw` points `fops` at the trait's `'static` vtable for `Context`.
+    let mut fops = unsafe { *base.fops };
+    fops.read = Some(hrc_read);
+    fops.poll = Some(hrc_poll);
+    // `read` and `llseek`: records are a stream, positions mean nothing.
+    fops.llseek = Some(bindings::noop_llseek);
+    Fops(fops)
+};
+
+/// # Safety
+///
+/// Called by the VFS with a file of this device, opened by the vtable's `open` (which stored an
+/// `Arc<Context>` in `private_data`) and not yet released.
+unsafe extern "C" fn hrc_read(
+    file: *mut bindings::file,
+    buf: *mut c_char,
+    count: usize,
+    _pos: *mut bindings::loff_t,
+) -> isize {
+    // SAFETY: `private_data` holds the `Arc<Context>` stored by `open`, alive until `release`,
+    // which cannot run during a read.
+    let ctx = unsafe { <Arc<Context> as ForeignOwnable>::borrow((*file).private_data) };
+    // SAFETY: the file is valid for the duration of this call, and a read holds no
+    // `fdget_pos` region of ours.
+    let file = unsafe { File::from_raw_file(file) };
+    match read(&ctx, file, UserPtr::from_ptr(buf.cast::<c_void>()), count) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// As for [`hrc_read`]; `wait` is the poll table the VFS passes (possibly null).
+unsafe extern "C" fn hrc_poll(
+    file: *mut bindings::file,
+    wait: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: as in `hrc_read`.
+    let ctx = unsafe { <Arc<Context> as ForeignOwnable>::borrow((*file).private_data) };
+    // SAFETY: as in `hrc_read`.
+    let file = unsafe { File::from_raw_file(file) };
+    // SAFETY: the VFS passes a valid (or null) poll table for this call.
+    let table = unsafe { PollTable::from_raw(wait) };
+    table.register_wait(file, ctx.engine.poll_condvar());
+    if ctx.engine.readable() {
+        bindings::POLLIN | bindings::POLLRDNORM
+    } else {
+        0
+    }
+}
+
+/// The registered misc device, using [`FOPS`].
+///
+/// # Invariants
+///
+/// `inner` holds a `struct miscdevice` registered with `misc_register` for as long as this
+/// value lives; it is deregistered exactly once, in `drop`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registration {
+    #[pin]
+    inner: Opaque<bindings::miscdevice>,
+}
+
+// SAFETY: `misc_deregister` may be called from any thread.
+unsafe impl Send for Registration {}
+// SAFETY: no `&self` method exists.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// Registers `/dev/hrcallout`, mode 0600 (root only, as documented).
+    pub(crate) fn register() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
+                let mut misc = MiscDeviceOptions { name: c"hrcallout" }.into_raw::<Context>();
+                misc.fops = &FOPS.0;
+                misc.mode = 0o600;
+                // SAFETY: the initializer may write to `slot`.
+                unsafe { slot.write(misc) };
+                // SAFETY: `slot` holds a filled miscdevice in pinned memory that lives until
+                // `drop` deregisters it. The vtable's `open` casts `private_data` to
+                // `MiscDeviceRegistration<Context>`, a `repr(transparent)` wrapper of the
+                // same `Opaque<miscdevice>` as ours, and only uses it as such.
+                // INVARIANT: on success the device is registered.
+                kernel::error::to_result(unsafe { bindings::misc_register(slot) })
+            }),
+        })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Registration {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: registered, by the type invariant.
+        unsafe { bindings::misc_deregister(self.inner.get()) };
+    }
+}

@@ -1,0 +1,1101 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The timer engine every personality sits on.
+//!
+//! An [`Engine`] owns a table of timer slots ([`Entry`]), each with one hrtimer, and hands out
+//! ids for them. It arms and cancels them, handles their expiry in soft-irq context, queues
+//! event records for readers, and runs thread-context callbacks on its executor.
+//!
+//! Design, in short:
+//! - **Slots are recycled, never freed one by one.** They come in pinned chunks of [`CHUNK`]
+//!   and go back to a free list, so arming costs no allocation once the table has grown. Each
+//!   slot's event record lives in the slot itself: an expiry never allocates and so can never
+//!   lose an event for want of memory.
+//! - **Ids** are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter, so an
+//!   id is never reused while the module is loaded, is never 0, never a kernel address, and is
+//!   looked up in O(1). A stale or foreign id finds a slot whose id differs: `ENOENT`.
+//! - **One lock per engine** (a `SpinLockIrq`, since the expiry callback takes it) protects the
+//!   slot data, the free list, the event queue and the executor's list.
+//! - **Cancellation never waits for an hrtimer callback.** Every state change happens under the
+//!   engine lock; an expiry callback that lost the race sees it under the same lock and does
+//!   nothing. A periodic timer is re-armed by the callback itself with `hrtimer_start` under the
+//!   lock (never with `HRTIMER_RESTART`), and a callback that finds its hrtimer queued again
+//!   knows it is stale. Only teardown waits (`hrtimer_cancel`), with the lock dropped.
+//! - **Time sits behind [`Backend`]**: [`HrBackend`] uses real hrtimers, [`FakeClock`] lets
+//!   KUnit drive expiry deterministically.
+//! - **The executor** is the engine's work item on the high-priority system workqueue, the
+//!   analogue of DragonFly's softclock thread: it runs thread-context callbacks one at a time.
+
+use crate::timer::{Clock, Expire, RawTimer, TryCancel};
+use core::{cell::UnsafeCell, pin::Pin};
+use kernel::{
+    alloc::Flags,
+    bindings,
+    new_condvar, new_poll_condvar, new_spinlock_irq, new_work,
+    prelude::*,
+    sync::{
+        atomic::{ordering::Relaxed, Atomic},
+        poll::PollCondVar,
+        Arc, ArcBorrow, CondVar, SpinLockIrq,
+    },
+    workqueue::{self, impl_has_work, Work, WorkItem},
+};
+
+/// Bits of an id that name the slot; the rest is the never-reused sequence number.
+pub(crate) const SLOT_BITS: u32 = 22;
+/// The most slots one engine can have.
+pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
+const SLOT_MASK: u64 = (MAX_SLOTS as u64) - 1;
+/// Slots per chunk. Each slot is about 200 bytes, so a chunk stays within an order-2 page.
+pub(crate) const CHUNK: usize = 64;
+/// End of an intrusive list.
+const NIL: u32 = u32::MAX;
+/// Sequence numbers an engine takes from [`NEXT_SEQ`] at a time, so arming touches no shared
+/// cache line.
+const SEQ_BATCH: u64 = 1024;
+/// Sequence numbers stay below this, so ids are positive `i64`s.
+const SEQ_LIMIT: u64 = 1 << (63 - SLOT_BITS);
+
+/// The next sequence block; starts at 1 so that no id is 0.
+static NEXT_SEQ: Atomic<u64> = Atomic::new(1);
+
+/// What a timer slot is used for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// STREAMS `timeout()` from userspace: one record, then freed when read.
+    Timeout,
+    /// STREAMS `timeout()` from the kernel: a callback in soft-irq context, then freed.
+    KernelTimeout,
+    /// A DragonFly callout: thread-context callback on the executor; lives until destroyed.
+    Callout,
+    /// A Mach/QNX interval timer object; lives until deleted.
+    Interval,
+    /// An mTCP `settimer` registration: one record, then freed when read.
+    Mtcp,
+}
+
+impl Kind {
+    /// The `enum hrc_event_kind` of this kind's records.
+    pub(crate) fn event_kind(self) -> u16 {
+        (match self {
+            Kind::Timeout | Kind::KernelTimeout => crate::uapi::HRC_EV_TIMEOUT,
+            Kind::Callout => crate::uapi::HRC_EV_CALLOUT,
+            Kind::Interval => crate::uapi::HRC_EV_INTERVAL,
+            Kind::Mtcp => crate::uapi::HRC_EV_MTCP,
+        }) as u16
+    }
+
+    /// Whether the slot goes back to the free list once its one event has been consumed.
+    fn one_shot(self) -> bool {
+        matches!(self, Kind::Timeout | Kind::KernelTimeout | Kind::Mtcp)
+    }
+}
+
+/// Where a slot's schedule is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Sched {
+    /// Not scheduled.
+    Idle,
+    /// The hrtimer is queued for `expiry`.
+    Armed,
+    /// The hrtimer fired; the executor has not started the callback yet.
+    Fired,
+}
+
+/// How overruns are counted for a slot whose record cannot be queued.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Overrun {
+    /// SI_TIMER-like: at most one record queued; further expiries add to its count.
+    Coalesce,
+    /// Mach-like: no record while the file's queue is at its limit (or this timer's record is
+    /// unread); the missed count rides on the next record that gets through.
+    QueueLimit,
+}
+
+/// An event record waiting in a slot (the fields of `struct hrc_event` that vary).
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Record {
+    pub(crate) expiry: i64,
+    pub(crate) fire: i64,
+    pub(crate) overruns: u64,
+    pub(crate) flags: u32,
+    pub(crate) extra: u64,
+}
+
+/// The callback of an in-kernel timeout.
+pub(crate) type KernelCallback = fn(usize);
+
+/// The mutable part of a slot. Only accessed with the engine lock held.
+pub(crate) struct EntryData {
+    /// This slot's index in the table (fixed).
+    pub(crate) slot: u32,
+    /// The id of the object using the slot; 0 while the slot is free.
+    pub(crate) id: u64,
+    pub(crate) kind: Kind,
+    pub(crate) clock: Clock,
+    /// The clock the hrtimer is currently set up on.
+    timer_clock: Clock,
+    pub(crate) sched: Sched,
+    /// A callback (executor or in-kernel) is running.
+    pub(crate) running: bool,
+    /// The CPU a soft-irq callback runs on, or the task (as an address, only compared) an
+    /// executor callback runs in: lets a cancel from the callback itself return at once.
+    pub(crate) running_cpu: u32,
+    pub(crate) running_task: usize,
+    /// Bumped by every arm and cancel, so a dispatch of an older schedule can tell.
+    pub(crate) gen: u32,
+    /// Absolute expiry of the current schedule on `clock`, in ns.
+    pub(crate) expiry: i64,
+    /// Period in ns; 0 for one-shot.
+    pub(crate) interval: i64,
+    pub(crate) cookie: u64,
+    pub(crate) overrun: Overrun,
+    /// Mach: expiries not delivered yet. QNX: total overruns until reset.
+    pub(crate) missed: u64,
+    /// The record is in the event queue.
+    pub(crate) queued: bool,
+    pub(crate) rec: Record,
+    /// In-kernel timeout callback and its argument.
+    pub(crate) callback: Option<(KernelCallback, usize)>,
+    /// Personality-specific state (callout actions, lock, ...).
+    pub(crate) ext: crate::callout::CalloutState,
+    /// On the executor's list.
+    on_fired: bool,
+    /// Link in the free list or the event queue (a slot is never on both).
+    next: u32,
+    /// Link in the executor's list.
+    fired_next: u32,
+}
+
+/// One timer slot: an hrtimer and its data.
+///
+/// # Invariants
+///
+/// - `engine` points at the [`Engine`] whose table holds this entry; it outlives the entry.
+/// - `data` is only accessed with that engine's lock held.
+#[pin_data]
+pub(crate) struct Entry<B: Backend> {
+    #[pin]
+    timer: RawTimer,
+    engine: *const Engine<B>,
+    /// This entry's slot number (fixed).
+    index: u32,
+    data: UnsafeCell<EntryData>,
+}
+
+// SAFETY: `timer` is `Sync`; `data` is only accessed under the engine lock (type invariant);
+// `engine` is only dereferenced as a shared reference to a `Sync` engine.
+unsafe impl<B: Backend> Send for Entry<B> {}
+// SAFETY: as above.
+unsafe impl<B: Backend> Sync for Entry<B> {}
+
+impl<B: Backend> Entry<B> {
+    fn new(engine: *const Engine<B>, n: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            timer <- RawTimer::new(expire_trampoline::<B>, Clock::Monotonic),
+            // INVARIANT: the engine creates its entries and passes itself.
+            engine,
+            index: n,
+            data: UnsafeCell::new(EntryData {
+                slot: n,
+                id: 0,
+                kind: Kind::Timeout,
+                clock: Clock::Monotonic,
+                timer_clock: Clock::Monotonic,
+                sched: Sched::Idle,
+                running: false,
+                running_cpu: u32::MAX,
+                running_task: 0,
+                gen: 0,
+                expiry: 0,
+                interval: 0,
+                cookie: 0,
+                overrun: Overrun::Coalesce,
+                missed: 0,
+                queued: false,
+                rec: Record { expiry: 0, fire: 0, overruns: 0, flags: 0, extra: 0 },
+                callback: None,
+                ext: crate::callout::CalloutState::EMPTY,
+                on_fired: false,
+                next: NIL,
+                fired_next: NIL,
+            }),
+        })
+    }
+
+    /// The slot's hrtimer.
+    pub(crate) fn timer(&self) -> &RawTimer {
+        &self.timer
+    }
+}
+
+/// The expiry callback of every engine hrtimer (soft-irq context).
+///
+/// # Safety
+///
+/// `timer` is the `timer` field of an [`Entry<B>`], as set up by [`Entry::new`].
+unsafe extern "C" fn expire_trampoline<B: Backend>(
+    timer: *mut bindings::hrtimer,
+) -> bindings::hrtimer_restart {
+    // `RawTimer` is `repr(transparent)` over the C timer, so this is the field's address.
+    let timer = timer.cast::<RawTimer>();
+    // SAFETY: by the safety contract `timer` is the `timer` field of a live `Entry<B>`.
+    let entry = unsafe { &*kernel::container_of!(timer, Entry<B>, timer) };
+    // SAFETY: by the `Entry` invariant the engine outlives its entries.
+    let engine = unsafe { &*entry.engine };
+    engine.expire(entry);
+    // Periodic timers are re-armed under the engine lock by `expire` (see the module doc).
+    bindings::hrtimer_restart::HRTIMER_NORESTART
+}
+
+/// The time source and expiry mechanism of an engine.
+pub(crate) trait Backend: Sized + Send + Sync + 'static {
+    /// The hrtimer callback every entry of this backend is set up with.
+    const EXPIRE: Expire = expire_trampoline::<Self>;
+    /// Now on `clock`, in ns.
+    fn now(&self, clock: Clock) -> i64;
+    /// Starts `e`'s timer at absolute `expires` on `clock` (moving it if queued).
+    fn start(&self, e: &Entry<Self>, clock: Clock, expires: i64);
+    /// Non-blocking cancel.
+    fn try_cancel(&self, e: &Entry<Self>) -> TryCancel;
+    /// Whether `e`'s timer is queued.
+    fn is_queued(&self, e: &Entry<Self>) -> bool;
+    /// Cancels and waits for a running expiry of `e` (never with the engine lock held).
+    fn cancel(&self, e: &Entry<Self>);
+    /// Moves an inactive timer to `clock`.
+    fn set_clock(&self, e: &Entry<Self>, clock: Clock);
+}
+
+/// Real hrtimers.
+pub(crate) struct HrBackend;
+
+impl Backend for HrBackend {
+    fn now(&self, clock: Clock) -> i64 {
+        clock.now()
+    }
+
+    fn start(&self, e: &Entry<Self>, _clock: Clock, expires: i64) {
+        e.timer.start(expires)
+    }
+
+    fn try_cancel(&self, e: &Entry<Self>) -> TryCancel {
+        e.timer.try_cancel()
+    }
+
+    fn is_queued(&self, e: &Entry<Self>) -> bool {
+        e.timer.is_queued()
+    }
+
+    fn cancel(&self, e: &Entry<Self>) {
+        e.timer.cancel()
+    }
+
+    fn set_clock(&self, e: &Entry<Self>, clock: Clock) {
+        e.timer.set_clock(Self::EXPIRE, clock)
+    }
+}
+
+/// A clock that only moves when a test says so; expiries run in the test's thread.
+#[pin_data]
+pub(crate) struct FakeClock {
+    #[pin]
+    inner: SpinLockIrq<FakeInner>,
+}
+
+struct FakeInner {
+    /// Monotonic now; realtime is `mono + offset`.
+    mono: i64,
+    offset: i64,
+    /// Queued timers: (expiry, clock, entry address).
+    queue: KVec<(i64, Clock, usize)>,
+}
+
+impl FakeInner {
+    /// Monotonic time at which a queued expiry is due.
+    fn due(&self, expiry: i64, clock: Clock) -> i64 {
+        match clock {
+            Clock::Monotonic => expiry,
+            Clock::Realtime => expiry - self.offset,
+        }
+    }
+}
+
+impl FakeClock {
+    /// A fake clock at `start` ns on both clocks.
+    pub(crate) fn new(start: i64) -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- new_spinlock_irq!(FakeInner { mono: start, offset: 0, queue: KVec::new() }),
+        })
+    }
+
+    /// Moves time forward by `delta` ns, firing due timers in expiry order, each with the
+    /// clock set to its expiry.
+    pub(crate) fn advance(&self, delta: i64) {
+        let target = self.inner.lock().mono + delta;
+        loop {
+            let addr = {
+                let mut g = self.inner.lock();
+                let next = g
+                    .queue
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| (g.due(q.0, q.1), i, q.2))
+                    .min();
+                match next {
+                    Some((due, i, addr)) if due <= target => {
+                        let _ = g.queue.remove(i);
+                        g.mono = g.mono.max(due);
+                        addr
+                    }
+                    _ => {
+                        g.mono = target;
+                        return;
+                    }
+                }
+            };
+            // SAFETY: only entries of live engines are queued; an engine cancels all its
+            // timers (removing them here) before it is freed.
+            let entry = unsafe { &*(addr as *const Entry<FakeClock>) };
+            // SAFETY: by the `Entry` invariant its engine outlives it.
+            unsafe { &*entry.engine }.expire(entry);
+        }
+    }
+
+    /// Steps only the realtime clock (like `clock_settime`), then fires what became due.
+    pub(crate) fn set_realtime(&self, delta: i64) {
+        self.inner.lock().offset += delta;
+        self.advance(0);
+    }
+
+    fn remove(&self, e: &Entry<Self>) -> bool {
+        let addr = e as *const _ as usize;
+        let mut g = self.inner.lock();
+        match g.queue.iter().position(|q| q.2 == addr) {
+            Some(i) => {
+                let _ = g.queue.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Backend for FakeClock {
+    fn now(&self, clock: Clock) -> i64 {
+        let g = self.inner.lock();
+        match clock {
+            Clock::Monotonic => g.mono,
+            Clock::Realtime => g.mono + g.offset,
+        }
+    }
+
+    fn start(&self, e: &Entry<Self>, clock: Clock, expires: i64) {
+        self.remove(e);
+        // A failed push would lose the timer: tests run with memory to spare, and the fake
+        // clock is never used outside KUnit.
+        let _ = self.inner.lock().queue.push((expires, clock, e as *const _ as usize), GFP_ATOMIC);
+    }
+
+    fn try_cancel(&self, e: &Entry<Self>) -> TryCancel {
+        if self.remove(e) {
+            TryCancel::Removed
+        } else {
+            TryCancel::NotActive
+        }
+    }
+
+    fn is_queued(&self, e: &Entry<Self>) -> bool {
+        let addr = e as *const _ as usize;
+        self.inner.lock().queue.iter().any(|q| q.2 == addr)
+    }
+
+    fn cancel(&self, e: &Entry<Self>) {
+        self.remove(e);
+    }
+
+    fn set_clock(&self, _e: &Entry<Self>, _clock: Clock) {}
+}
+
+/// The engine state behind the lock.
+pub(crate) struct EngineInner<B: Backend> {
+    chunks: KVec<Pin<KBox<[Entry<B>; CHUNK]>>>,
+    free: u32,
+    nfree: u32,
+    /// Slots in use (timers and unread one-shot records).
+    live: u32,
+    ev_head: u32,
+    ev_tail: u32,
+    nqueued: u32,
+    fired_head: u32,
+    fired_tail: u32,
+    seq_next: u64,
+    seq_end: u64,
+    /// Set at teardown: no more arming, expiries do nothing.
+    dying: bool,
+    /// Mach port queue limit for this engine's event queue.
+    pub(crate) qlimit: u32,
+}
+
+/// A timer engine: one per open file, and one for in-kernel users.
+///
+/// # Invariants
+///
+/// An `Engine` only ever lives inside an [`Arc`] ([`Engine::new`] returns one), so a shared
+/// reference to it can be turned back into an `Arc`.
+#[pin_data]
+pub(crate) struct Engine<B: Backend> {
+    #[pin]
+    inner: SpinLockIrq<EngineInner<B>>,
+    /// Readers waiting for records (also woken for poll).
+    #[pin]
+    readers: PollCondVar,
+    /// Waiters for a running callback to finish.
+    #[pin]
+    done: CondVar,
+    /// The executor.
+    #[pin]
+    work: Work<Engine<B>>,
+    #[pin]
+    pub(crate) backend: B,
+    max_timers: u32,
+}
+
+impl_has_work! {
+    impl{B: Backend} HasWork<Self> for Engine<B> { self.work }
+}
+
+impl<B: Backend> WorkItem for Engine<B> {
+    type Pointer = Arc<Engine<B>>;
+
+    fn run(this: Arc<Engine<B>>) {
+        this.run_executor();
+    }
+}
+
+/// A locked engine: the guard plus the operations that need it.
+pub(crate) struct Locked<'a, B: Backend> {
+    pub(crate) engine: &'a Engine<B>,
+    g: kernel::sync::lock::Guard<'a, EngineInner<B>, kernel::sync::lock::spinlock::SpinLockIrqBackend>,
+}
+
+impl<B: Backend> Engine<B> {
+    /// Creates an engine with room for `max_timers` live slots and the given Mach queue limit.
+    pub(crate) fn new(backend: impl PinInit<B>, max_timers: u32, qlimit: u32) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                inner <- new_spinlock_irq!(EngineInner {
+                    chunks: KVec::new(),
+                    free: NIL,
+                    nfree: 0,
+                    live: 0,
+                    ev_head: NIL,
+                    ev_tail: NIL,
+                    nqueued: 0,
+                    fired_head: NIL,
+                    fired_tail: NIL,
+                    seq_next: 0,
+                    seq_end: 0,
+                    dying: false,
+                    qlimit,
+                }),
+                readers <- new_poll_condvar!(),
+                done <- new_condvar!(),
+                work <- new_work!("hrcallout::executor"),
+                backend <- backend,
+                max_timers: max_timers.min(MAX_SLOTS),
+            }? Error),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// Locks the engine.
+    pub(crate) fn lock(&self) -> Locked<'_, B> {
+        Locked { engine: self, g: self.inner.lock() }
+    }
+
+    /// Allocates a slot for a new object and gives it an id. Grows the table with `flags` when
+    /// no slot is free (`GFP_ATOMIC` from atomic context).
+    pub(crate) fn alloc(&self, kind: Kind, clock: Clock, cookie: u64, flags: Flags) -> Result<u64> {
+        loop {
+            {
+                let mut l = self.lock();
+                if l.g.dying {
+                    return Err(ENODEV);
+                }
+                if l.g.live >= self.max_timers {
+                    return Err(ENOSPC);
+                }
+                if l.g.free != NIL {
+                    return l.take_free(kind, clock, cookie);
+                }
+            }
+            self.grow(flags)?;
+        }
+    }
+
+    /// Adds one chunk of slots to the table. Allocates with the lock dropped.
+    fn grow(&self, flags: Flags) -> Result {
+        let base = {
+            let g = self.inner.lock();
+            g.chunks.len() * CHUNK
+        };
+        if base + CHUNK > MAX_SLOTS as usize {
+            return Err(ENOSPC);
+        }
+        let me: *const Self = self;
+        let chunk = KBox::pin_init(
+            pin_init::pin_init_array_from_fn(|i| Entry::new(me, (base + i) as u32)),
+            flags,
+        )?;
+        // Room for the chunk pointer, reserved before taking the lock.
+        let mut spare = KVec::new();
+        let mut g = self.inner.lock();
+        if g.chunks.len() * CHUNK != base {
+            // Another thread grew the table meanwhile; ours is not needed.
+            drop(g);
+            return Ok(());
+        }
+        if g.chunks.len() == g.chunks.capacity() {
+            let want = (g.chunks.capacity() * 2).max(4);
+            drop(g);
+            spare = KVec::with_capacity(want, flags)?;
+            g = self.inner.lock();
+            if g.chunks.len() * CHUNK != base {
+                return Ok(());
+            }
+            if g.chunks.len() == g.chunks.capacity() {
+                for c in g.chunks.drain_all() {
+                    // Cannot fail: `spare` has more capacity than `chunks` had.
+                    spare.push(c, GFP_ATOMIC)?;
+                }
+                core::mem::swap(&mut g.chunks, &mut spare);
+            }
+        }
+        // Cannot allocate: capacity was ensured above.
+        g.chunks.push(chunk, GFP_ATOMIC)?;
+        for i in (0..CHUNK).rev() {
+            let slot = (base + i) as u32;
+            let head = g.free;
+            // SAFETY: the lock is held (`g`), and no other reference to this data exists.
+            unsafe { &mut *Self::entry_in(&g, slot).data.get() }.next = head;
+            g.free = slot;
+        }
+        g.nfree += CHUNK as u32;
+        drop(g);
+        drop(spare);
+        Ok(())
+    }
+
+    fn entry_in(g: &EngineInner<B>, slot: u32) -> &Entry<B> {
+        &g.chunks[slot as usize / CHUNK][slot as usize % CHUNK]
+    }
+
+    /// Soft-irq expiry of `entry`'s timer.
+    fn expire(&self, entry: &Entry<B>) {
+        let slot = entry.index;
+        let mut l = self.lock();
+        // A callback that lost a race with a cancel or re-arm finds the slot no longer armed,
+        // or its timer queued again for a newer schedule: nothing to do.
+        if l.g.dying || self.backend.is_queued(entry) || l.data(slot).sched != Sched::Armed {
+            return;
+        }
+        let clock = l.data(slot).clock;
+        let now = self.backend.now(clock);
+        let d = l.data(slot);
+        d.rec.expiry = d.expiry;
+        d.rec.fire = now;
+        let mut missed = 0u64;
+        if d.interval > 0 {
+            // Drift-free: period k fires at start + k*interval; skipped periods become
+            // overruns, never a burst of late events.
+            let k = (now.saturating_sub(d.expiry) / d.interval) as u64 + 1;
+            missed = k - 1;
+            let step = d.interval.saturating_mul(i64::try_from(k).unwrap_or(i64::MAX));
+            d.expiry = d.expiry.saturating_add(step);
+            let next = d.expiry;
+            self.backend.start(entry, clock, next);
+        } else {
+            d.sched = Sched::Idle;
+        }
+        match (d.kind, d.callback) {
+            (Kind::KernelTimeout, Some((f, arg))) => {
+                d.running = true;
+                d.running_cpu = kernel::cpu::CpuId::current().as_u32();
+                let gen = d.gen;
+                drop(l);
+                f(arg);
+                let mut l = self.lock();
+                let d = l.data(slot);
+                if d.gen == gen && d.running {
+                    d.running = false;
+                    d.running_cpu = u32::MAX;
+                    l.free(slot);
+                }
+                drop(l);
+                self.done.notify_all();
+            }
+            (Kind::Callout, _) => {
+                d.sched = Sched::Fired;
+                l.push_fired(slot);
+            }
+            _ => l.deliver(slot, missed),
+        }
+    }
+
+    /// Queues the executor if it has work.
+    fn kick_executor(&self) {
+        // SAFETY: by the type invariant `self` lives in an `Arc`.
+        let arc: Arc<Self> = unsafe { ArcBorrow::from_raw(self as *const Self) }.into();
+        // `Err` means the work is already queued and will see the new entry.
+        let _ = workqueue::system_highpri().enqueue(arc);
+    }
+
+    /// The executor: runs fired thread-context callbacks one at a time.
+    fn run_executor(&self) {
+        loop {
+            let slot = {
+                let mut l = self.lock();
+                match l.pop_fired() {
+                    Some(slot) => slot,
+                    None => return,
+                }
+            };
+            crate::callout::dispatch(self, slot);
+        }
+    }
+
+    /// Blocks until `cond` on the slot's data is false; `cond` is evaluated under the lock.
+    pub(crate) fn wait_while(&self, slot: u32, cond: impl Fn(&EntryData) -> bool) {
+        let mut l = self.lock();
+        while cond(l.data(slot)) {
+            self.done.wait(&mut l.g);
+        }
+    }
+
+    /// Wakes waiters of [`Engine::wait_while`].
+    pub(crate) fn notify_done(&self) {
+        self.done.notify_all();
+    }
+
+    /// Stops everything: no new arming, every timer cancelled, the executor drained.
+    ///
+    /// Called when the file is released (or the module unloads); waits, so process context
+    /// only. Afterwards no hrtimer or work item of this engine is queued or running.
+    pub(crate) fn shutdown(&self) {
+        let n = {
+            let mut g = self.inner.lock();
+            g.dying = true;
+            g.fired_head = NIL;
+            g.fired_tail = NIL;
+            g.chunks.len() * CHUNK
+        };
+        for slot in 0..n as u32 {
+            let entry: *const Entry<B> = {
+                let g = self.inner.lock();
+                Self::entry_in(&g, slot)
+            };
+            // SAFETY: chunks are pinned boxes that are only freed when the engine is dropped,
+            // and the table only grows, so the entry outlives this call.
+            self.backend.cancel(unsafe { &*entry });
+        }
+        // The executor may be running (a callback, or waiting for a lock): let it finish. It
+        // finds an empty list and returns. `flush_work` waits for a queued run, too.
+        // SAFETY: `work` is a field of this pinned engine and was initialised by `new_work!`.
+        unsafe { bindings::flush_work(Work::raw_get(&self.work)) };
+        self.readers.notify_all();
+    }
+
+    /// Waits for records; returns false if interrupted by a signal.
+    pub(crate) fn wait_readable(&self) -> bool {
+        let mut g = self.inner.lock();
+        while g.ev_head == NIL && !g.dying {
+            if self.readers.wait_interruptible(&mut g) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The condition variable poll registers on.
+    pub(crate) fn poll_condvar(&self) -> &PollCondVar {
+        &self.readers
+    }
+
+    /// Whether a record is ready.
+    pub(crate) fn readable(&self) -> bool {
+        self.inner.lock().ev_head != NIL
+    }
+
+    /// Counts for `HRC_IOC_CHECK`, after walking every list to check the invariants.
+    pub(crate) fn check(&self) -> Check {
+        let l = self.lock();
+        l.check()
+    }
+}
+
+/// A record taken off the event queue, on its way to userspace.
+pub(crate) struct Taken {
+    pub(crate) slot: u32,
+    pub(crate) id: u64,
+    pub(crate) kind: Kind,
+    pub(crate) cookie: u64,
+    pub(crate) clock: Clock,
+    pub(crate) rec: Record,
+}
+
+/// The engine's own view of its consistency (`HRC_IOC_CHECK`).
+pub(crate) struct Check {
+    pub(crate) ok: bool,
+    pub(crate) live: u32,
+    pub(crate) queued: u32,
+    pub(crate) free: u32,
+    pub(crate) slots: u64,
+}
+
+impl<'a, B: Backend> Locked<'a, B> {
+    /// The data of `slot`.
+    pub(crate) fn data(&mut self, slot: u32) -> &mut EntryData {
+        let e = Engine::entry_in(&self.g, slot);
+        // SAFETY: the engine lock is held (`self.g`), and the returned borrow is tied to
+        // `&mut self`, so no other reference to this slot's data can exist meanwhile.
+        unsafe { &mut *e.data.get() }
+    }
+
+    /// The entry of `slot`.
+    pub(crate) fn entry(&self, slot: u32) -> &Entry<B> {
+        Engine::entry_in(&self.g, slot)
+    }
+
+    /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
+    pub(crate) fn lookup(&mut self, id: u64) -> Result<u32> {
+        let slot = (id & SLOT_MASK) as u32;
+        if id == 0 || slot as usize >= self.g.chunks.len() * CHUNK {
+            return Err(ENOENT);
+        }
+        if self.data(slot).id != id {
+            return Err(ENOENT);
+        }
+        Ok(slot)
+    }
+
+    /// Looks `id` up and checks it is of `kind`.
+    pub(crate) fn lookup_kind(&mut self, id: u64, kind: Kind) -> Result<u32> {
+        let slot = self.lookup(id)?;
+        if self.data(slot).kind != kind {
+            return Err(ENOENT);
+        }
+        Ok(slot)
+    }
+
+    fn take_free(&mut self, kind: Kind, clock: Clock, cookie: u64) -> Result<u64> {
+        if self.g.seq_next == self.g.seq_end {
+            let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);
+            if start + SEQ_BATCH > SEQ_LIMIT {
+                return Err(ENOSPC);
+            }
+            self.g.seq_next = start;
+            self.g.seq_end = start + SEQ_BATCH;
+        }
+        let seq = self.g.seq_next;
+        self.g.seq_next += 1;
+        let slot = self.g.free;
+        let d = self.data(slot);
+        let next = d.next;
+        let id = (seq << SLOT_BITS) | u64::from(slot);
+        d.id = id;
+        d.kind = kind;
+        d.clock = clock;
+        d.sched = Sched::Idle;
+        d.running = false;
+        d.gen = d.gen.wrapping_add(1);
+        d.expiry = 0;
+        d.interval = 0;
+        d.cookie = cookie;
+        d.overrun = Overrun::Coalesce;
+        d.missed = 0;
+        d.queued = false;
+        d.rec = Record::default();
+        d.callback = None;
+        d.ext = crate::callout::CalloutState::EMPTY;
+        d.next = NIL;
+        self.g.free = next;
+        self.g.nfree -= 1;
+        self.g.live += 1;
+        Ok(id)
+    }
+
+    /// Returns a slot to the free list. Its timer must not be queued (cancel first).
+    pub(crate) fn free(&mut self, slot: u32) {
+        let head = self.g.free;
+        let d = self.data(slot);
+        d.id = 0;
+        d.sched = Sched::Idle;
+        d.gen = d.gen.wrapping_add(1);
+        d.callback = None;
+        d.next = head;
+        self.g.free = slot;
+        self.g.nfree += 1;
+        self.g.live -= 1;
+    }
+
+    /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns.
+    /// Replaces any previous schedule.
+    pub(crate) fn arm(&mut self, slot: u32, expiry: i64, interval: i64) -> Result {
+        if self.g.dying {
+            return Err(ENODEV);
+        }
+        let engine = self.engine;
+        let d = self.data(slot);
+        d.gen = d.gen.wrapping_add(1);
+        d.sched = Sched::Armed;
+        d.expiry = expiry;
+        d.interval = interval.max(0);
+        let clock = d.clock;
+        let switch = d.timer_clock != clock;
+        d.timer_clock = clock;
+        let e = Engine::entry_in(&self.g, slot);
+        if switch {
+            // `hrtimer_setup` needs an inactive timer; a callback still running is harmless
+            // (it will find the timer queued again and ignore itself).
+            let _ = engine.backend.try_cancel(e);
+            engine.backend.set_clock(e, clock);
+        }
+        engine.backend.start(e, clock, expiry);
+        Ok(())
+    }
+
+    /// Cancels the schedule of `slot` without waiting. Returns the state it had: `Armed` (the
+    /// expiry will not happen), `Fired` (the executor will skip it), or `Idle`.
+    pub(crate) fn disarm(&mut self, slot: u32) -> Sched {
+        let engine = self.engine;
+        let d = self.data(slot);
+        let was = d.sched;
+        d.sched = Sched::Idle;
+        d.gen = d.gen.wrapping_add(1);
+        if was == Sched::Armed {
+            // `Running` means the expiry callback is spinning on our lock (it will find the
+            // slot idle) or is past it (then the slot was no longer `Armed`).
+            let e = Engine::entry_in(&self.g, slot);
+            let _ = engine.backend.try_cancel(e);
+        }
+        was
+    }
+
+    /// Time left until the current expiry of `slot`, in ns (0 if due or idle).
+    pub(crate) fn remaining(&mut self, slot: u32) -> i64 {
+        let engine = self.engine;
+        let d = self.data(slot);
+        if d.sched != Sched::Armed {
+            return 0;
+        }
+        (d.expiry - engine.backend.now(d.clock)).max(0)
+    }
+
+    /// Handles an expiry of an event-delivering slot: queue its record or count an overrun.
+    /// `missed` periods were skipped by a late expiry.
+    pub(crate) fn deliver(&mut self, slot: u32, missed: u64) {
+        let qlimit = self.g.qlimit;
+        let nqueued = self.g.nqueued;
+        let d = self.data(slot);
+        match d.overrun {
+            Overrun::Coalesce => {
+                if d.queued {
+                    d.rec.overruns = d.rec.overruns.saturating_add(1 + missed);
+                    d.missed = d.missed.saturating_add(1 + missed);
+                    return;
+                }
+                d.rec.overruns = missed;
+                d.missed = d.missed.saturating_add(missed);
+            }
+            Overrun::QueueLimit => {
+                if d.queued || nqueued >= qlimit {
+                    d.missed = d.missed.saturating_add(1 + missed);
+                    return;
+                }
+                d.rec.overruns = d.missed.saturating_add(missed);
+                d.missed = 0;
+            }
+        }
+        self.enqueue_record(slot);
+    }
+
+    /// Appends `slot`'s record to the event queue and wakes readers.
+    pub(crate) fn enqueue_record(&mut self, slot: u32) {
+        let tail = self.g.ev_tail;
+        let d = self.data(slot);
+        d.queued = true;
+        d.next = NIL;
+        if tail == NIL {
+            self.g.ev_head = slot;
+        } else {
+            self.data(tail).next = slot;
+        }
+        self.g.ev_tail = slot;
+        self.g.nqueued += 1;
+        self.engine.readers.notify_all();
+    }
+
+    /// Removes `slot`'s record from the event queue if it is there (a walk: only used when an
+    /// object is destroyed with its record unread).
+    pub(crate) fn unqueue_record(&mut self, slot: u32) {
+        if !self.data(slot).queued {
+            return;
+        }
+        let mut prev = NIL;
+        let mut cur = self.g.ev_head;
+        while cur != NIL && cur != slot {
+            prev = cur;
+            cur = self.data(cur).next;
+        }
+        if cur == NIL {
+            return;
+        }
+        let next = self.data(slot).next;
+        if prev == NIL {
+            self.g.ev_head = next;
+        } else {
+            self.data(prev).next = next;
+        }
+        if self.g.ev_tail == slot {
+            self.g.ev_tail = prev;
+        }
+        self.g.nqueued -= 1;
+        let d = self.data(slot);
+        d.queued = false;
+        d.next = NIL;
+    }
+
+    /// Takes the oldest record off the queue. The slot stays allocated until
+    /// [`Locked::finish_record`] says whether the record reached userspace.
+    pub(crate) fn take_record(&mut self) -> Option<Taken> {
+        let slot = self.g.ev_head;
+        if slot == NIL {
+            return None;
+        }
+        let d = self.data(slot);
+        let next = d.next;
+        d.queued = false;
+        d.next = NIL;
+        let taken = Taken { slot, id: d.id, kind: d.kind, cookie: d.cookie, clock: d.clock, rec: d.rec };
+        d.rec.overruns = 0;
+        self.g.ev_head = next;
+        if next == NIL {
+            self.g.ev_tail = NIL;
+        }
+        self.g.nqueued -= 1;
+        Some(taken)
+    }
+
+    /// Completes a [`Locked::take_record`]: a copied record of a finished one-shot frees its
+    /// slot; a record that could not be copied goes back to the head of the queue.
+    pub(crate) fn finish_record(&mut self, t: &Taken, copied: bool) {
+        let head = self.g.ev_head;
+        let d = self.data(t.slot);
+        if d.id != t.id || d.queued {
+            return;
+        }
+        if copied {
+            if d.kind.one_shot() && d.sched == Sched::Idle && !d.running {
+                self.free(t.slot);
+            }
+            return;
+        }
+        d.rec.overruns = d.rec.overruns.saturating_add(t.rec.overruns);
+        d.rec.expiry = t.rec.expiry;
+        d.rec.fire = t.rec.fire;
+        d.queued = true;
+        d.next = head;
+        self.g.ev_head = t.slot;
+        if head == NIL {
+            self.g.ev_tail = t.slot;
+        }
+        self.g.nqueued += 1;
+    }
+
+    /// Puts a fired callout on the executor's list and kicks the executor.
+    fn push_fired(&mut self, slot: u32) {
+        let tail = self.g.fired_tail;
+        let d = self.data(slot);
+        if d.on_fired {
+            return;
+        }
+        d.on_fired = true;
+        d.fired_next = NIL;
+        if tail == NIL {
+            self.g.fired_head = slot;
+        } else {
+            self.data(tail).fired_next = slot;
+        }
+        self.g.fired_tail = slot;
+        self.engine.kick_executor();
+    }
+
+    fn pop_fired(&mut self) -> Option<u32> {
+        let slot = self.g.fired_head;
+        if slot == NIL {
+            return None;
+        }
+        let d = self.data(slot);
+        d.on_fired = false;
+        let next = d.fired_next;
+        self.g.fired_head = next;
+        if next == NIL {
+            self.g.fired_tail = NIL;
+        }
+        Some(slot)
+    }
+
+    /// The engine's Mach queue limit.
+    pub(crate) fn qlimit(&self) -> u32 {
+        self.g.qlimit
+    }
+
+    /// Sets the engine's Mach queue limit.
+    pub(crate) fn set_qlimit(&mut self, qlimit: u32) {
+        self.g.qlimit = qlimit;
+    }
+
+    /// The guard, for condition-variable waits by personalities.
+    pub(crate) fn guard(
+        &mut self,
+    ) -> &mut kernel::sync::lock::Guard<'a, EngineInner<B>, kernel::sync::lock::spinlock::SpinLockIrqBackend>
+    {
+        &mut self.g
+    }
+
+    fn check(mut self) -> Check {
+        let slots = (self.g.chunks.len() * CHUNK) as u32;
+        let mut ok = true;
+        // Free list: every member free, count matches, no cycle.
+        let mut n = 0u32;
+        let mut cur = self.g.free;
+        while cur != NIL && n <= slots {
+            ok &= self.data(cur).id == 0;
+            n += 1;
+            cur = self.data(cur).next;
+        }
+        ok &= n == self.g.nfree;
+        // Event queue: every member live and marked queued, count matches.
+        let mut q = 0u32;
+        let mut cur = self.g.ev_head;
+        while cur != NIL && q <= slots {
+            let d = self.data(cur);
+            ok &= d.id != 0 && d.queued;
+            q += 1;
+            cur = d.next;
+        }
+        ok &= q == self.g.nqueued;
+        ok &= self.g.live + self.g.nfree == slots;
+        // Every id names its own slot.
+        let mut live = 0u32;
+        for slot in 0..slots {
+            let d = self.data(slot);
+            if d.id != 0 {
+                live += 1;
+                ok &= (d.id & SLOT_MASK) as u32 == slot;
+            }
+        }
+        ok &= live == self.g.live;
+        Check { ok, live, queued: q, free: n, slots: u64::from(slots) }
+    }
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! SVR4/STREAMS `timeout(9)` / `untimeout(9)` on the engine.
+//!
+//! Two flavours share one implementation:
+//! - in-kernel ([`timeout`], [`untimeout`]): a function called in soft-irq context on the
+//!   module's kernel engine; callable from any context (no sleeping allocation, no waiting in
+//!   hard-irq or from the callback itself);
+//! - from userspace (`HRC_IOC_TIMEOUT`): the expiry queues an `HRC_EV_TIMEOUT` record on the
+//!   file that armed it.
+//!
+//! `untimeout` returns the time that was left, or `ENOENT` (`-1` in the C API) when the id is
+//! unknown, has fired, was cancelled, belongs to another file, or is the running callback's own
+//! (illumos semantics, chosen over OpenSS7's "undefined", see `docs/semantics.md`).
+
+use crate::engine::{Backend, Engine, HrBackend, Kind, Sched};
+use crate::timer::Clock;
+use kernel::{alloc::Flags, bindings, prelude::*, sync::Arc};
+
+/// Nanoseconds per tick (`1/HZ` s, with the kernel's real `CONFIG_HZ`).
+pub(crate) fn tick_ns() -> i64 {
+    1_000_000_000 / i64::from(bindings::CONFIG_HZ)
+}
+
+/// Ticks to nanoseconds, saturating.
+pub fn hztons(ticks: i64) -> i64 {
+    ticks.saturating_mul(tick_ns())
+}
+
+/// `drv_usectohz`: microseconds to ticks, rounded up (never early), saturating.
+pub fn drv_usectohz(usec: i64) -> i64 {
+    let ns = usec.saturating_mul(1000);
+    ns / tick_ns() + i64::from(ns % tick_ns() > 0)
+}
+
+/// `drv_hztousec`: ticks to microseconds, saturating.
+pub fn drv_hztousec(ticks: i64) -> i64 {
+    hztons(ticks) / 1000
+}
+
+/// Nanoseconds to ticks, rounded up.
+pub(crate) fn ns_to_ticks_ceil(ns: i64) -> i64 {
+    let t = tick_ns();
+    ns / t + i64::from(ns % t > 0)
+}
+
+/// An in-kernel timeout id: opaque, non-zero when valid (compare only with 0).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TimeoutId(pub u64);
+
+/// Arms a one-shot timer on `engine` that expires `delay_ns` from now (at once if <= 0).
+fn arm_once<B: Backend>(
+    engine: &Engine<B>,
+    kind: Kind,
+    delay_ns: i64,
+    cookie: u64,
+    callback: Option<(fn(usize), usize)>,
+    flags: Flags,
+) -> Result<u64> {
+    let id = engine.alloc(kind, Clock::Monotonic, cookie, flags)?;
+    let mut l = engine.lock();
+    let slot = l.lookup(id)?;
+    l.data(slot).callback = callback;
+    let now = engine.backend.now(Clock::Monotonic);
+    if let Err(e) = l.arm(slot, now.saturating_add(delay_ns.max(0)), 0) {
+        l.free(slot);
+        return Err(e);
+    }
+    Ok(id)
+}
+
+/// `timeout()` on any engine: calls `func(arg)` in soft-irq context after `ticks`.
+pub(crate) fn timeout_on<B: Backend>(engine: &Engine<B>, func: fn(usize), arg: usize, ticks: i64) -> Result<u64> {
+    arm_once(engine, Kind::KernelTimeout, hztons(ticks), 0, Some((func, arg)), GFP_ATOMIC)
+}
+
+/// `untimeout()` on any engine: the ns that were left. Waits for a callback running on
+/// another CPU; returns `ENOENT` at once from the callback itself (same CPU).
+pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i64> {
+    {
+        let mut l = engine.lock();
+        let slot = l.lookup_kind(id, Kind::KernelTimeout)?;
+        let d = l.data(slot);
+        if !d.running {
+            if d.sched != Sched::Armed {
+                return Err(ENOENT);
+            }
+            let left = l.remaining(slot);
+            l.disarm(slot);
+            l.free(slot);
+            return Ok(left);
+        }
+        if d.running_cpu == kernel::cpu::CpuId::current().as_u32() {
+            // The callback itself (or an interrupt on top of it): waiting would deadlock.
+            return Err(ENOENT);
+        }
+    }
+    // Running on another CPU: soft-irq callbacks are short, so spin like hrtimer_cancel does.
+    while engine.lock().lookup(id).is_ok() {
+        core::hint::spin_loop();
+    }
+    Err(ENOENT)
+}
+
+/// `HRC_IOC_TIMEOUT`: a one-shot timer that queues an `HRC_EV_TIMEOUT` record.
+pub(crate) fn timeout_event<B: Backend>(engine: &Engine<B>, delay_ns: i64, cookie: u64) -> Result<u64> {
+    arm_once(engine, Kind::Timeout, delay_ns, cookie, None, GFP_KERNEL_ACCOUNT)
+}
+
+/// `HRC_IOC_UNTIMEOUT`: the ns that were left, or `ENOENT` if it fired or is unknown here.
+pub(crate) fn untimeout_event<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i64> {
+    let mut l = engine.lock();
+    let slot = l.lookup_kind(id, Kind::Timeout)?;
+    if l.data(slot).sched != Sched::Armed {
+        return Err(ENOENT);
+    }
+    let left = l.remaining(slot);
+    l.disarm(slot);
+    l.free(slot);
+    Ok(left)
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: initialised in the module's `init` before any use.
+    unsafe(uninit) static KERNEL_ENGINE: SpinLockIrq<Option<Arc<Engine<HrBackend>>>> = None;
+}
+
+/// Installs the engine behind the in-kernel API (module init).
+pub(crate) fn install(engine: Option<Arc<Engine<HrBackend>>>) -> Option<Arc<Engine<HrBackend>>> {
+    core::mem::replace(&mut *KERNEL_ENGINE.lock(), engine)
+}
+
+/// Initialises the in-kernel API's lock (module init, once).
+pub(crate) fn init_global() {
+    // SAFETY: called once from module init, before any use.
+    unsafe { KERNEL_ENGINE.init() };
+}
+
+/// The engine of the in-kernel APIs.
+pub(crate) fn kernel_engine() -> Option<Arc<Engine<HrBackend>>> {
+    KERNEL_ENGINE.lock().clone()
+}
+
+/// STREAMS `timeout()`: calls `func(arg)` in soft-irq context after `ticks` ticks (at the next
+/// opportunity if `ticks <= 0`). Returns 0 if nothing could be scheduled. Callable from any
+/// context. The callback never runs inside this call; it runs on a CPU's soft-irq after the
+/// engine lock that publishes the id is released.
+pub fn timeout(func: fn(usize), arg: usize, ticks: i64) -> TimeoutId {
+    let id = kernel_engine().map_or(0, |e| timeout_on(&e, func, arg, ticks).unwrap_or(0));
+    TimeoutId(id)
+}
+
+/// STREAMS `untimeout()`: the ticks that were left (rounded up), or -1 when the id is unknown,
+/// fired, already cancelled, or the caller is that timeout's running callback. Waits for a
+/// callback running on another CPU.
+pub fn untimeout(id: TimeoutId) -> i64 {
+    match kernel_engine().map(|e| untimeout_on(&e, id.0)) {
+        Some(Ok(ns)) => ns_to_ticks_ceil(ns),
+        _ => -1,
+    }
+}

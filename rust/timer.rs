@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A raw hrtimer whose clock is chosen at run time, with try-cancel.
+//!
+//! Why not `kernel::time::hrtimer::HrTimer`: in 7.3 it fixes the clock and mode per Rust type
+//! (one `HasHrTimer` impl per type) and has no try-to-cancel, no remaining-time query and no
+//! forward from outside a callback with a shared reference. The engine needs all of these on
+//! one timer slot that is reused for MONOTONIC and REALTIME timers alike, and needs a
+//! non-blocking cancel that can be called under a spinlock the callback also takes. This file
+//! is the only place that calls the C hrtimer functions; everything else uses [`RawTimer`].
+
+use kernel::{bindings, prelude::*, types::Opaque};
+
+/// The clocks a timer can run on (values are the `clockid_t` numbers of the UAPI).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub(crate) enum Clock {
+    /// `CLOCK_REALTIME`: follows `settimeofday`/`clock_settime` for absolute expiries.
+    Realtime = 0,
+    /// `CLOCK_MONOTONIC`.
+    Monotonic = 1,
+}
+
+impl Clock {
+    /// Parses a UAPI clock id.
+    pub(crate) fn from_uapi(clock: u32) -> Result<Self> {
+        match clock {
+            0 => Ok(Clock::Realtime),
+            1 => Ok(Clock::Monotonic),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The current time on this clock, in nanoseconds.
+    pub(crate) fn now(self) -> i64 {
+        match self {
+            // SAFETY: `ktime_get` may be called from any context.
+            Clock::Monotonic => unsafe { bindings::ktime_get() },
+            // SAFETY: `ktime_get_real` may be called from any context.
+            Clock::Realtime => unsafe { bindings::ktime_get_real() },
+        }
+    }
+}
+
+/// Result of a non-blocking cancel, as `hrtimer_try_to_cancel` reports it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TryCancel {
+    /// The timer was not queued and its callback was not running.
+    NotActive,
+    /// The timer was queued and has been removed: its callback will not run.
+    Removed,
+    /// The callback is running right now (possibly spinning on a lock we hold).
+    Running,
+}
+
+/// The callback type of a [`RawTimer`]: called in soft-irq context with the timer's address.
+pub(crate) type Expire = unsafe extern "C" fn(*mut bindings::hrtimer) -> bindings::hrtimer_restart;
+
+/// A `struct hrtimer` in soft-irq mode, set up on a clock chosen at run time.
+///
+/// # Invariants
+///
+/// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new`]) and is never moved.
+#[pin_data]
+#[repr(transparent)]
+pub(crate) struct RawTimer {
+    #[pin]
+    timer: Opaque<bindings::hrtimer>,
+}
+
+// SAFETY: the hrtimer core serialises all operations on a `struct hrtimer` with its base lock;
+// every method takes `&self` and is safe to call from any thread.
+unsafe impl Send for RawTimer {}
+// SAFETY: as above.
+unsafe impl Sync for RawTimer {}
+
+/// `HRTIMER_MODE_ABS_SOFT`: every engine timer expires in soft-irq context on an absolute time.
+const MODE: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_SOFT;
+
+impl RawTimer {
+    /// Sets up a timer on `clock` that calls `expire` when it fires.
+    pub(crate) fn new(expire: Expire, clock: Clock) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // INVARIANT: `hrtimer_setup` initialises the timer in place.
+            timer <- Opaque::ffi_init(move |place: *mut bindings::hrtimer| {
+                // SAFETY: `place` points at pinned, writable memory for a `struct hrtimer`.
+                unsafe { bindings::hrtimer_setup(place, Some(expire), clock as i32, MODE) }
+            }),
+        })
+    }
+
+    /// The address of the C timer, for `container_of` in the expiry callback.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::hrtimer {
+        self.timer.get()
+    }
+
+    /// Moves an inactive timer to another clock.
+    ///
+    /// The caller must make sure the timer is neither queued nor running its callback, which
+    /// `hrtimer_setup` requires; the engine only calls this on a timer it has just cancelled
+    /// with [`RawTimer::cancel`] or one that never ran.
+    pub(crate) fn set_clock(&self, expire: Expire, clock: Clock) {
+        // SAFETY: by the type invariant the timer is valid and pinned; the caller guarantees it
+        // is inactive, so re-initialising it cannot corrupt a queued node.
+        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, MODE) }
+    }
+
+    /// Starts (or restarts) the timer at absolute time `expires_ns` on its clock, with no slack.
+    pub(crate) fn start(&self, expires_ns: i64) {
+        // SAFETY: by the type invariant the timer is set up; a start of a queued or running
+        // timer is allowed and re-queues it.
+        unsafe { bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, MODE) }
+    }
+
+    /// Cancels without waiting.
+    pub(crate) fn try_cancel(&self) -> TryCancel {
+        // SAFETY: by the type invariant the timer is set up.
+        match unsafe { bindings::hrtimer_try_to_cancel(self.as_ptr()) } {
+            0 => TryCancel::NotActive,
+            1 => TryCancel::Removed,
+            _ => TryCancel::Running,
+        }
+    }
+
+    /// Cancels and waits for a running callback to return.
+    ///
+    /// Must not be called from the timer's own callback nor while holding a lock the callback
+    /// takes: it would wait forever.
+    pub(crate) fn cancel(&self) {
+        // SAFETY: by the type invariant the timer is set up; the caller upholds the rules above.
+        unsafe { bindings::hrtimer_cancel(self.as_ptr()) };
+    }
+
+    /// Whether the timer is queued; false inside a callback unless someone re-started it.
+    ///
+    /// The engine uses it to recognise a stale callback invocation: the core dequeues a timer
+    /// before calling its callback, so a queued timer seen from the callback has been re-armed
+    /// for a newer schedule in the meantime.
+    pub(crate) fn is_queued(&self) -> bool {
+        // SAFETY: by the type invariant the timer is valid; this is `hrtimer_is_queued()`, a
+        // `READ_ONCE` of a bool the hrtimer core updates with `WRITE_ONCE`.
+        unsafe { core::ptr::addr_of!((*self.as_ptr()).is_queued).read_volatile() }
+    }
+
+    /// The time the callback is running for: the clock's now, read by the hrtimer core.
+    pub(crate) fn cb_now(&self) -> i64 {
+        // SAFETY: by the type invariant the timer is set up and has a clock base.
+        unsafe { bindings::hrtimer_cb_get_time(self.as_ptr()) }
+    }
+}
+
+/// The hrtimer resolution in nanoseconds (1 when high-resolution mode is on).
+pub(crate) fn resolution_ns() -> u64 {
+    // SAFETY: `hrtimer_resolution` is written once at boot (and on hres switch) and read with a
+    // plain load everywhere in the kernel.
+    u64::from(unsafe { bindings::hrtimer_resolution })
+}
