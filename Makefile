@@ -14,7 +14,7 @@ module modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) modules
 
 clippy:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) CLIPPY=1 modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
 
 tools:
 	cd tools && cargo build --release --locked
@@ -29,7 +29,7 @@ check:
 	scripts/test.sh
 
 fmt:
-	/usr/bin/rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml rust/*.rs
+	rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml rust/*.rs
 	cd tools && cargo fmt
 
 clean:

@@ -82,7 +82,13 @@ pub(crate) struct CalloutState {
 }
 
 impl CalloutState {
-    pub(crate) const EMPTY: Self = Self { mode: None, run: None, active: false, delay: 0, runs: 0 };
+    pub(crate) const EMPTY: Self = Self {
+        mode: None,
+        run: None,
+        active: false,
+        delay: 0,
+        runs: 0,
+    };
 }
 
 /// The kind of a [`CalloutLock`].
@@ -107,15 +113,20 @@ pub(crate) struct CalloutLock {
 }
 
 /// A held [`CalloutLock`].
-pub(crate) enum CalloutGuard<'a> {
-    Mutex(&'a CalloutLock, kernel::sync::MutexGuard<'a, ()>),
-    Spin(&'a CalloutLock, kernel::sync::SpinLockGuard<'a, ()>),
+pub(crate) struct CalloutGuard<'a> {
+    lock: &'a CalloutLock,
+    _held: Held<'a>,
+}
+
+/// The underlying guard, released after the owner is cleared.
+enum Held<'a> {
+    Mutex(#[expect(dead_code, reason = "held for its Drop")] kernel::sync::MutexGuard<'a, ()>),
+    Spin(#[expect(dead_code, reason = "held for its Drop")] kernel::sync::SpinLockGuard<'a, ()>),
 }
 
 impl Drop for CalloutGuard<'_> {
     fn drop(&mut self) {
-        let (CalloutGuard::Mutex(l, _) | CalloutGuard::Spin(l, _)) = self;
-        l.owner.store(0, Relaxed);
+        self.lock.owner.store(0, Relaxed);
     }
 }
 
@@ -145,12 +156,15 @@ impl CalloutLock {
 
     /// Takes the lock.
     pub(crate) fn lock(&self) -> CalloutGuard<'_> {
-        let g = match self.kind {
-            LockKind::Mutex => CalloutGuard::Mutex(self, self.mutex.lock()),
-            LockKind::Spin => CalloutGuard::Spin(self, self.spin.lock()),
+        let held = match self.kind {
+            LockKind::Mutex => Held::Mutex(self.mutex.lock()),
+            LockKind::Spin => Held::Spin(self.spin.lock()),
         };
         self.owner.store(current_task(), Relaxed);
-        g
+        CalloutGuard {
+            lock: self,
+            _held: held,
+        }
     }
 
     /// Whether the calling task holds the lock.
@@ -174,7 +188,11 @@ pub(crate) fn init_giant() {
 }
 
 /// `callout_init*`: a new callout on `engine`; returns its id.
-pub(crate) fn init<B: Backend>(engine: &Engine<B>, mode: Mode, flags: kernel::alloc::Flags) -> Result<u64> {
+pub(crate) fn init<B: Backend>(
+    engine: &Engine<B>,
+    mode: Mode,
+    flags: kernel::alloc::Flags,
+) -> Result<u64> {
     let id = engine.alloc(Kind::Callout, Clock::Monotonic, 0, flags)?;
     let mut l = engine.lock();
     let slot = l.lookup(id)?;
@@ -346,7 +364,11 @@ pub(crate) fn dispatch<B: Backend>(engine: &Engine<B>, slot: u32) {
         d.running_task = 0;
         d.ext.runs = d.ext.runs.wrapping_add(1);
         if event {
-            d.rec.flags = if lock_held { crate::uapi::HRC_EVF_LOCK_HELD } else { 0 };
+            d.rec.flags = if lock_held {
+                crate::uapi::HRC_EVF_LOCK_HELD
+            } else {
+                0
+            };
             d.rec.extra = extra;
             l.deliver(slot, 0);
         }
@@ -387,7 +409,11 @@ fn execute<B: Backend>(engine: &Engine<B>, id: u64, run: Run) -> (bool, u64) {
                         Err(_) => (0, 0),
                     }
                 };
-                let again = Run::Actions { mask, us, repeat: repeat - 1 };
+                let again = Run::Actions {
+                    mask,
+                    us,
+                    repeat: repeat - 1,
+                };
                 extra = u64::from(reset(engine, id, delay, cookie, again).is_ok());
             }
             if mask & action::STOP != 0 {
@@ -403,7 +429,13 @@ fn execute<B: Backend>(engine: &Engine<B>, id: u64, run: Run) -> (bool, u64) {
 
 /// `HRC_IOC_LOCK_HOLD`: holds `lock` for `us` µs, then does `op` on `callout_id` while still
 /// holding it. This is how userspace builds the "stop under the lock" race window.
-pub(crate) fn hold<B: Backend>(engine: &Engine<B>, lock: &CalloutLock, us: u32, op: u32, callout_id: u64) -> Result<i64> {
+pub(crate) fn hold<B: Backend>(
+    engine: &Engine<B>,
+    lock: &CalloutLock,
+    us: u32,
+    op: u32,
+    callout_id: u64,
+) -> Result<i64> {
     let spin = lock.kind() == LockKind::Spin;
     if us > if spin { MAX_SPIN_US } else { MAX_WINDOW_US } {
         return Err(EINVAL);
@@ -413,7 +445,8 @@ pub(crate) fn hold<B: Backend>(engine: &Engine<B>, lock: &CalloutLock, us: u32, 
         // unless the callout uses this very lock (then it never waits).
         let mut l = engine.lock();
         let slot = l.lookup_kind(callout_id, Kind::Callout)?;
-        let own = matches!(&l.data(slot).ext.mode, Some(Mode::Lk(lk)) if core::ptr::eq(&**lk, lock));
+        let own =
+            matches!(&l.data(slot).ext.mode, Some(Mode::Lk(lk)) if core::ptr::eq(&**lk, lock));
         if spin && op == crate::uapi::HRC_HOLD_STOP_SYNC && !own {
             return Err(EINVAL);
         }

@@ -14,14 +14,15 @@
 
 use crate::callout::{self, CalloutLock, LockKind, Mode, Run};
 use crate::engine::{Engine, HrBackend};
+use crate::itimer::{self, Itimer};
 use crate::streams;
-use crate::timer;
+use crate::timer::{self, Clock};
 use crate::uapi;
 use core::{ffi::c_void, mem::size_of};
 use kernel::{
     bindings,
     fs::File,
-    ioctl::{_IOC_DIR, _IOC_NR, _IOC_SIZE, _IOC_TYPE},
+    ioctl::{_IOC_DIR, _IOC_SIZE, _IOC_TYPE},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     new_mutex,
     prelude::*,
@@ -46,7 +47,11 @@ const MAX_LOCKS: usize = 256;
 impl Context {
     fn lock_by_id(&self, id: u64) -> Result<Arc<CalloutLock>> {
         let locks = self.locks.lock();
-        locks.iter().find(|(i, _)| *i == id).map(|(_, l)| l.clone()).ok_or(ENOENT)
+        locks
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, l)| l.clone())
+            .ok_or(ENOENT)
     }
 }
 
@@ -114,7 +119,17 @@ fn delay_ns(time: i64, flags: u32, ns_flag: u32) -> Result<i64> {
     if flags & !ns_flag != 0 {
         return Err(EINVAL);
     }
-    Ok(if flags & ns_flag != 0 { time } else { streams::hztons(time) })
+    Ok(if flags & ns_flag != 0 {
+        time
+    } else {
+        streams::hztons(time)
+    })
+}
+
+/// An ioctl number without its size bits: `with_arg` checks the size, so that a newer caller
+/// with a larger struct still reaches the same handler.
+const fn key(cmd: u32) -> u32 {
+    cmd & !(((1 << bindings::_IOC_SIZEBITS) - 1) << bindings::_IOC_SIZESHIFT)
 }
 
 /// Decodes and runs one ioctl.
@@ -122,16 +137,15 @@ fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     if _IOC_TYPE(cmd) != uapi::HRC_IOC_MAGIC {
         return Err(ENOTTY);
     }
-    // Match on the number and direction; the size is checked by `with_arg`.
-    let same = |c: u32| _IOC_NR(c) == _IOC_NR(cmd) && _IOC_DIR(c) == _IOC_DIR(cmd);
     let e = &*ctx.engine;
-    match () {
-        _ if same(uapi::HRC_IOC_INFO) => with_arg(cmd, arg, |i: &mut uapi::hrc_info| {
+    match key(cmd) {
+        k if k == key(uapi::HRC_IOC_INFO) => with_arg(cmd, arg, |i: &mut uapi::hrc_info| {
             *i = uapi::hrc_info {
                 abi_version: uapi::HRC_ABI_VERSION,
                 hz: bindings::CONFIG_HZ,
                 resolution_ns: timer::resolution_ns(),
                 max_timers: crate::max_timers(),
+                // Records live in their timer's slot, so the queue is bounded by the same cap.
                 max_events: crate::max_timers(),
                 event_size: size_of::<uapi::hrc_event>() as u32,
                 qlimit: e.lock().qlimit(),
@@ -139,7 +153,7 @@ fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
             };
             Ok(0)
         }),
-        _ if same(uapi::HRC_IOC_CHECK) => with_arg(cmd, arg, |c: &mut uapi::hrc_check| {
+        k if k == key(uapi::HRC_IOC_CHECK) => with_arg(cmd, arg, |c: &mut uapi::hrc_check| {
             let k = e.check();
             *c = uapi::hrc_check {
                 ok: u32::from(k.ok),
@@ -151,7 +165,7 @@ fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
             };
             Ok(0)
         }),
-        _ if same(uapi::HRC_IOC_TIMEOUT) => with_arg(cmd, arg, |t: &mut uapi::hrc_timeout| {
+        k if k == key(uapi::HRC_IOC_TIMEOUT) => with_arg(cmd, arg, |t: &mut uapi::hrc_timeout| {
             if t.pad != 0 {
                 return Err(EINVAL);
             }
@@ -159,85 +173,181 @@ fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
             t.id = streams::timeout_event(e, ns, t.cookie)?;
             Ok(0)
         }),
-        _ if same(uapi::HRC_IOC_UNTIMEOUT) => with_arg(cmd, arg, |u: &mut uapi::hrc_untimeout| {
-            let ns = streams::untimeout_event(e, u.id)?;
-            u.remaining_ns = ns;
-            u.remaining_ticks = streams::ns_to_ticks_ceil(ns);
-            Ok(0)
-        }),
-        _ if same(uapi::HRC_IOC_CALLOUT_INIT) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_init| {
-            if c.pad != 0 {
-                return Err(EINVAL);
-            }
-            let mode = match c.mode {
-                uapi::HRC_CALLOUT_INIT if c.lock_id == 0 => Mode::Giant,
-                uapi::HRC_CALLOUT_INIT_MP if c.lock_id == 0 => Mode::Mp,
-                uapi::HRC_CALLOUT_INIT_LK => Mode::Lk(ctx.lock_by_id(c.lock_id)?),
-                _ => return Err(EINVAL),
-            };
-            c.id = callout::init(e, mode, GFP_KERNEL_ACCOUNT)?;
-            Ok(0)
-        }),
-        _ if same(uapi::HRC_IOC_CALLOUT_RESET) => with_arg(cmd, arg, |r: &mut uapi::hrc_callout_reset| {
-            let ns = delay_ns(r.time, r.flags, uapi::HRC_CALLOUT_NS)?;
-            let run = Run::Actions { mask: r.actions, us: r.us, repeat: r.repeat };
-            callout::reset(e, r.id, ns, r.cookie, run)?;
-            Ok(0)
-        }),
-        _ if same(uapi::HRC_IOC_CALLOUT_STOP) => {
-            with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| Ok(callout::stop(e, c.id)? as isize))
+        k if k == key(uapi::HRC_IOC_UNTIMEOUT) => {
+            with_arg(cmd, arg, |u: &mut uapi::hrc_untimeout| {
+                let ns = streams::untimeout_event(e, u.id)?;
+                u.remaining_ns = ns;
+                u.remaining_ticks = streams::ns_to_ticks_ceil(ns);
+                Ok(0)
+            })
         }
-        _ if same(uapi::HRC_IOC_CALLOUT_STOP_ASYNC) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
-            callout::stop(e, c.id)?;
-            Ok(0)
-        }),
-        _ if same(uapi::HRC_IOC_CALLOUT_STOP_SYNC) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
-            Ok(callout::stop_sync(e, c.id)? as isize)
-        }),
-        _ if same(uapi::HRC_IOC_CALLOUT_ACTIVE) => {
-            with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| Ok(callout::active(e, c.id)? as isize))
+        k if k == key(uapi::HRC_IOC_CALLOUT_INIT) => {
+            with_arg(cmd, arg, |c: &mut uapi::hrc_callout_init| {
+                if c.pad != 0 {
+                    return Err(EINVAL);
+                }
+                let mode = match c.mode {
+                    uapi::HRC_CALLOUT_INIT if c.lock_id == 0 => Mode::Giant,
+                    uapi::HRC_CALLOUT_INIT_MP if c.lock_id == 0 => Mode::Mp,
+                    uapi::HRC_CALLOUT_INIT_LK => Mode::Lk(ctx.lock_by_id(c.lock_id)?),
+                    _ => return Err(EINVAL),
+                };
+                c.id = callout::init(e, mode, GFP_KERNEL_ACCOUNT)?;
+                Ok(0)
+            })
         }
-        _ if same(uapi::HRC_IOC_CALLOUT_PENDING) => {
-            with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| Ok(callout::pending(e, c.id)? as isize))
+        k if k == key(uapi::HRC_IOC_CALLOUT_RESET) => {
+            with_arg(cmd, arg, |r: &mut uapi::hrc_callout_reset| {
+                let ns = delay_ns(r.time, r.flags, uapi::HRC_CALLOUT_NS)?;
+                let run = Run::Actions {
+                    mask: r.actions,
+                    us: r.us,
+                    repeat: r.repeat,
+                };
+                callout::reset(e, r.id, ns, r.cookie, run)?;
+                Ok(0)
+            })
         }
-        _ if same(uapi::HRC_IOC_CALLOUT_DEACTIVATE) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
-            callout::deactivate(e, c.id)?;
-            Ok(0)
-        }),
-        _ if same(uapi::HRC_IOC_CALLOUT_DESTROY) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
-            callout::destroy(e, c.id)?;
-            Ok(0)
-        }),
-        _ if same(uapi::HRC_IOC_LOCK_CREATE) => with_arg(cmd, arg, |c: &mut uapi::hrc_lock_create| {
-            let kind = match (c.kind, c.pad) {
-                (uapi::HRC_LOCK_MUTEX, 0) => LockKind::Mutex,
-                (uapi::HRC_LOCK_SPIN, 0) => LockKind::Spin,
-                _ => return Err(EINVAL),
-            };
-            let lock = CalloutLock::new(kind)?;
+        k if k == key(uapi::HRC_IOC_CALLOUT_STOP) => {
+            with_id(cmd, arg, |id| callout::stop(e, id).map(|v| v as isize))
+        }
+        k if k == key(uapi::HRC_IOC_CALLOUT_STOP_ASYNC) => {
+            with_id(cmd, arg, |id| callout::stop(e, id).map(|_| 0))
+        }
+        k if k == key(uapi::HRC_IOC_CALLOUT_STOP_SYNC) => {
+            with_id(cmd, arg, |id| callout::stop_sync(e, id).map(|v| v as isize))
+        }
+        k if k == key(uapi::HRC_IOC_CALLOUT_ACTIVE) => {
+            with_id(cmd, arg, |id| callout::active(e, id).map(|v| v as isize))
+        }
+        k if k == key(uapi::HRC_IOC_CALLOUT_PENDING) => {
+            with_id(cmd, arg, |id| callout::pending(e, id).map(|v| v as isize))
+        }
+        k if k == key(uapi::HRC_IOC_CALLOUT_DEACTIVATE) => {
+            with_id(cmd, arg, |id| callout::deactivate(e, id).map(|()| 0))
+        }
+        k if k == key(uapi::HRC_IOC_CALLOUT_DESTROY) => {
+            with_id(cmd, arg, |id| callout::destroy(e, id).map(|()| 0))
+        }
+        k if k == key(uapi::HRC_IOC_LOCK_CREATE) => {
+            with_arg(cmd, arg, |c: &mut uapi::hrc_lock_create| {
+                let kind = match (c.kind, c.pad) {
+                    (uapi::HRC_LOCK_MUTEX, 0) => LockKind::Mutex,
+                    (uapi::HRC_LOCK_SPIN, 0) => LockKind::Spin,
+                    _ => return Err(EINVAL),
+                };
+                let lock = CalloutLock::new(kind)?;
+                let mut locks = ctx.locks.lock();
+                if locks.len() >= MAX_LOCKS {
+                    return Err(ENOSPC);
+                }
+                let id = locks.iter().map(|(i, _)| *i).max().unwrap_or(0) + 1;
+                locks.push((id, lock), GFP_KERNEL_ACCOUNT)?;
+                c.id = id;
+                Ok(0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_LOCK_DESTROY) => with_id(cmd, arg, |id| {
             let mut locks = ctx.locks.lock();
-            if locks.len() >= MAX_LOCKS {
-                return Err(ENOSPC);
-            }
-            let id = locks.iter().map(|(i, _)| *i).max().unwrap_or(0) + 1;
-            locks.push((id, lock), GFP_KERNEL_ACCOUNT)?;
-            c.id = id;
-            Ok(0)
-        }),
-        _ if same(uapi::HRC_IOC_LOCK_DESTROY) => with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| {
-            let mut locks = ctx.locks.lock();
-            let i = locks.iter().position(|(i, _)| *i == c.id).ok_or(ENOENT)?;
+            let i = locks.iter().position(|(i, _)| *i == id).ok_or(ENOENT)?;
             // Callouts still associated with it keep it alive through their reference.
             locks.remove(i)?;
             Ok(0)
         }),
-        _ if same(uapi::HRC_IOC_LOCK_HOLD) => with_arg(cmd, arg, |h: &mut uapi::hrc_lock_hold| {
-            let lock = ctx.lock_by_id(h.lock_id)?;
-            h.result = callout::hold(e, &lock, h.us, h.op, h.callout_id)?;
-            Ok(0)
-        }),
+        k if k == key(uapi::HRC_IOC_LOCK_HOLD) => {
+            with_arg(cmd, arg, |h: &mut uapi::hrc_lock_hold| {
+                let lock = ctx.lock_by_id(h.lock_id)?;
+                h.result = callout::hold(e, &lock, h.us, h.op, h.callout_id)?;
+                Ok(0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_TIMER_CREATE) => {
+            with_arg(cmd, arg, |c: &mut uapi::hrc_timer_create| {
+                c.id = itimer::create(e, Clock::from_uapi(c.clock)?, c.notify, c.cookie)?;
+                Ok(0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_TIMER_DELETE) => {
+            with_id(cmd, arg, |id| itimer::delete(e, id).map(|()| 0))
+        }
+        k if k == key(uapi::HRC_IOC_TIMER_SETTIME) => {
+            with_arg(cmd, arg, |t: &mut uapi::hrc_timer_settime| {
+                if t.pad != 0 {
+                    return Err(EINVAL);
+                }
+                let new = Itimer {
+                    value: t.value.value_ns,
+                    interval: t.value.interval_ns,
+                };
+                let old = itimer::settime(e, t.id, t.flags, new)?;
+                t.old = uapi::hrc_itimer {
+                    value_ns: old.value,
+                    interval_ns: old.interval,
+                };
+                Ok(0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_TIMER_GETTIME) => {
+            with_arg(cmd, arg, |t: &mut uapi::hrc_timer_gettime| {
+                let v = itimer::gettime(e, t.id)?;
+                t.value = uapi::hrc_itimer {
+                    value_ns: v.value,
+                    interval_ns: v.interval,
+                };
+                Ok(0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_TIMER_INFO) => {
+            with_arg(cmd, arg, |t: &mut uapi::hrc_timer_info| {
+                let i = itimer::info(e, t.id, t.flags)?;
+                t.info_flags = i.flags;
+                t.overruns = i.overruns;
+                t.value = uapi::hrc_itimer {
+                    value_ns: i.value.value,
+                    interval_ns: i.value.interval,
+                };
+                t.clock = i.clock as u32;
+                t.notify = i.notify;
+                Ok(0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_TIMER_ARM) => {
+            with_arg(cmd, arg, |a: &mut uapi::hrc_timer_arm| {
+                itimer::arm(e, a.id, a.expire_ns, a.interval_ns, a.flags).map(|()| 0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_TIMER_CANCEL) => {
+            with_arg(cmd, arg, |c: &mut uapi::hrc_timer_cancel| {
+                if c.pad != 0 {
+                    return Err(EINVAL);
+                }
+                itimer::cancel(e, c.id, c.flags).map(|()| 0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_SET_QLIMIT) => {
+            with_arg(cmd, arg, |q: &mut uapi::hrc_qlimit| {
+                if q.pad != 0 {
+                    return Err(EINVAL);
+                }
+                itimer::set_qlimit(e, q.qlimit).map(|()| 0)
+            })
+        }
+        k if k == key(uapi::HRC_IOC_SETTIMER) => {
+            with_arg(cmd, arg, |t: &mut uapi::hrc_settimer| {
+                if t.pad != 0 {
+                    return Err(EINVAL);
+                }
+                t.timer_id = itimer::settimer(e, t.id, t.tv_sec, t.tv_usec)?;
+                Ok(0)
+            })
+        }
         _ => Err(ENOTTY),
     }
+}
+
+/// [`with_arg`] for the ioctls whose argument is a bare object id.
+fn with_id(cmd: u32, arg: usize, f: impl FnOnce(u64) -> Result<isize>) -> Result<isize> {
+    with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| f(c.id))
 }
 
 /// Reads whole event records: blocks for the first one unless `O_NONBLOCK`.

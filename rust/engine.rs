@@ -30,8 +30,7 @@ use crate::timer::{Clock, Expire, RawTimer, TryCancel};
 use core::{cell::UnsafeCell, pin::Pin};
 use kernel::{
     alloc::Flags,
-    bindings,
-    new_condvar, new_poll_condvar, new_spinlock_irq, new_work,
+    bindings, new_condvar, new_poll_condvar, new_spinlock_irq, new_work,
     prelude::*,
     sync::{
         atomic::{ordering::Relaxed, Atomic},
@@ -127,8 +126,6 @@ pub(crate) type KernelCallback = fn(usize);
 
 /// The mutable part of a slot. Only accessed with the engine lock held.
 pub(crate) struct EntryData {
-    /// This slot's index in the table (fixed).
-    pub(crate) slot: u32,
     /// The id of the object using the slot; 0 while the slot is free.
     pub(crate) id: u64,
     pub(crate) kind: Kind,
@@ -150,11 +147,21 @@ pub(crate) struct EntryData {
     pub(crate) interval: i64,
     pub(crate) cookie: u64,
     pub(crate) overrun: Overrun,
-    /// Mach: expiries not delivered yet. QNX: total overruns until reset.
+    /// Mach: expiries not delivered yet, reported by the next record that gets through.
     pub(crate) missed: u64,
+    /// All overruns since the last `TimerInfo` reset (QNX).
+    pub(crate) total_overruns: u64,
+    /// Armed with an absolute time (QNX `_NTO_TI_ABSOLUTE`).
+    pub(crate) absolute: bool,
+    /// Expired since it was last armed (QNX `_NTO_TI_EXPIRED`).
+    pub(crate) expired: bool,
     /// The record is in the event queue.
     pub(crate) queued: bool,
+    /// The record readers get: `expiry`/`fire` are those of the latest expiry it stands for,
+    /// `overruns` the earlier expiries folded into it.
     pub(crate) rec: Record,
+    /// The expiry being handled (scheduled and actual time), until it is delivered.
+    pub(crate) fired: (i64, i64),
     /// In-kernel timeout callback and its argument.
     pub(crate) callback: Option<(KernelCallback, usize)>,
     /// Personality-specific state (callout actions, lock, ...).
@@ -197,7 +204,6 @@ impl<B: Backend> Entry<B> {
             engine,
             index: n,
             data: UnsafeCell::new(EntryData {
-                slot: n,
                 id: 0,
                 kind: Kind::Timeout,
                 clock: Clock::Monotonic,
@@ -212,8 +218,12 @@ impl<B: Backend> Entry<B> {
                 cookie: 0,
                 overrun: Overrun::Coalesce,
                 missed: 0,
+                total_overruns: 0,
+                absolute: false,
+                expired: false,
                 queued: false,
                 rec: Record { expiry: 0, fire: 0, overruns: 0, flags: 0, extra: 0 },
+                fired: (0, 0),
                 callback: None,
                 ext: crate::callout::CalloutState::EMPTY,
                 on_fired: false,
@@ -221,11 +231,6 @@ impl<B: Backend> Entry<B> {
                 fired_next: NIL,
             }),
         })
-    }
-
-    /// The slot's hrtimer.
-    pub(crate) fn timer(&self) -> &RawTimer {
-        &self.timer
     }
 }
 
@@ -368,7 +373,7 @@ impl FakeClock {
     }
 
     fn remove(&self, e: &Entry<Self>) -> bool {
-        let addr = e as *const _ as usize;
+        let addr = core::ptr::from_ref(e) as usize;
         let mut g = self.inner.lock();
         match g.queue.iter().position(|q| q.2 == addr) {
             Some(i) => {
@@ -393,7 +398,10 @@ impl Backend for FakeClock {
         self.remove(e);
         // A failed push would lose the timer: tests run with memory to spare, and the fake
         // clock is never used outside KUnit.
-        let _ = self.inner.lock().queue.push((expires, clock, e as *const _ as usize), GFP_ATOMIC);
+        let _ = self.inner.lock().queue.push(
+            (expires, clock, core::ptr::from_ref(e) as usize),
+            GFP_ATOMIC,
+        );
     }
 
     fn try_cancel(&self, e: &Entry<Self>) -> TryCancel {
@@ -405,7 +413,7 @@ impl Backend for FakeClock {
     }
 
     fn is_queued(&self, e: &Entry<Self>) -> bool {
-        let addr = e as *const _ as usize;
+        let addr = core::ptr::from_ref(e) as usize;
         self.inner.lock().queue.iter().any(|q| q.2 == addr)
     }
 
@@ -475,7 +483,11 @@ impl<B: Backend> WorkItem for Engine<B> {
 /// A locked engine: the guard plus the operations that need it.
 pub(crate) struct Locked<'a, B: Backend> {
     pub(crate) engine: &'a Engine<B>,
-    g: kernel::sync::lock::Guard<'a, EngineInner<B>, kernel::sync::lock::spinlock::SpinLockIrqBackend>,
+    g: kernel::sync::lock::Guard<
+        'a,
+        EngineInner<B>,
+        kernel::sync::lock::spinlock::SpinLockIrqBackend,
+    >,
 }
 
 impl<B: Backend> Engine<B> {
@@ -510,7 +522,10 @@ impl<B: Backend> Engine<B> {
 
     /// Locks the engine.
     pub(crate) fn lock(&self) -> Locked<'_, B> {
-        Locked { engine: self, g: self.inner.lock() }
+        Locked {
+            engine: self,
+            g: self.inner.lock(),
+        }
     }
 
     /// Allocates a slot for a new object and gives it an id. Grows the table with `flags` when
@@ -602,15 +617,17 @@ impl<B: Backend> Engine<B> {
         let clock = l.data(slot).clock;
         let now = self.backend.now(clock);
         let d = l.data(slot);
-        d.rec.expiry = d.expiry;
-        d.rec.fire = now;
+        d.fired = (d.expiry, now);
+        d.expired = true;
         let mut missed = 0u64;
         if d.interval > 0 {
             // Drift-free: period k fires at start + k*interval; skipped periods become
             // overruns, never a burst of late events.
             let k = (now.saturating_sub(d.expiry) / d.interval) as u64 + 1;
             missed = k - 1;
-            let step = d.interval.saturating_mul(i64::try_from(k).unwrap_or(i64::MAX));
+            let step = d
+                .interval
+                .saturating_mul(i64::try_from(k).unwrap_or(i64::MAX));
             d.expiry = d.expiry.saturating_add(step);
             let next = d.expiry;
             self.backend.start(entry, clock, next);
@@ -645,7 +662,7 @@ impl<B: Backend> Engine<B> {
     /// Queues the executor if it has work.
     fn kick_executor(&self) {
         // SAFETY: by the type invariant `self` lives in an `Arc`.
-        let arc: Arc<Self> = unsafe { ArcBorrow::from_raw(self as *const Self) }.into();
+        let arc: Arc<Self> = unsafe { ArcBorrow::from_raw(core::ptr::from_ref(self)) }.into();
         // `Err` means the work is already queued and will see the new entry.
         let _ = workqueue::system_highpri().enqueue(arc);
     }
@@ -700,9 +717,14 @@ impl<B: Backend> Engine<B> {
         }
         // The executor may be running (a callback, or waiting for a lock): let it finish. It
         // finds an empty list and returns. `flush_work` waits for a queued run, too.
+        self.flush_executor();
+        self.readers.notify_all();
+    }
+
+    /// Waits until the executor has run everything queued so far.
+    pub(crate) fn flush_executor(&self) {
         // SAFETY: `work` is a field of this pinned engine and was initialised by `new_work!`.
         unsafe { bindings::flush_work(Work::raw_get(&self.work)) };
-        self.readers.notify_all();
     }
 
     /// Waits for records; returns false if interrupted by a signal.
@@ -761,11 +783,6 @@ impl<'a, B: Backend> Locked<'a, B> {
         unsafe { &mut *e.data.get() }
     }
 
-    /// The entry of `slot`.
-    pub(crate) fn entry(&self, slot: u32) -> &Entry<B> {
-        Engine::entry_in(&self.g, slot)
-    }
-
     /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
     pub(crate) fn lookup(&mut self, id: u64) -> Result<u32> {
         let slot = (id & SLOT_MASK) as u32;
@@ -813,6 +830,9 @@ impl<'a, B: Backend> Locked<'a, B> {
         d.cookie = cookie;
         d.overrun = Overrun::Coalesce;
         d.missed = 0;
+        d.total_overruns = 0;
+        d.absolute = false;
+        d.expired = false;
         d.queued = false;
         d.rec = Record::default();
         d.callback = None;
@@ -891,8 +911,8 @@ impl<'a, B: Backend> Locked<'a, B> {
         (d.expiry - engine.backend.now(d.clock)).max(0)
     }
 
-    /// Handles an expiry of an event-delivering slot: queue its record or count an overrun.
-    /// `missed` periods were skipped by a late expiry.
+    /// Handles an expiry (`fired`) of an event-delivering slot: queue its record or count an
+    /// overrun. `missed` periods were skipped by a late expiry.
     pub(crate) fn deliver(&mut self, slot: u32, missed: u64) {
         let qlimit = self.g.qlimit;
         let nqueued = self.g.nqueued;
@@ -900,22 +920,30 @@ impl<'a, B: Backend> Locked<'a, B> {
         match d.overrun {
             Overrun::Coalesce => {
                 if d.queued {
+                    // Fold into the unread record, which now stands for this expiry too.
+                    (d.rec.expiry, d.rec.fire) = d.fired;
                     d.rec.overruns = d.rec.overruns.saturating_add(1 + missed);
-                    d.missed = d.missed.saturating_add(1 + missed);
+                    d.total_overruns = d.total_overruns.saturating_add(1 + missed);
                     return;
                 }
+                (d.rec.expiry, d.rec.fire) = d.fired;
                 d.rec.overruns = missed;
-                d.missed = d.missed.saturating_add(missed);
             }
             Overrun::QueueLimit => {
                 if d.queued || nqueued >= qlimit {
                     d.missed = d.missed.saturating_add(1 + missed);
+                    d.total_overruns = d.total_overruns.saturating_add(1 + missed);
                     return;
                 }
+                (d.rec.expiry, d.rec.fire) = d.fired;
                 d.rec.overruns = d.missed.saturating_add(missed);
                 d.missed = 0;
             }
         }
+        if d.kind == Kind::Interval {
+            d.rec.flags = if d.interval > 0 { crate::uapi::HRC_EVF_PERIODIC } else { 0 };
+        }
+        d.total_overruns = d.total_overruns.saturating_add(missed);
         self.enqueue_record(slot);
     }
 
@@ -976,7 +1004,14 @@ impl<'a, B: Backend> Locked<'a, B> {
         let next = d.next;
         d.queued = false;
         d.next = NIL;
-        let taken = Taken { slot, id: d.id, kind: d.kind, cookie: d.cookie, clock: d.clock, rec: d.rec };
+        let taken = Taken {
+            slot,
+            id: d.id,
+            kind: d.kind,
+            cookie: d.cookie,
+            clock: d.clock,
+            rec: d.rec,
+        };
         d.rec.overruns = 0;
         self.g.ev_head = next;
         if next == NIL {
@@ -1055,14 +1090,6 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.g.qlimit = qlimit;
     }
 
-    /// The guard, for condition-variable waits by personalities.
-    pub(crate) fn guard(
-        &mut self,
-    ) -> &mut kernel::sync::lock::Guard<'a, EngineInner<B>, kernel::sync::lock::spinlock::SpinLockIrqBackend>
-    {
-        &mut self.g
-    }
-
     fn check(mut self) -> Check {
         let slots = (self.g.chunks.len() * CHUNK) as u32;
         let mut ok = true;
@@ -1096,6 +1123,12 @@ impl<'a, B: Backend> Locked<'a, B> {
             }
         }
         ok &= live == self.g.live;
-        Check { ok, live, queued: q, free: n, slots: u64::from(slots) }
+        Check {
+            ok,
+            live,
+            queued: q,
+            free: n,
+            slots: u64::from(slots),
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 //! hrcallout: classic timer APIs on Linux hrtimers.
 //!
-//! Personalities ([`streams`], [`callout`]) are thin layers over one [`engine`]; [`device`] is
+//! Personalities ([`streams`], [`callout`], [`itimer`]) are thin layers over one [`engine`]; [`device`] is
 //! the `/dev/hrcallout` transport. The ioctl ABI is `include/uapi/linux/hrcallout.h`.
 
 #![crate_name = "hrcallout"]
@@ -12,6 +12,7 @@ use kernel::prelude::*;
 mod callout;
 mod device;
 mod engine;
+mod itimer;
 pub mod streams;
 mod timer;
 mod uapi;
@@ -39,7 +40,9 @@ module! {
 
 /// The per-file cap on live timer objects.
 pub(crate) fn max_timers() -> u32 {
-    module_parameters::max_timers.value().clamp(1, engine::MAX_SLOTS)
+    module_parameters::max_timers
+        .value()
+        .clamp(1, engine::MAX_SLOTS)
 }
 
 /// The default Mach queue limit of a new file.

@@ -70,8 +70,20 @@ fn arm_once<B: Backend>(
 }
 
 /// `timeout()` on any engine: calls `func(arg)` in soft-irq context after `ticks`.
-pub(crate) fn timeout_on<B: Backend>(engine: &Engine<B>, func: fn(usize), arg: usize, ticks: i64) -> Result<u64> {
-    arm_once(engine, Kind::KernelTimeout, hztons(ticks), 0, Some((func, arg)), GFP_ATOMIC)
+pub(crate) fn timeout_on<B: Backend>(
+    engine: &Engine<B>,
+    func: fn(usize),
+    arg: usize,
+    ticks: i64,
+) -> Result<u64> {
+    arm_once(
+        engine,
+        Kind::KernelTimeout,
+        hztons(ticks),
+        0,
+        Some((func, arg)),
+        GFP_ATOMIC,
+    )
 }
 
 /// `untimeout()` on any engine: the ns that were left. Waits for a callback running on
@@ -103,14 +115,29 @@ pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i6
 }
 
 /// `HRC_IOC_TIMEOUT`: a one-shot timer that queues an `HRC_EV_TIMEOUT` record.
-pub(crate) fn timeout_event<B: Backend>(engine: &Engine<B>, delay_ns: i64, cookie: u64) -> Result<u64> {
-    arm_once(engine, Kind::Timeout, delay_ns, cookie, None, GFP_KERNEL_ACCOUNT)
+pub(crate) fn timeout_event<B: Backend>(
+    engine: &Engine<B>,
+    delay_ns: i64,
+    cookie: u64,
+) -> Result<u64> {
+    arm_once(
+        engine,
+        Kind::Timeout,
+        delay_ns,
+        cookie,
+        None,
+        GFP_KERNEL_ACCOUNT,
+    )
 }
 
 /// `HRC_IOC_UNTIMEOUT`: the ns that were left, or `ENOENT` if it fired or is unknown here.
+/// Also cancels mTCP `settimer` registrations (mTCP has no cancel of its own).
 pub(crate) fn untimeout_event<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i64> {
     let mut l = engine.lock();
-    let slot = l.lookup_kind(id, Kind::Timeout)?;
+    let slot = l.lookup(id)?;
+    if !matches!(l.data(slot).kind, Kind::Timeout | Kind::Mtcp) {
+        return Err(ENOENT);
+    }
     if l.data(slot).sched != Sched::Armed {
         return Err(ENOENT);
     }

@@ -141,12 +141,6 @@ impl RawTimer {
         // `READ_ONCE` of a bool the hrtimer core updates with `WRITE_ONCE`.
         unsafe { core::ptr::addr_of!((*self.as_ptr()).is_queued).read_volatile() }
     }
-
-    /// The time the callback is running for: the clock's now, read by the hrtimer core.
-    pub(crate) fn cb_now(&self) -> i64 {
-        // SAFETY: by the type invariant the timer is set up and has a clock base.
-        unsafe { bindings::hrtimer_cb_get_time(self.as_ptr()) }
-    }
 }
 
 /// The hrtimer resolution in nanoseconds (1 when high-resolution mode is on).

@@ -41,4 +41,12 @@ plain_bytes!(
     hrc_callout_id,
     hrc_lock_create,
     hrc_lock_hold,
+    hrc_timer_create,
+    hrc_timer_settime,
+    hrc_timer_gettime,
+    hrc_timer_info,
+    hrc_timer_arm,
+    hrc_timer_cancel,
+    hrc_qlimit,
+    hrc_settimer,
 );

@@ -101,7 +101,8 @@ struct hrc_callout_reset {
 	__u64 cookie;		/* handed back in the event */
 };
 
-/* The argument of stop, stop_async, stop_sync, active, pending, deactivate, destroy. */
+/* An object id: the argument of callout stop, stop_async, stop_sync, active, pending,
+ * deactivate, destroy, and of lock and timer destroy. */
 struct hrc_callout_id {
 	__u64 id;
 };
@@ -130,6 +131,104 @@ struct hrc_lock_hold {
 	__u32 op;		/* enum hrc_hold_op, done while still holding the lock */
 	__u64 callout_id;
 	__s64 result;		/* out: the op's result */
+};
+
+/*
+ * Interval timer objects, shared by the Mach and QNX personalities. Relative times run on
+ * CLOCK_MONOTONIC; absolute times on the clock the timer was created with (an absolute
+ * CLOCK_REALTIME timer follows clock_settime). Values >= 2^63 ns saturate to "never".
+ */
+enum hrc_notify {
+	HRC_NOTIFY_SI_TIMER = 0,	/* QNX SI_TIMER: one record queued at most; more expiries add overruns */
+	HRC_NOTIFY_MACH = 1,		/* Mach port: no record while the file's queue is at its
+					 * limit (HRC_IOC_SET_QLIMIT) or this timer's record is
+					 * unread; the missed count rides on the next record */
+};
+
+struct hrc_timer_create {
+	__u32 clock;		/* CLOCK_REALTIME (0) or CLOCK_MONOTONIC (1) */
+	__u32 notify;		/* enum hrc_notify */
+	__u64 cookie;		/* handed back in every record */
+	__u64 id;		/* out */
+};
+
+struct hrc_itimer {
+	__u64 value_ns;		/* time to the next expiry (absolute with HRC_TIMER_ABSTIME); 0 = disarmed */
+	__u64 interval_ns;	/* period; 0 = one-shot */
+};
+
+/* QNX TimerSettime(): replaces the setting, returns the old one. Never blocks. */
+#define HRC_TIMER_ABSTIME 0x1
+struct hrc_timer_settime {
+	__u64 id;
+	__u32 flags;		/* HRC_TIMER_ABSTIME */
+	__u32 pad;
+	struct hrc_itimer value;
+	struct hrc_itimer old;	/* out: time that was left (0 if disarmed) and the old period */
+};
+
+/* Time left and period (timer_gettime). */
+struct hrc_timer_gettime {
+	__u64 id;
+	struct hrc_itimer value;	/* out */
+};
+
+/* QNX TimerInfo(). */
+#define HRC_TIMER_RESET_OVERRUNS 0x1	/* _NTO_TIMER_RESET_OVERRUNS: clear after reading */
+#define HRC_TI_ACTIVE 0x1		/* armed */
+#define HRC_TI_ABSOLUTE 0x2		/* armed with an absolute time */
+#define HRC_TI_EXPIRED 0x4		/* expired at least once since it was last armed */
+struct hrc_timer_info {
+	__u64 id;
+	__u32 flags;		/* HRC_TIMER_RESET_OVERRUNS */
+	__u32 info_flags;	/* out: HRC_TI_* */
+	__u64 overruns;		/* out: overruns since the last reset */
+	struct hrc_itimer value;	/* out: as HRC_IOC_TIMER_GETTIME */
+	__u32 clock;		/* out */
+	__u32 notify;		/* out */
+};
+
+/*
+ * Mach timer_arm(). KERN_INVALID_ARGUMENT is -EINVAL (negative time, periodic interval
+ * below the clock resolution), KERN_FAILURE is -EBUSY (already armed). TIMER_THREAD_SUSPEND
+ * is refused with -EOPNOTSUPP: Linux has no way for a module to suspend one thread
+ * (SIGSTOP stops the whole thread group), see docs/semantics.md.
+ */
+#define HRC_MACH_ABSOLUTE 0x1		/* TIMER_ABSOLUTE */
+#define HRC_MACH_PERIODIC 0x2		/* TIMER_PERIODIC */
+#define HRC_MACH_THREAD_SUSPEND 0x4	/* TIMER_THREAD_SUSPEND (refused) */
+struct hrc_timer_arm {
+	__u64 id;
+	__s64 expire_ns;
+	__s64 interval_ns;
+	__u32 flags;		/* HRC_MACH_* */
+	__s32 tid;		/* TIMER_THREAD_SUSPEND's thread */
+};
+
+/* Mach timer_cancel(): -EALREADY if not armed. With HRC_MACH_PERIODIC on a periodic
+ * timer only the current interval is cancelled. */
+struct hrc_timer_cancel {
+	__u64 id;
+	__u32 flags;
+	__u32 pad;
+};
+
+/* This file's Mach queue limit (the port's qlimit): 1 .. max_timers. */
+struct hrc_qlimit {
+	__u32 qlimit;
+	__u32 pad;
+};
+
+/*
+ * mTCP mtcp_settimer(): a one-shot timer; its HRC_EV_MTCP record carries `id` (the caller's
+ * integer, sign-extended) as its cookie. tv_sec < 0, tv_usec outside [0, 1000000) -> -EINVAL.
+ */
+struct hrc_settimer {
+	__s32 id;
+	__u32 pad;
+	__s64 tv_sec;
+	__s64 tv_usec;
+	__u64 timer_id;		/* out: the engine's id (to untimeout it, for cleanup) */
 };
 
 /* Event records, read() from the file: whole records only. */
@@ -175,6 +274,15 @@ enum {
 	HRC_IOC_LOCK_CREATE = _IOWR(HRC_IOC_MAGIC, 0x30, struct hrc_lock_create),
 	HRC_IOC_LOCK_DESTROY = _IOW(HRC_IOC_MAGIC, 0x31, struct hrc_callout_id),
 	HRC_IOC_LOCK_HOLD = _IOWR(HRC_IOC_MAGIC, 0x32, struct hrc_lock_hold),
+	HRC_IOC_TIMER_CREATE = _IOWR(HRC_IOC_MAGIC, 0x40, struct hrc_timer_create),
+	HRC_IOC_TIMER_DELETE = _IOW(HRC_IOC_MAGIC, 0x41, struct hrc_callout_id),
+	HRC_IOC_TIMER_SETTIME = _IOWR(HRC_IOC_MAGIC, 0x42, struct hrc_timer_settime),
+	HRC_IOC_TIMER_GETTIME = _IOWR(HRC_IOC_MAGIC, 0x43, struct hrc_timer_gettime),
+	HRC_IOC_TIMER_INFO = _IOWR(HRC_IOC_MAGIC, 0x44, struct hrc_timer_info),
+	HRC_IOC_TIMER_ARM = _IOW(HRC_IOC_MAGIC, 0x45, struct hrc_timer_arm),
+	HRC_IOC_TIMER_CANCEL = _IOW(HRC_IOC_MAGIC, 0x46, struct hrc_timer_cancel),
+	HRC_IOC_SET_QLIMIT = _IOW(HRC_IOC_MAGIC, 0x47, struct hrc_qlimit),
+	HRC_IOC_SETTIMER = _IOWR(HRC_IOC_MAGIC, 0x50, struct hrc_settimer),
 };
 
 #endif /* _UAPI_LINUX_HRCALLOUT_H */

@@ -1,0 +1,43 @@
+# The test suite inside the guest (run by /init as /job.sh). Prints markers the host parses.
+set -u
+fail=0
+note() { echo "HRC-CHECK $1 $2"; }   # HRC-CHECK ok|fail name
+
+# 1. Load: the KUnit suites run now, inside insmod. A lower live-timer cap so the cap test is quick.
+if insmod /hrcallout.ko max_timers=200000; then note ok insmod; else note fail insmod; exit 1; fi
+for r in /sys/kernel/debug/kunit/hrcallout_*/results; do
+	echo "HRC-KTAP-BEGIN $(basename "$(dirname "$r")")"; cat "$r"; echo "HRC-KTAP-END"
+done
+
+# 2. Userspace integration tests.
+echo HRC-USER-BEGIN
+HRC_MAX_TIMERS=200000 hrc-tests; echo "HRC-USER-STATUS $?"
+echo HRC-USER-END
+
+# 3. The CLI, as a user would drive it, sharing one file through fd 3.
+exec 3<>/dev/hrcallout
+hrcallout --fd 3 info | grep -q "resolution:    1 ns" && note ok cli_info || note fail cli_info
+id=$(hrcallout --fd 3 timeout 200ms --cookie 5)
+hrcallout --fd 3 untimeout "$id" | grep -q remaining && note ok cli_untimeout || note fail cli_untimeout
+hrcallout --fd 3 timeout 20ms --cookie 77 >/dev/null
+hrcallout --fd 3 watch --count 1 --idle 2s | grep -q "timeout .*cookie=77" && note ok cli_watch || note fail cli_watch
+hrcallout --fd 3 untimeout 0x1234 2>/dev/null && note fail cli_untimeout_enoent || note ok cli_untimeout_enoent
+
+# 4. Unload safety: refused while a file is open, clean after.
+rmmod hrcallout 2>/dev/null && note fail rmmod_refused_while_open || note ok rmmod_refused_while_open
+exec 3>&-
+rmmod hrcallout && note ok rmmod_after_close || note fail rmmod_after_close
+
+# 5. Load/unload cycles with timers pending at close (KUnit runs on each load too).
+cycles=0
+i=0
+while [ $i -lt ${HRC_CYCLES:-100} ]; do
+	insmod /hrcallout.ko || break
+	hrcallout timeout 10s >/dev/null || break
+	hrcallout callout init --mp >/dev/null || break
+	rmmod hrcallout || break
+	i=$((i + 1))
+done
+echo "HRC-STAT insmod_rmmod_cycles $i"
+[ $i -eq ${HRC_CYCLES:-100} ] && note ok insmod_rmmod_cycles || note fail insmod_rmmod_cycles
+exit 0

@@ -1,0 +1,444 @@
+//! Userspace access to `/dev/hrcallout`.
+//!
+//! The ABI types come from `include/uapi/linux/hrcallout.h` through bindgen at build time
+//! ([`sys`]); [`Device`] wraps the ioctls and the event stream.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The ABI, generated from the UAPI header.
+#[allow(non_camel_case_types, non_upper_case_globals, dead_code, clippy::all)]
+pub mod sys {
+    include!(concat!(env!("OUT_DIR"), "/uapi.rs"));
+}
+
+pub use sys::hrc_event as Event;
+
+/// The device node.
+pub const DEVICE: &str = "/dev/hrcallout";
+
+/// An open `/dev/hrcallout`: one context with its own timers, ids and event queue.
+pub struct Device {
+    fd: OwnedFd,
+}
+
+/// `CLOCK_MONOTONIC` / `CLOCK_REALTIME` as the ABI numbers them.
+pub const CLOCK_REALTIME: u32 = 0;
+/// See [`CLOCK_REALTIME`].
+pub const CLOCK_MONOTONIC: u32 = 1;
+
+fn cvt(r: libc::c_int) -> io::Result<i32> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+impl Device {
+    /// Opens [`DEVICE`].
+    pub fn open() -> io::Result<Self> {
+        Self::open_path(DEVICE)
+    }
+
+    /// Opens the device at `path`.
+    pub fn open_path(path: &str) -> io::Result<Self> {
+        let c = CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `c` is a valid NUL-terminated string.
+        let fd = cvt(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        Ok(Self {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Wraps an fd of `/dev/hrcallout` (e.g. one inherited from a shell).
+    pub fn from_fd(fd: OwnedFd) -> Self {
+        Self { fd }
+    }
+
+    /// Gives the fd back.
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// Calls ioctl `cmd` with `arg` (a pointer or an integer), returning its non-negative result.
+    pub fn raw_ioctl(&self, cmd: u32, arg: usize) -> io::Result<i32> {
+        // SAFETY: the kernel validates `arg`; a bad pointer gives EFAULT, not memory corruption
+        // in this process (the kernel only writes within the size encoded in `cmd`).
+        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), cmd as libc::c_ulong, arg) })
+    }
+
+    fn ioctl<T>(&self, cmd: u32, arg: &mut T) -> io::Result<i32> {
+        self.raw_ioctl(cmd, arg as *mut T as usize)
+    }
+
+    /// `HRC_IOC_INFO`.
+    pub fn info(&self) -> io::Result<sys::hrc_info> {
+        let mut i = sys::hrc_info::default();
+        self.ioctl(sys::HRC_IOC_INFO, &mut i)?;
+        Ok(i)
+    }
+
+    /// `HRC_IOC_CHECK`: the engine's consistency check and counters.
+    pub fn check(&self) -> io::Result<sys::hrc_check> {
+        let mut c = sys::hrc_check::default();
+        self.ioctl(sys::HRC_IOC_CHECK, &mut c)?;
+        Ok(c)
+    }
+
+    /// STREAMS `timeout()` in ticks; returns the id.
+    pub fn timeout_ticks(&self, ticks: i64, cookie: u64) -> io::Result<u64> {
+        let mut t = sys::hrc_timeout {
+            time: ticks,
+            cookie,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_TIMEOUT, &mut t)?;
+        Ok(t.id)
+    }
+
+    /// STREAMS `timeout()` in nanoseconds; returns the id.
+    pub fn timeout_ns(&self, ns: i64, cookie: u64) -> io::Result<u64> {
+        let mut t = sys::hrc_timeout {
+            time: ns,
+            cookie,
+            flags: sys::HRC_TIMEOUT_NS,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_TIMEOUT, &mut t)?;
+        Ok(t.id)
+    }
+
+    /// STREAMS `untimeout()`: the time that was left.
+    pub fn untimeout(&self, id: u64) -> io::Result<sys::hrc_untimeout> {
+        let mut u = sys::hrc_untimeout {
+            id,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_UNTIMEOUT, &mut u)?;
+        Ok(u)
+    }
+
+    /// `callout_init` (`HRC_CALLOUT_INIT`), `_mp` or `_lk` (with a lock id); returns its id.
+    pub fn callout_init(&self, mode: u32, lock_id: u64) -> io::Result<u64> {
+        let mut c = sys::hrc_callout_init {
+            mode,
+            lock_id,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_CALLOUT_INIT, &mut c)?;
+        Ok(c.id)
+    }
+
+    /// `callout_reset` with the callback's actions (`HRC_CA_*`).
+    pub fn callout_reset(&self, r: &sys::hrc_callout_reset) -> io::Result<()> {
+        let mut r = *r;
+        self.ioctl(sys::HRC_IOC_CALLOUT_RESET, &mut r).map(drop)
+    }
+
+    fn callout_call(&self, cmd: u32, id: u64) -> io::Result<i32> {
+        let mut c = sys::hrc_callout_id { id };
+        self.ioctl(cmd, &mut c)
+    }
+
+    /// `callout_stop`: 1 if a pending run was prevented.
+    pub fn callout_stop(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_CALLOUT_STOP, id)
+    }
+    /// `callout_stop_async`.
+    pub fn callout_stop_async(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_CALLOUT_STOP_ASYNC, id)
+    }
+    /// `callout_stop_sync`.
+    pub fn callout_stop_sync(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_CALLOUT_STOP_SYNC, id)
+    }
+    /// `callout_active`.
+    pub fn callout_active(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_CALLOUT_ACTIVE, id)
+    }
+    /// `callout_pending`.
+    pub fn callout_pending(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_CALLOUT_PENDING, id)
+    }
+    /// `callout_deactivate`.
+    pub fn callout_deactivate(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_CALLOUT_DEACTIVATE, id)
+    }
+    /// Destroys a callout.
+    pub fn callout_destroy(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_CALLOUT_DESTROY, id)
+    }
+
+    /// Creates a lock (`HRC_LOCK_MUTEX` or `HRC_LOCK_SPIN`).
+    pub fn lock_create(&self, kind: u32) -> io::Result<u64> {
+        let mut c = sys::hrc_lock_create {
+            kind,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_LOCK_CREATE, &mut c)?;
+        Ok(c.id)
+    }
+    /// Destroys a lock.
+    pub fn lock_destroy(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_LOCK_DESTROY, id)
+    }
+    /// Holds a lock for `us` µs, then does `op` on `callout` with it still held.
+    pub fn lock_hold(&self, lock: u64, us: u32, op: u32, callout: u64) -> io::Result<i64> {
+        let mut h = sys::hrc_lock_hold {
+            lock_id: lock,
+            us,
+            op,
+            callout_id: callout,
+            result: 0,
+        };
+        self.ioctl(sys::HRC_IOC_LOCK_HOLD, &mut h)?;
+        Ok(h.result)
+    }
+
+    /// Creates an interval timer (Mach/QNX) on `clock` with `notify` (`HRC_NOTIFY_*`).
+    pub fn timer_create(&self, clock: u32, notify: u32, cookie: u64) -> io::Result<u64> {
+        let mut c = sys::hrc_timer_create { clock, notify, cookie, id: 0 };
+        self.ioctl(sys::HRC_IOC_TIMER_CREATE, &mut c)?;
+        Ok(c.id)
+    }
+    /// Deletes an interval timer.
+    pub fn timer_delete(&self, id: u64) -> io::Result<i32> {
+        self.callout_call(sys::HRC_IOC_TIMER_DELETE, id)
+    }
+    /// QNX `TimerSettime`: returns the old setting.
+    pub fn timer_settime(&self, id: u64, flags: u32, value_ns: u64, interval_ns: u64) -> io::Result<sys::hrc_itimer> {
+        let mut t = sys::hrc_timer_settime {
+            id,
+            flags,
+            pad: 0,
+            value: sys::hrc_itimer { value_ns, interval_ns },
+            old: sys::hrc_itimer::default(),
+        };
+        self.ioctl(sys::HRC_IOC_TIMER_SETTIME, &mut t)?;
+        Ok(t.old)
+    }
+    /// Time left and period.
+    pub fn timer_gettime(&self, id: u64) -> io::Result<sys::hrc_itimer> {
+        let mut t = sys::hrc_timer_gettime { id, ..Default::default() };
+        self.ioctl(sys::HRC_IOC_TIMER_GETTIME, &mut t)?;
+        Ok(t.value)
+    }
+    /// QNX `TimerInfo`.
+    pub fn timer_info(&self, id: u64, flags: u32) -> io::Result<sys::hrc_timer_info> {
+        let mut t = sys::hrc_timer_info { id, flags, ..Default::default() };
+        self.ioctl(sys::HRC_IOC_TIMER_INFO, &mut t)?;
+        Ok(t)
+    }
+    /// Mach `timer_arm`.
+    pub fn timer_arm(&self, id: u64, expire_ns: i64, interval_ns: i64, flags: u32) -> io::Result<i32> {
+        let mut a = sys::hrc_timer_arm { id, expire_ns, interval_ns, flags, tid: 0 };
+        self.ioctl(sys::HRC_IOC_TIMER_ARM, &mut a)
+    }
+    /// Mach `timer_cancel`.
+    pub fn timer_cancel(&self, id: u64, flags: u32) -> io::Result<i32> {
+        let mut c = sys::hrc_timer_cancel { id, flags, pad: 0 };
+        self.ioctl(sys::HRC_IOC_TIMER_CANCEL, &mut c)
+    }
+    /// This file's Mach queue limit.
+    pub fn set_qlimit(&self, qlimit: u32) -> io::Result<i32> {
+        let mut q = sys::hrc_qlimit { qlimit, pad: 0 };
+        self.ioctl(sys::HRC_IOC_SET_QLIMIT, &mut q)
+    }
+    /// mTCP `mtcp_settimer`: returns the engine id of the registration.
+    pub fn settimer(&self, id: i32, tv_sec: i64, tv_usec: i64) -> io::Result<u64> {
+        let mut t = sys::hrc_settimer { id, pad: 0, tv_sec, tv_usec, timer_id: 0 };
+        self.ioctl(sys::HRC_IOC_SETTIMER, &mut t)?;
+        Ok(t.timer_id)
+    }
+
+    /// Reads up to `max` records (blocks for the first unless non-blocking).
+    pub fn read_events(&self, max: usize) -> io::Result<Vec<Event>> {
+        let mut buf: Vec<Event> = vec![Event::default(); max.max(1)];
+        let bytes = std::mem::size_of_val(buf.as_slice());
+        // SAFETY: `buf` is writable for `bytes` bytes.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), bytes) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        buf.truncate(n as usize / std::mem::size_of::<Event>());
+        Ok(buf)
+    }
+
+    /// Switches `O_NONBLOCK` on or off.
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        // SAFETY: plain fcntl calls on our own fd.
+        let flags = cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL) })?;
+        let flags = if on {
+            flags | libc::O_NONBLOCK
+        } else {
+            flags & !libc::O_NONBLOCK
+        };
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_SETFL, flags) }).map(drop)
+    }
+
+    /// Waits up to `timeout_ms` for a record; true if readable.
+    pub fn poll_readable(&self, timeout_ms: i32) -> io::Result<bool> {
+        let mut p = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = cvt(unsafe { libc::poll(&mut p, 1, timeout_ms) })?;
+        Ok(n == 1 && p.revents & libc::POLLIN != 0)
+    }
+}
+
+impl AsRawFd for Device {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Now on `clock` (`CLOCK_MONOTONIC` or `CLOCK_REALTIME` numbering), in ns.
+pub fn now_ns(clock: u32) -> i64 {
+    let id = if clock == CLOCK_REALTIME {
+        libc::CLOCK_REALTIME
+    } else {
+        libc::CLOCK_MONOTONIC
+    };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is writable.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// Parses a duration: `250ms`, `10us`, `1.5s`, `5000ns`, or a bare number of ns.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let mult: f64 = match unit {
+        "" | "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => {
+            return Err(format!(
+                "unknown unit '{unit}' in '{s}' (use ns, us, ms or s)"
+            ))
+        }
+    };
+    let v: f64 = num.parse().map_err(|_| format!("not a duration: '{s}'"))?;
+    let ns = v * mult;
+    if !ns.is_finite() || ns.abs() > i64::MAX as f64 {
+        return Err(format!("duration out of range: '{s}'"));
+    }
+    Ok(ns.round() as i64)
+}
+
+/// Formats ns for humans: `1.250 ms`.
+pub fn format_ns(ns: i64) -> String {
+    let a = ns.unsigned_abs() as f64;
+    let sign = if ns < 0 { "-" } else { "" };
+    if a >= 1e9 {
+        format!("{sign}{:.3} s", a / 1e9)
+    } else if a >= 1e6 {
+        format!("{sign}{:.3} ms", a / 1e6)
+    } else if a >= 1e3 {
+        format!("{sign}{:.3} us", a / 1e3)
+    } else {
+        format!("{sign}{a} ns")
+    }
+}
+
+/// The name of an event kind.
+pub fn kind_name(kind: u16) -> &'static str {
+    match u32::from(kind) {
+        sys::HRC_EV_TIMEOUT => "timeout",
+        sys::HRC_EV_CALLOUT => "callout",
+        sys::HRC_EV_INTERVAL => "interval",
+        sys::HRC_EV_MTCP => "mtcp",
+        _ => "unknown",
+    }
+}
+
+/// One line describing an event, as `hrcallout watch` prints it.
+pub fn describe(e: &Event) -> String {
+    let late = e.fire_ns - e.expiry_ns;
+    let mut s = format!(
+        "{:<8} id={:#x} cookie={} late={} overruns={}",
+        kind_name(e.kind),
+        e.id,
+        e.cookie,
+        format_ns(late),
+        e.overruns
+    );
+    if e.flags & sys::HRC_EVF_LOCK_HELD != 0 {
+        s.push_str(" lock-held");
+    }
+    if e.flags & sys::HRC_EVF_PERIODIC != 0 {
+        s.push_str(" periodic");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn event_record_is_64_bytes_with_fixed_offsets() {
+        assert_eq!(size_of::<Event>(), 64);
+        assert_eq!(offset_of!(Event, id), 8);
+        assert_eq!(offset_of!(Event, expiry_ns), 24);
+        assert_eq!(offset_of!(Event, overruns), 40);
+        assert_eq!(offset_of!(Event, extra), 56);
+    }
+
+    #[test]
+    fn ioctl_numbers_encode_magic_direction_and_size() {
+        let nr = |c: u32| (c & 0xff, (c >> 8) & 0xff, (c >> 16) & 0x3fff, c >> 30);
+        assert_eq!(
+            nr(sys::HRC_IOC_INFO),
+            (0, 0xC7, size_of::<sys::hrc_info>() as u32, 2)
+        );
+        assert_eq!(nr(sys::HRC_IOC_TIMEOUT), (0x10, 0xC7, 32, 3));
+        assert_eq!(nr(sys::HRC_IOC_CALLOUT_STOP), (0x22, 0xC7, 8, 1));
+    }
+
+    #[test]
+    fn structs_have_no_implicit_padding() {
+        // Every struct's size is the sum of its fields (explicit pads included): same layout
+        // for 32- and 64-bit callers and nothing uninitialised reaches the kernel.
+        assert_eq!(size_of::<sys::hrc_timeout>(), 8 + 8 + 4 + 4 + 8);
+        assert_eq!(
+            size_of::<sys::hrc_callout_reset>(),
+            8 + 8 + 4 + 4 + 4 + 4 + 8
+        );
+        assert_eq!(size_of::<sys::hrc_lock_hold>(), 8 + 4 + 4 + 8 + 8);
+        assert_eq!(size_of::<sys::hrc_info>() % 8, 0);
+    }
+
+    #[test]
+    fn durations_parse_and_reject() {
+        assert_eq!(parse_duration("250ms"), Ok(250_000_000));
+        assert_eq!(parse_duration("10us"), Ok(10_000));
+        assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration("42"), Ok(42));
+        assert!(parse_duration("3 fortnights").is_err());
+        assert!(parse_duration("1e400s").is_err());
+    }
+
+    #[test]
+    fn formatting_picks_a_unit() {
+        assert_eq!(format_ns(1_250_000), "1.250 ms");
+        assert_eq!(format_ns(-5), "-5 ns");
+        assert_eq!(format_ns(2_000_000_000), "2.000 s");
+    }
+}

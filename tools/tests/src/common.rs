@@ -1,0 +1,303 @@
+//! Helpers and the transport-level cases (info, errnos, ABI sizes, read/poll).
+
+use crate::Case;
+use hrcallout::{now_ns, sys, Device, Event, CLOCK_MONOTONIC};
+use std::io;
+
+pub const MS: i64 = 1_000_000;
+
+/// Fails with a message unless `cond`.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!("{} ({}:{})", format!($($fmt)+), file!(), line!()));
+        }
+    };
+}
+pub use crate::ensure;
+
+pub fn open() -> Result<Device, String> {
+    Device::open().map_err(|e| format!("open /dev/hrcallout: {e}"))
+}
+
+pub fn now() -> i64 {
+    now_ns(CLOCK_MONOTONIC)
+}
+
+/// The errno of a failed call, or a message if it succeeded.
+pub fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> Result<i32, String> {
+    match r {
+        Ok(v) => Err(format!("expected an error, got Ok({v:?})")),
+        Err(e) => Ok(e.raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// Expects `r` to fail with `want`.
+pub fn expect_errno<T: std::fmt::Debug>(
+    r: io::Result<T>,
+    want: i32,
+    what: &str,
+) -> Result<(), String> {
+    let got = errno(r).map_err(|e| format!("{what}: {e}"))?;
+    ensure!(got == want, "{what}: errno {got}, expected {want}");
+    Ok(())
+}
+
+/// Collects events until `idle_ms` passes without one (or `max` events).
+pub fn collect(dev: &Device, idle_ms: i32, max: usize) -> Result<Vec<Event>, String> {
+    let mut out = Vec::new();
+    while out.len() < max
+        && dev
+            .poll_readable(idle_ms)
+            .map_err(|e| format!("poll: {e}"))?
+    {
+        out.extend(dev.read_events(64).map_err(|e| format!("read: {e}"))?);
+    }
+    Ok(out)
+}
+
+/// Waits up to `ms` for exactly one event and returns it.
+pub fn one_event(dev: &Device, ms: i32) -> Result<Event, String> {
+    ensure!(
+        dev.poll_readable(ms).map_err(|e| e.to_string())?,
+        "no event within {ms} ms"
+    );
+    let ev = dev.read_events(1).map_err(|e| format!("read: {e}"))?;
+    ensure!(ev.len() == 1, "read returned {} records", ev.len());
+    Ok(ev[0])
+}
+
+/// Every case ends with the engine of a fresh file reporting consistency, and the module
+/// still answering.
+pub fn engine_consistent() -> Result<(), String> {
+    let c = open()?.check().map_err(|e| format!("HRC_IOC_CHECK: {e}"))?;
+    ensure!(
+        c.ok == 1 && c.live == 0,
+        "fresh file inconsistent: ok={} live={}",
+        c.ok,
+        c.live
+    );
+    Ok(())
+}
+
+pub fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (0xC7 << 8) | nr
+}
+
+fn info_reports_abi_and_a_precise_clock() -> Result<(), String> {
+    let i = open()?.info().map_err(|e| e.to_string())?;
+    ensure!(
+        i.abi_version == sys::HRC_ABI_VERSION,
+        "abi_version {}",
+        i.abi_version
+    );
+    ensure!(
+        i.hz == 250,
+        "hz {} (the test kernel has CONFIG_HZ=250)",
+        i.hz
+    );
+    ensure!(
+        i.resolution_ns == 1,
+        "hrtimer resolution {} ns: high-resolution timers are off",
+        i.resolution_ns
+    );
+    ensure!(
+        i.event_size as usize == std::mem::size_of::<Event>(),
+        "event_size {}",
+        i.event_size
+    );
+    // The module parameter is honoured (the test job loads it with HRC_MAX_TIMERS).
+    let want: u32 = std::env::var("HRC_MAX_TIMERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_048_576);
+    ensure!(i.max_timers == want, "max_timers {}, loaded with {want}", i.max_timers);
+    Ok(())
+}
+
+fn unknown_ioctls_get_enotty() -> Result<(), String> {
+    let d = open()?;
+    expect_errno(d.raw_ioctl(ioc(0, 0x7f, 0), 0), libc::ENOTTY, "unknown nr")?;
+    expect_errno(
+        d.raw_ioctl(0x5401 /* TCGETS */, 0),
+        libc::ENOTTY,
+        "foreign magic",
+    )?;
+    // Right number, wrong direction.
+    expect_errno(
+        d.raw_ioctl(ioc(1, 0x00, 64), 0),
+        libc::ENOTTY,
+        "INFO as _IOW",
+    )
+}
+
+fn bad_user_pointers_get_efault() -> Result<(), String> {
+    let d = open()?;
+    expect_errno(
+        d.raw_ioctl(sys::HRC_IOC_INFO, 16),
+        libc::EFAULT,
+        "INFO to address 16",
+    )?;
+    expect_errno(
+        d.raw_ioctl(sys::HRC_IOC_TIMEOUT, 8),
+        libc::EFAULT,
+        "TIMEOUT from address 8",
+    )?;
+    expect_errno(
+        d.raw_ioctl(sys::HRC_IOC_UNTIMEOUT, usize::MAX - 7),
+        libc::EFAULT,
+        "UNTIMEOUT near the top",
+    )?;
+    // A read into an unmapped buffer fails with EFAULT and the record is not lost.
+    let id = d.timeout_ns(0, 9).map_err(|e| e.to_string())?;
+    ensure!(
+        d.poll_readable(2000).map_err(|e| e.to_string())?,
+        "no event"
+    );
+    // SAFETY: a read into an unmapped address; the kernel must refuse it.
+    let n = unsafe { libc::read(d_fd(&d), 8 as *mut libc::c_void, 64) };
+    ensure!(
+        n == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT),
+        "read to bad ptr: {n}"
+    );
+    let ev = one_event(&d, 100)?;
+    ensure!(
+        ev.id == id && ev.cookie == 9,
+        "record after a failed copy: {ev:?}"
+    );
+    Ok(())
+}
+
+fn d_fd(d: &Device) -> i32 {
+    use std::os::fd::AsRawFd;
+    d.as_raw_fd()
+}
+
+fn struct_sizes_are_checked() -> Result<(), String> {
+    let d = open()?;
+    // Truncated: smaller than the kernel's struct.
+    let mut small = [0u8; 16];
+    expect_errno(
+        d.raw_ioctl(ioc(3, 0x10, 16), small.as_mut_ptr() as usize),
+        libc::EINVAL,
+        "truncated TIMEOUT",
+    )?;
+    // Larger with a non-zero tail: refused.
+    let mut big = [0u8; 48];
+    big[0] = 1; // time = 1 ns
+    big[16] = 1; // flags = HRC_TIMEOUT_NS
+    big[40] = 0xff;
+    expect_errno(
+        d.raw_ioctl(ioc(3, 0x10, 48), big.as_mut_ptr() as usize),
+        libc::E2BIG,
+        "oversized non-zero tail",
+    )?;
+    // Larger with a zero tail: accepted (a newer caller), the id comes back at its offset.
+    big[40] = 0;
+    d.raw_ioctl(ioc(3, 0x10, 48), big.as_mut_ptr() as usize)
+        .map_err(|e| format!("oversized zero tail: {e}"))?;
+    let id = u64::from_ne_bytes(big[24..32].try_into().unwrap());
+    ensure!(id != 0, "no id written back");
+    // Non-zero padding is refused.
+    let mut t = sys::hrc_timeout {
+        time: 1,
+        flags: sys::HRC_TIMEOUT_NS,
+        pad: 1,
+        ..Default::default()
+    };
+    expect_errno(
+        d.raw_ioctl(sys::HRC_IOC_TIMEOUT, &mut t as *mut _ as usize),
+        libc::EINVAL,
+        "non-zero pad",
+    )?;
+    // Unknown flags too.
+    let mut t = sys::hrc_timeout {
+        time: 1,
+        flags: 0x80,
+        ..Default::default()
+    };
+    expect_errno(
+        d.raw_ioctl(sys::HRC_IOC_TIMEOUT, &mut t as *mut _ as usize),
+        libc::EINVAL,
+        "unknown flag",
+    )
+}
+
+fn read_rules() -> Result<(), String> {
+    let d = open()?;
+    let mut small = [0u8; 10];
+    // SAFETY: `small` is writable for 10 bytes.
+    let n = unsafe { libc::read(d_fd(&d), small.as_mut_ptr().cast(), small.len()) };
+    ensure!(
+        n == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL),
+        "short read gave {n}"
+    );
+    d.set_nonblocking(true).map_err(|e| e.to_string())?;
+    expect_errno(d.read_events(4), libc::EAGAIN, "empty non-blocking read")?;
+    ensure!(
+        !d.poll_readable(0).map_err(|e| e.to_string())?,
+        "poll says readable on an empty queue"
+    );
+    Ok(())
+}
+
+fn poll_wakes_on_expiry() -> Result<(), String> {
+    let d = open()?;
+    let t0 = now();
+    d.timeout_ns(20 * MS, 1).map_err(|e| e.to_string())?;
+    ensure!(
+        d.poll_readable(5000).map_err(|e| e.to_string())?,
+        "poll did not wake within 5 s"
+    );
+    let waited = now() - t0;
+    ensure!(
+        waited >= 20 * MS,
+        "poll woke after {waited} ns, before the 20 ms expiry"
+    );
+    // epoll sees it too.
+    // SAFETY: plain epoll calls on valid fds.
+    unsafe {
+        let ep = libc::epoll_create1(0);
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 7,
+        };
+        ensure!(
+            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, d_fd(&d), &mut ev) == 0,
+            "epoll_ctl failed"
+        );
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 1];
+        let n = libc::epoll_wait(ep, out.as_mut_ptr(), 1, 1000);
+        libc::close(ep);
+        ensure!(n == 1 && out[0].u64 == 7, "epoll_wait gave {n}");
+    }
+    Ok(())
+}
+
+fn blocking_read_waits_for_the_event() -> Result<(), String> {
+    let d = open()?;
+    let t0 = now();
+    let id = d.timeout_ns(30 * MS, 5).map_err(|e| e.to_string())?;
+    let ev = d.read_events(8).map_err(|e| e.to_string())?;
+    let waited = now() - t0;
+    ensure!(ev.len() == 1 && ev[0].id == id, "read returned {ev:?}");
+    ensure!(
+        waited >= 30 * MS,
+        "blocking read returned after {waited} ns"
+    );
+    Ok(())
+}
+
+pub const CASES: &[Case] = &[
+    (
+        "info_reports_abi_and_a_precise_clock",
+        info_reports_abi_and_a_precise_clock,
+    ),
+    ("unknown_ioctls_get_enotty", unknown_ioctls_get_enotty),
+    ("bad_user_pointers_get_efault", bad_user_pointers_get_efault),
+    ("struct_sizes_are_checked", struct_sizes_are_checked),
+    ("read_rules", read_rules),
+    ("poll_wakes_on_expiry", poll_wakes_on_expiry),
+    (
+        "blocking_read_waits_for_the_event",
+        blocking_read_waits_for_the_event,
+    ),
+];

@@ -1,0 +1,319 @@
+//! Mach timer_arm, QNX TimerSettime and mTCP settimer through the ioctls, with differential
+//! checks against Linux's own POSIX timers.
+
+use crate::common::*;
+use crate::Case;
+use hrcallout::{now_ns, sys, Device, Event, CLOCK_MONOTONIC, CLOCK_REALTIME};
+use std::thread::sleep;
+use std::time::Duration;
+
+fn create(d: &Device, clock: u32, notify: u32) -> Result<u64, String> {
+    d.timer_create(clock, notify, 0).map_err(|e| format!("timer_create: {e}"))
+}
+
+fn settime(d: &Device, id: u64, flags: u32, value: i64, interval: i64) -> Result<sys::hrc_itimer, String> {
+    d.timer_settime(id, flags, value as u64, interval as u64).map_err(|e| format!("settime: {e}"))
+}
+
+/// Every period of a drift-free periodic timer is either a delivered record or an overrun
+/// carried by one: sum(1 + overruns) == periods between the first and last expiry + 1, and
+/// every expiry is start + k * interval.
+fn periods_accounted(ev: &[Event], interval: i64) -> Result<u64, String> {
+    ensure!(!ev.is_empty(), "no events");
+    let first = ev[0].expiry_ns - ev[0].overruns as i64 * interval;
+    for e in ev {
+        ensure!((e.expiry_ns - ev[0].expiry_ns) % interval == 0, "expiry {} drifted off the grid", e.expiry_ns);
+        ensure!(e.fire_ns >= e.expiry_ns, "fired early");
+    }
+    let total: u64 = ev.iter().map(|e| 1 + e.overruns).sum();
+    let span = (ev[ev.len() - 1].expiry_ns - first) / interval + 1;
+    ensure!(total == span as u64, "{total} expiries accounted, {span} periods elapsed on the grid");
+    Ok(total)
+}
+
+fn qnx_one_shot_and_periodic() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    let t0 = now();
+    settime(&d, t, 0, 20 * MS, 0)?;
+    let ev = collect(&d, 300, 10)?;
+    ensure!(ev.len() == 1 && ev[0].id == t && ev[0].overruns == 0, "one-shot gave {ev:?}");
+    ensure!(ev[0].expiry_ns >= t0 + 20 * MS, "one-shot expiry too early");
+    ensure!(u32::from(ev[0].kind) == sys::HRC_EV_INTERVAL && ev[0].flags & sys::HRC_EVF_PERIODIC == 0, "kind/flags");
+    // Periodic, read promptly for a while: all periods accounted for, none drifted.
+    settime(&d, t, 0, 10 * MS, 10 * MS)?;
+    let mut ev = Vec::new();
+    let end = now() + 300 * MS;
+    while now() < end {
+        if d.poll_readable(50).map_err(|e| e.to_string())? {
+            ev.extend(d.read_events(16).map_err(|e| e.to_string())?);
+        }
+    }
+    settime(&d, t, 0, 0, 0)?;
+    ev.extend(collect(&d, 50, 16)?);
+    let n = periods_accounted(&ev, 10 * MS)?;
+    ensure!(n >= 20, "only {n} periods in 300 ms");
+    ensure!(ev.iter().all(|e| e.flags & sys::HRC_EVF_PERIODIC != 0), "periodic flag missing");
+    Ok(())
+}
+
+fn absolute_in_the_past_fires_at_once() -> Result<(), String> {
+    let d = open()?;
+    for clock in [CLOCK_REALTIME, CLOCK_MONOTONIC] {
+        let t = create(&d, clock, sys::HRC_NOTIFY_SI_TIMER)?;
+        let past = now_ns(clock) - 1_000 * MS;
+        settime(&d, t, sys::HRC_TIMER_ABSTIME, past, 0)?;
+        let ev = one_event(&d, 500)?;
+        ensure!(ev.id == t && ev.expiry_ns == past && ev.clock == clock, "clock {clock}: {ev:?}");
+    }
+    Ok(())
+}
+
+fn zero_disarms_and_settime_returns_the_old_setting() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    let old = settime(&d, t, 0, 1000 * MS, 100 * MS)?;
+    ensure!(old.value_ns == 0 && old.interval_ns == 0, "a new timer's old setting {old:?}");
+    let old = settime(&d, t, 0, 0, 0)?;
+    ensure!(old.value_ns > 500 * MS as u64 && old.value_ns <= 1000 * MS as u64, "old value {}", old.value_ns);
+    ensure!(old.interval_ns == 100 * MS as u64, "old interval {}", old.interval_ns);
+    let g = d.timer_gettime(t).map_err(|e| e.to_string())?;
+    ensure!(g.value_ns == 0, "still armed after value 0: {g:?}");
+    ensure!(collect(&d, 200, 4)?.is_empty(), "disarmed timer fired");
+    // Huge values saturate instead of wrapping into the past.
+    settime(&d, t, 0, -1 /* 2^64 - 1 */, 0)?;
+    ensure!(collect(&d, 100, 4)?.is_empty(), "u64::MAX ns fired");
+    settime(&d, t, sys::HRC_TIMER_ABSTIME, i64::MIN /* 2^63 */, 0)?;
+    ensure!(collect(&d, 100, 4)?.is_empty(), "absolute 2^63 fired");
+    expect_errno(d.timer_settime(t, 0x80, 1, 0), libc::EINVAL, "unknown settime flag")
+}
+
+fn si_timer_never_queues_two_records() -> Result<(), String> {
+    let d = open()?;
+    d.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    settime(&d, t, 0, MS, MS)?;
+    sleep(Duration::from_millis(100));
+    let ev = d.read_events(64).map_err(|e| e.to_string())?;
+    ensure!(ev.len() == 1, "{} records queued for one SI_TIMER timer", ev.len());
+    ensure!(ev[0].overruns >= 10, "only {} overruns in 100 ms of a 1 ms timer", ev[0].overruns);
+    let i = d.timer_info(t, sys::HRC_TIMER_RESET_OVERRUNS).map_err(|e| e.to_string())?;
+    ensure!(i.overruns >= ev[0].overruns, "TimerInfo overruns {} < record's {}", i.overruns, ev[0].overruns);
+    ensure!(i.info_flags & sys::HRC_TI_ACTIVE != 0 && i.info_flags & sys::HRC_TI_EXPIRED != 0, "flags {:#x}", i.info_flags);
+    settime(&d, t, 0, 0, 0)?;
+    let i = d.timer_info(t, 0).map_err(|e| e.to_string())?;
+    ensure!(i.overruns <= 2, "overruns not reset: {}", i.overruns);
+    ensure!(i.info_flags & sys::HRC_TI_ACTIVE == 0, "disarmed timer reported active");
+    Ok(())
+}
+
+fn mach_queue_limit_and_overruns_add_up() -> Result<(), String> {
+    let d = open()?;
+    d.set_nonblocking(true).map_err(|e| e.to_string())?;
+    d.set_qlimit(4).map_err(|e| e.to_string())?;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
+        d.timer_arm(t, MS, MS, sys::HRC_MACH_PERIODIC).map_err(|e| format!("arm: {e}"))?;
+        ids.push(t);
+    }
+    // A slow reader: one record every 20 ms.
+    let mut ev = Vec::new();
+    for _ in 0..20 {
+        sleep(Duration::from_millis(20));
+        let got = d.read_events(64).map_err(|e| e.to_string())?;
+        ensure!(got.len() <= 4, "{} records queued with a limit of 4", got.len());
+        ev.extend(got.into_iter().take(1));
+        // Put nothing back: what we did not take stays queued (reads return the oldest).
+    }
+    for &t in &ids {
+        d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
+    }
+    let _ = d.read_events(64);
+    let mut total = 0;
+    for &t in &ids {
+        let mine: Vec<Event> = ev.iter().filter(|e| e.id == t).copied().collect();
+        if mine.len() >= 2 {
+            total += periods_accounted(&mine, MS)?;
+        }
+    }
+    ensure!(ev.iter().any(|e| e.overruns > 0), "the queue limit never withheld a message");
+    ensure!(total > 0, "no timer delivered two messages");
+    Ok(())
+}
+
+fn mach_arm_rules() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
+    d.timer_arm(t, 1000 * MS, 0, 0).map_err(|e| e.to_string())?;
+    expect_errno(d.timer_arm(t, 1000 * MS, 0, 0), libc::EBUSY, "arm of an armed timer (KERN_FAILURE)")?;
+    d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
+    expect_errno(d.timer_cancel(t, 0), libc::EALREADY, "cancel of an unarmed timer")?;
+    expect_errno(d.timer_arm(t, MS, 0, sys::HRC_MACH_PERIODIC), libc::EINVAL, "periodic interval 0 (< resolution)")?;
+    expect_errno(d.timer_arm(t, -1, 0, 0), libc::EINVAL, "negative time")?;
+    expect_errno(d.timer_arm(t, MS, -5, sys::HRC_MACH_PERIODIC), libc::EINVAL, "negative interval")?;
+    expect_errno(d.timer_arm(t, MS, 0, sys::HRC_MACH_THREAD_SUSPEND), libc::EOPNOTSUPP, "TIMER_THREAD_SUSPEND")?;
+    expect_errno(d.timer_arm(t, MS, 0, 0x100), libc::EINVAL, "unknown flag")?;
+    expect_errno(d.timer_arm(12345, MS, 0, 0), libc::ENOENT, "unknown timer")?;
+    // The message carries the absolute expiry.
+    let at = now() + 20 * MS;
+    d.timer_arm(t, at, 0, sys::HRC_MACH_ABSOLUTE).map_err(|e| e.to_string())?;
+    let ev = one_event(&d, 2000)?;
+    ensure!(ev.expiry_ns == at && ev.fire_ns >= at, "message {ev:?} for expiry {at}");
+    // Cancelling the current interval of a periodic timer skips one period.
+    d.timer_arm(t, 50 * MS, 50 * MS, sys::HRC_MACH_PERIODIC).map_err(|e| e.to_string())?;
+    let before = d.timer_gettime(t).map_err(|e| e.to_string())?.value_ns;
+    d.timer_cancel(t, sys::HRC_MACH_PERIODIC).map_err(|e| e.to_string())?;
+    let after = d.timer_gettime(t).map_err(|e| e.to_string())?.value_ns;
+    ensure!(after > before + 25 * MS as u64, "periodic cancel did not skip an interval: {before} -> {after}");
+    d.timer_delete(t).map_err(|e| e.to_string())?;
+    expect_errno(d.timer_gettime(t), libc::ENOENT, "deleted timer")
+}
+
+fn mtcp_settimer() -> Result<(), String> {
+    let d = open()?;
+    d.settimer(7, 0, 20_000).map_err(|e| e.to_string())?;
+    d.settimer(7, 0, 30_000).map_err(|e| e.to_string())?;
+    d.settimer(-3, 0, 0).map_err(|e| e.to_string())?;
+    let ev = collect(&d, 300, 10)?;
+    let cookies: Vec<i64> = ev.iter().map(|e| e.cookie as i64).collect();
+    ensure!(cookies == vec![-3, 7, 7], "settimer events {cookies:?}");
+    ensure!(ev.iter().all(|e| u32::from(e.kind) == sys::HRC_EV_MTCP), "kinds");
+    expect_errno(d.settimer(1, 0, 1_000_000), libc::EINVAL, "tv_usec = 1000000")?;
+    expect_errno(d.settimer(1, -1, 0), libc::EINVAL, "negative tv_sec")?;
+    expect_errno(d.settimer(1, 0, -1), libc::EINVAL, "negative tv_usec")?;
+    ensure!(collect(&d, 100, 4)?.is_empty(), "one-shot fired twice");
+    Ok(())
+}
+
+fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_SI_TIMER)?;
+    let rel = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    let at = now_ns(CLOCK_REALTIME) + 10_000 * MS;
+    settime(&d, t, sys::HRC_TIMER_ABSTIME, at, 0)?;
+    settime(&d, rel, 0, 10_000 * MS, 0)?;
+    let step = |delta: i64| -> Result<(), String> {
+        let n = now_ns(CLOCK_REALTIME) + delta;
+        let ts = libc::timespec { tv_sec: n / 1_000_000_000, tv_nsec: n % 1_000_000_000 };
+        // SAFETY: a valid timespec; the guest runs as root.
+        let r = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) };
+        ensure!(r == 0, "clock_settime: {}", std::io::Error::last_os_error());
+        Ok(())
+    };
+    step(20_000 * MS)?;
+    let ev = collect(&d, 500, 4);
+    step(-20_000 * MS)?;
+    let ev = ev?;
+    ensure!(ev.len() == 1 && ev[0].id == t, "after stepping the clock 20 s forward: {ev:?}");
+    Ok(())
+}
+
+/// Linux POSIX timer helpers for the differential tests.
+struct PosixTimer(libc::timer_t);
+
+impl PosixTimer {
+    fn new(signal: Option<i32>) -> Result<Self, String> {
+        let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+        sev.sigev_notify = if signal.is_some() { libc::SIGEV_SIGNAL } else { libc::SIGEV_NONE };
+        sev.sigev_signo = signal.unwrap_or(0);
+        let mut t: libc::timer_t = std::ptr::null_mut();
+        // SAFETY: valid sigevent and out pointer.
+        let r = unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut t) };
+        ensure!(r == 0, "timer_create: {}", std::io::Error::last_os_error());
+        Ok(Self(t))
+    }
+    fn settime(&self, value: i64, interval: i64) -> (i64, i64) {
+        let ts = |ns: i64| libc::timespec { tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000 };
+        let new = libc::itimerspec { it_value: ts(value), it_interval: ts(interval) };
+        let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers.
+        unsafe { libc::timer_settime(self.0, 0, &new, &mut old) };
+        let ns = |t: libc::timespec| t.tv_sec * 1_000_000_000 + t.tv_nsec;
+        (ns(old.it_value), ns(old.it_interval))
+    }
+}
+
+impl Drop for PosixTimer {
+    fn drop(&mut self) {
+        // SAFETY: our timer.
+        unsafe { libc::timer_delete(self.0) };
+    }
+}
+
+fn differential_old_values_match_posix_timers() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    let p = PosixTimer::new(None)?;
+    // Armed: old value and interval.
+    p.settime(1000 * MS, 100 * MS);
+    settime(&d, t, 0, 1000 * MS, 100 * MS)?;
+    sleep(Duration::from_millis(50));
+    let (pv, pi) = p.settime(0, 0);
+    let ours = settime(&d, t, 0, 0, 0)?;
+    ensure!(pi as u64 == ours.interval_ns, "old interval: posix {pi}, ours {}", ours.interval_ns);
+    let diff = (pv - ours.value_ns as i64).abs();
+    ensure!(diff < 50 * MS, "old value: posix {pv}, ours {} (diff {diff} ns)", ours.value_ns);
+    // Disarmed: zeros.
+    let (pv, _) = p.settime(0, 0);
+    let ours = settime(&d, t, 0, 0, 0)?;
+    ensure!(pv == 0 && ours.value_ns == 0, "disarmed old value: posix {pv}, ours {}", ours.value_ns);
+    // A one-shot that expired: zeros too.
+    p.settime(5 * MS, 0);
+    settime(&d, t, 0, 5 * MS, 0)?;
+    sleep(Duration::from_millis(50));
+    let (pv, pi) = p.settime(0, 0);
+    let ours = settime(&d, t, 0, 0, 0)?;
+    ensure!((pv, pi) == (0, 0) && ours.value_ns == 0 && ours.interval_ns == 0, "expired one-shot: posix ({pv},{pi}) ours {ours:?}");
+    Ok(())
+}
+
+fn differential_overruns_match_posix_timers() -> Result<(), String> {
+    let d = open()?;
+    d.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let sig = libc::SIGRTMIN();
+    // SAFETY: plain signal-mask calls for this thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let p = PosixTimer::new(Some(sig))?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    p.settime(5 * MS, 5 * MS);
+    settime(&d, t, 0, 5 * MS, 5 * MS)?;
+    sleep(Duration::from_millis(200));
+    // Both dequeue their one pending notification; then compare the overrun counts.
+    let posix = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::sigtimedwait(&set, &mut info, &libc::timespec { tv_sec: 1, tv_nsec: 0 });
+        ensure!(r == sig, "no POSIX timer signal");
+        libc::timer_getoverrun(p.0) as i64
+    };
+    let ev = d.read_events(4).map_err(|e| e.to_string())?;
+    p.settime(0, 0);
+    settime(&d, t, 0, 0, 0)?;
+    ensure!(ev.len() == 1, "{} records for one SI_TIMER timer", ev.len());
+    let ours = ev[0].overruns as i64;
+    // Both count ~39 missed periods; they were started and read a few µs apart: ±2.
+    ensure!((posix - ours).abs() <= 2, "overruns: posix {posix}, ours {ours}");
+    ensure!(ours >= 20, "too few overruns ({ours}) for 200 ms of a 5 ms timer");
+    Ok(())
+}
+
+pub const CASES: &[Case] = &[
+    ("itimer_qnx_one_shot_and_periodic", qnx_one_shot_and_periodic),
+    ("itimer_absolute_past_fires_at_once", absolute_in_the_past_fires_at_once),
+    ("itimer_zero_disarms_settime_returns_old", zero_disarms_and_settime_returns_the_old_setting),
+    ("itimer_si_timer_one_record", si_timer_never_queues_two_records),
+    ("itimer_mach_qlimit_overruns_add_up", mach_queue_limit_and_overruns_add_up),
+    ("itimer_mach_arm_rules", mach_arm_rules),
+    ("itimer_mtcp_settimer", mtcp_settimer),
+    ("itimer_realtime_follows_clock_settime", absolute_realtime_timers_follow_clock_settime),
+    ("itimer_diff_posix_old_values", differential_old_values_match_posix_timers),
+    ("itimer_diff_posix_overruns", differential_overruns_match_posix_timers),
+];

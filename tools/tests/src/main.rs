@@ -1,0 +1,57 @@
+//! `hrc-tests`: integration tests against `/dev/hrcallout`, run inside the QEMU guest.
+//!
+//! Prints `ok N name` / `not ok N name: why` per case and a final `hrc-tests: N passed, M
+//! failed`; exits 1 if any case failed. `hrc-tests NAME...` runs the cases whose names contain
+//! one of the arguments.
+//!
+//! Timing bounds hold under QEMU TCG: "not early" bounds are exact (hrtimers never fire
+//! early), "late" bounds are generous (hundreds of ms) because the emulator can stall.
+
+mod callout;
+mod itimer;
+mod common;
+mod streams;
+
+use std::panic;
+use std::time::Instant;
+
+/// A test case: Err(reason) or a panic fails it.
+pub type Case = (&'static str, fn() -> Result<(), String>);
+
+fn main() {
+    let filters: Vec<String> = std::env::args().skip(1).collect();
+    let cases: Vec<Case> = [common::CASES, streams::CASES, callout::CASES, itimer::CASES].concat();
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .collect();
+    println!("TAP version 13\n1..{}", selected.len());
+    let (mut pass, mut fail) = (0, 0);
+    for (i, (name, f)) in selected.iter().enumerate() {
+        let t = Instant::now();
+        let r = panic::catch_unwind(f).unwrap_or_else(|p| {
+            Err(p
+                .downcast_ref::<String>()
+                .cloned()
+                .or(p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default())
+        });
+        let r = r.and_then(|()| common::engine_consistent());
+        match r {
+            Ok(()) => {
+                pass += 1;
+                println!(
+                    "ok {} {name} # {:.0} ms",
+                    i + 1,
+                    t.elapsed().as_secs_f64() * 1e3
+                );
+            }
+            Err(e) => {
+                fail += 1;
+                println!("not ok {} {name}: {e}", i + 1);
+            }
+        }
+    }
+    println!("hrc-tests: {pass} passed, {fail} failed");
+    std::process::exit(i32::from(fail > 0));
+}

@@ -1,0 +1,262 @@
+//! STREAMS timeout()/untimeout() through the ioctls.
+
+use crate::common::*;
+use crate::Case;
+use hrcallout::{sys, Device};
+use std::collections::HashSet;
+
+fn a_10ms_timeout_fires_once_not_early() -> Result<(), String> {
+    let d = open()?;
+    let t0 = now();
+    let id = d.timeout_ns(10 * MS, 42).map_err(|e| e.to_string())?;
+    let ev = one_event(&d, 5000)?;
+    let t1 = now();
+    ensure!(ev.id == id, "id {:#x}, expected {id:#x}", ev.id);
+    ensure!(
+        u32::from(ev.kind) == sys::HRC_EV_TIMEOUT,
+        "kind {}",
+        ev.kind
+    );
+    ensure!(
+        ev.cookie == 42 && ev.overruns == 0 && ev.size == 64,
+        "record {ev:?}"
+    );
+    ensure!(ev.clock == hrcallout::CLOCK_MONOTONIC, "clock {}", ev.clock);
+    ensure!(
+        ev.expiry_ns >= t0 + 10 * MS && ev.expiry_ns <= t1,
+        "expiry {} not in [t0+10ms, t1]",
+        ev.expiry_ns
+    );
+    ensure!(
+        ev.fire_ns >= ev.expiry_ns,
+        "fired {} ns early",
+        ev.expiry_ns - ev.fire_ns
+    );
+    ensure!(t1 - t0 >= 10 * MS, "event readable after {} ns", t1 - t0);
+    ensure!(collect(&d, 100, 10)?.is_empty(), "a second event arrived");
+    Ok(())
+}
+
+fn ticks_are_one_hz_each() -> Result<(), String> {
+    let d = open()?;
+    let tick = 1_000_000_000 / i64::from(d.info().map_err(|e| e.to_string())?.hz);
+    let t0 = now();
+    let id = d.timeout_ticks(3, 0).map_err(|e| e.to_string())?;
+    let ev = one_event(&d, 5000)?;
+    ensure!(ev.id == id, "wrong id");
+    let d_exp = ev.expiry_ns - t0;
+    ensure!(
+        d_exp >= 3 * tick && d_exp < 3 * tick + 50 * MS,
+        "3 ticks scheduled {d_exp} ns after the call"
+    );
+    Ok(())
+}
+
+fn untimeout_before_expiry_cancels_and_returns_the_remainder() -> Result<(), String> {
+    let d = open()?;
+    let id = d.timeout_ns(300 * MS, 0).map_err(|e| e.to_string())?;
+    let u = d.untimeout(id).map_err(|e| format!("untimeout: {e}"))?;
+    ensure!(
+        u.remaining_ns > 0 && u.remaining_ns <= 300 * MS,
+        "remaining {} ns",
+        u.remaining_ns
+    );
+    let tick = 1_000_000_000 / 250;
+    ensure!(
+        u.remaining_ticks == (u.remaining_ns + tick - 1) / tick,
+        "ticks {} for {} ns",
+        u.remaining_ticks,
+        u.remaining_ns
+    );
+    ensure!(
+        collect(&d, 500, 10)?.is_empty(),
+        "cancelled timeout still fired"
+    );
+    expect_errno(d.untimeout(id), libc::ENOENT, "second untimeout")
+}
+
+fn untimeout_of_fired_foreign_or_garbage_ids_is_enoent() -> Result<(), String> {
+    let d = open()?;
+    let other = open()?;
+    let fired = d.timeout_ns(1 * MS, 0).map_err(|e| e.to_string())?;
+    one_event(&d, 5000)?;
+    expect_errno(d.untimeout(fired), libc::ENOENT, "fired id")?;
+    let pending = d.timeout_ns(10_000 * MS, 0).map_err(|e| e.to_string())?;
+    expect_errno(other.untimeout(pending), libc::ENOENT, "another file's id")?;
+    for garbage in [
+        0u64,
+        1,
+        0x3f_ffff,
+        u64::MAX,
+        pending ^ (1 << 40),
+        pending + 1,
+    ] {
+        expect_errno(
+            d.untimeout(garbage),
+            libc::ENOENT,
+            &format!("garbage id {garbage:#x}"),
+        )?;
+    }
+    // The foreign attempt did not disturb it.
+    d.untimeout(pending)
+        .map_err(|e| format!("own id after foreign attempt: {e}"))?;
+    Ok(())
+}
+
+fn zero_negative_and_huge_delays() -> Result<(), String> {
+    let d = open()?;
+    let a = d.timeout_ns(0, 1).map_err(|e| e.to_string())?;
+    let b = d.timeout_ns(-5_000_000_000, 2).map_err(|e| e.to_string())?;
+    let c = d.timeout_ticks(-3, 3).map_err(|e| e.to_string())?;
+    let huge = d.timeout_ns(i64::MAX, 4).map_err(|e| e.to_string())?;
+    let huge_ticks = d.timeout_ticks(i64::MAX, 5).map_err(|e| e.to_string())?;
+    let ev = collect(&d, 300, 10)?;
+    let ids: HashSet<u64> = ev.iter().map(|e| e.id).collect();
+    ensure!(
+        ids == HashSet::from([a, b, c]),
+        "immediate timeouts: got {ids:x?}"
+    );
+    for h in [huge, huge_ticks] {
+        let u = d
+            .untimeout(h)
+            .map_err(|e| format!("untimeout of a huge timeout: {e}"))?;
+        ensure!(
+            u.remaining_ns > 1_000_000_000_000,
+            "huge timeout has {} ns left",
+            u.remaining_ns
+        );
+    }
+    Ok(())
+}
+
+fn events_arrive_in_expiry_order() -> Result<(), String> {
+    let d = open()?;
+    let c = d.timeout_ns(90 * MS, 3).map_err(|e| e.to_string())?;
+    let a = d.timeout_ns(30 * MS, 1).map_err(|e| e.to_string())?;
+    let b = d.timeout_ns(60 * MS, 2).map_err(|e| e.to_string())?;
+    let ev = collect(&d, 500, 3)?;
+    let got: Vec<u64> = ev.iter().map(|e| e.id).collect();
+    ensure!(
+        got == vec![a, b, c],
+        "order {got:x?}, expected {:x?}",
+        [a, b, c]
+    );
+    Ok(())
+}
+
+fn ids_are_unique_nonzero_and_not_addresses() -> Result<(), String> {
+    let d = open()?;
+    let mut seen = HashSet::new();
+    for _ in 0..2000 {
+        let id = d.timeout_ns(10_000 * MS, 0).map_err(|e| e.to_string())?;
+        ensure!(id != 0 && id < (1 << 63), "id {id:#x}");
+        ensure!(
+            id >> 47 != 0x1ffff,
+            "id {id:#x} looks like a kernel address"
+        );
+        ensure!(seen.insert(id), "id {id:#x} reused");
+        d.untimeout(id).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn many_pending_timeouts_then_close() -> Result<(), String> {
+    const N: usize = 100_000;
+    let d = open()?;
+    for i in 0..N {
+        d.timeout_ns(60_000 * MS + i as i64, i as u64)
+            .map_err(|e| format!("timeout #{i}: {e}"))?;
+    }
+    let c = d.check().map_err(|e| e.to_string())?;
+    ensure!(
+        c.ok == 1 && c.live as usize == N,
+        "after arming: ok={} live={}",
+        c.ok,
+        c.live
+    );
+    drop(d); // close cancels everything; kmemleak at the end of the run checks nothing leaked
+    Ok(())
+}
+
+fn cap_on_live_timers_gives_enospc() -> Result<(), String> {
+    // The cap is a module parameter; the test suite loads the module with max_timers=200000.
+    let d = open()?;
+    let cap = d.info().map_err(|e| e.to_string())?.max_timers as usize;
+    ensure!(cap <= 2_000_000, "cap {cap} too large to test here");
+    for i in 0..cap {
+        d.timeout_ns(60_000 * MS, 0)
+            .map_err(|e| format!("timeout #{i} under the cap: {e}"))?;
+    }
+    expect_errno(
+        d.timeout_ns(60_000 * MS, 0),
+        libc::ENOSPC,
+        "timeout over the cap",
+    )
+}
+
+fn close_with_pending_and_unread_events() -> Result<(), String> {
+    for round in 0..20 {
+        let d = open()?;
+        for i in 0..200 {
+            d.timeout_ns((i % 3) * MS, i as u64)
+                .map_err(|e| format!("round {round}: {e}"))?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        drop(d);
+    }
+    Ok(())
+}
+
+fn a_stale_id_never_cancels_a_newer_timer() -> Result<(), String> {
+    let d: Device = open()?;
+    let old = d.timeout_ns(10_000 * MS, 0).map_err(|e| e.to_string())?;
+    d.untimeout(old).map_err(|e| e.to_string())?;
+    // The slot is recycled for the next timeout: the old id must not reach it.
+    let new = d.timeout_ns(10_000 * MS, 0).map_err(|e| e.to_string())?;
+    ensure!(
+        new & 0x3f_ffff == old & 0x3f_ffff,
+        "slot was not recycled (test premise)"
+    );
+    expect_errno(d.untimeout(old), libc::ENOENT, "stale id")?;
+    d.untimeout(new)
+        .map_err(|e| format!("new id after stale attempt: {e}"))?;
+    Ok(())
+}
+
+pub const CASES: &[Case] = &[
+    (
+        "timeout_10ms_fires_once_not_early",
+        a_10ms_timeout_fires_once_not_early,
+    ),
+    ("timeout_ticks_are_1_hz_each", ticks_are_one_hz_each),
+    (
+        "untimeout_before_expiry",
+        untimeout_before_expiry_cancels_and_returns_the_remainder,
+    ),
+    (
+        "untimeout_fired_foreign_garbage_enoent",
+        untimeout_of_fired_foreign_or_garbage_ids_is_enoent,
+    ),
+    ("timeout_zero_negative_huge", zero_negative_and_huge_delays),
+    (
+        "timeout_events_in_expiry_order",
+        events_arrive_in_expiry_order,
+    ),
+    (
+        "timeout_ids_unique_nonzero",
+        ids_are_unique_nonzero_and_not_addresses,
+    ),
+    (
+        "timeout_stale_id_never_cancels_newer",
+        a_stale_id_never_cancels_a_newer_timer,
+    ),
+    (
+        "timeout_100k_pending_then_close",
+        many_pending_timeouts_then_close,
+    ),
+    ("timeout_cap_gives_enospc", cap_on_live_timers_gives_enospc),
+    (
+        "timeout_close_with_pending_and_unread",
+        close_with_pending_and_unread_events,
+    ),
+];
