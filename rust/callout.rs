@@ -93,8 +93,10 @@ impl CalloutState {
 
 /// The kind of a [`CalloutLock`].
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LockKind {
+pub enum LockKind {
+    /// A mutex: callbacks may sleep.
     Mutex,
+    /// A spinlock: callbacks run atomically.
     Spin,
 }
 
@@ -102,7 +104,7 @@ pub(crate) enum LockKind {
 /// or a spinlock (callbacks run atomically). It records its owner so that `stop_sync` can tell
 /// that its caller holds it.
 #[pin_data]
-pub(crate) struct CalloutLock {
+pub struct CalloutLock {
     kind: LockKind,
     #[pin]
     mutex: Mutex<()>,
@@ -113,7 +115,7 @@ pub(crate) struct CalloutLock {
 }
 
 /// A held [`CalloutLock`].
-pub(crate) struct CalloutGuard<'a> {
+pub struct CalloutGuard<'a> {
     lock: &'a CalloutLock,
     _held: Held<'a>,
 }
@@ -137,7 +139,7 @@ fn current_task() -> usize {
 impl CalloutLock {
     /// A new lock of `kind`. All callout locks share one lockdep class per kind: the executor
     /// never holds two of them at once.
-    pub(crate) fn new(kind: LockKind) -> Result<Arc<Self>> {
+    pub fn new(kind: LockKind) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 kind,
@@ -155,7 +157,7 @@ impl CalloutLock {
     }
 
     /// Takes the lock.
-    pub(crate) fn lock(&self) -> CalloutGuard<'_> {
+    pub fn lock(&self) -> CalloutGuard<'_> {
         let held = match self.kind {
             LockKind::Mutex => Held::Mutex(self.mutex.lock()),
             LockKind::Spin => Held::Spin(self.spin.lock()),
@@ -467,4 +469,80 @@ pub(crate) fn hold<B: Backend>(
         crate::uapi::HRC_HOLD_STOP_SYNC => i64::from(stop_sync(engine, callout_id)?),
         _ => return Err(EINVAL),
     })
+}
+
+/// A DragonFly callout for kernel code: a caller-owned handle on the module's kernel engine.
+///
+/// The callback is a plain function and its argument, run in thread context (the executor),
+/// under the module-wide lock ([`Callout::init`]), no lock ([`Callout::init_mp`]) or the
+/// given lock ([`Callout::init_lk`]). Dropping the handle is `callout_stop_sync` + free; do
+/// not drop it from its own callback.
+pub struct Callout {
+    id: u64,
+    engine: Arc<Engine<crate::engine::HrBackend>>,
+}
+
+impl Callout {
+    fn with_mode(mode: Mode) -> Result<Self> {
+        let engine = crate::streams::kernel_engine().ok_or(ENODEV)?;
+        let id = init(&*engine, mode, GFP_KERNEL)?;
+        Ok(Self { id, engine })
+    }
+
+    /// `callout_init`: callbacks serialised under one module-wide lock.
+    pub fn init() -> Result<Self> {
+        Self::with_mode(Mode::Giant)
+    }
+
+    /// `callout_init_mp`: MP-safe callback, no lock.
+    pub fn init_mp() -> Result<Self> {
+        Self::with_mode(Mode::Mp)
+    }
+
+    /// `callout_init_lk`: the executor holds `lock` around the callback.
+    pub fn init_lk(lock: Arc<CalloutLock>) -> Result<Self> {
+        Self::with_mode(Mode::Lk(lock))
+    }
+
+    /// `callout_reset`: run `func(arg)` after `ticks` ticks (at least one).
+    pub fn reset(&self, ticks: i64, func: fn(usize), arg: usize) -> Result {
+        let ns = crate::streams::hztons(ticks);
+        reset(&*self.engine, self.id, ns, 0, Run::Func(func, arg))
+    }
+
+    /// `callout_stop`: 1 if a pending run was prevented, else 0.
+    pub fn stop(&self) -> i32 {
+        stop(&*self.engine, self.id).unwrap_or(0)
+    }
+
+    /// `callout_stop_async`.
+    pub fn stop_async(&self) {
+        let _ = stop(&*self.engine, self.id);
+    }
+
+    /// `callout_stop_sync`: `stop`, then waits for a running callback.
+    pub fn stop_sync(&self) -> i32 {
+        stop_sync(&*self.engine, self.id).unwrap_or(0)
+    }
+
+    /// `callout_active`.
+    pub fn active(&self) -> bool {
+        active(&*self.engine, self.id) == Ok(1)
+    }
+
+    /// `callout_pending`.
+    pub fn pending(&self) -> bool {
+        pending(&*self.engine, self.id) == Ok(1)
+    }
+
+    /// `callout_deactivate`.
+    pub fn deactivate(&self) {
+        let _ = deactivate(&*self.engine, self.id);
+    }
+}
+
+impl Drop for Callout {
+    fn drop(&mut self) {
+        let _ = destroy(&*self.engine, self.id);
+    }
 }

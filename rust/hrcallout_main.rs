@@ -9,7 +9,7 @@
 
 use kernel::prelude::*;
 
-mod callout;
+pub mod callout;
 mod device;
 mod engine;
 mod itimer;

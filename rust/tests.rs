@@ -390,6 +390,29 @@ mod real_hrtimers {
         assert_eq!(streams::drv_usectohz(0), 0);
     }
 
+    static HANDLE_RUNS: Atomic<usize> = Atomic::new(0);
+    fn handle_ran(_: usize) {
+        HANDLE_RUNS.fetch_add(1, Relaxed);
+    }
+
+    #[test]
+    fn the_kernel_callout_handle() -> Result {
+        let lock = CalloutLock::new(LockKind::Mutex)?;
+        let c = callout::Callout::init_lk(lock.clone())?;
+        assert!(!c.active() && !c.pending());
+        c.reset(1, handle_ran, 0)?;
+        assert!(c.active() && c.pending());
+        assert!(wait_for(|| HANDLE_RUNS.load(Relaxed) == 1, 2000));
+        assert!(c.active() && !c.pending());
+        c.reset(100, handle_ran, 0)?;
+        assert_eq!(c.stop(), 1);
+        c.reset(1, handle_ran, 0)?;
+        drop(c); // stop_sync + free
+        fsleep(Delta::from_millis(20));
+        assert_eq!(HANDLE_RUNS.load(Relaxed), 1);
+        Ok(())
+    }
+
     #[test]
     fn the_kernel_api_works_after_load() {
         let id = streams::timeout(never, 0, 1000);
