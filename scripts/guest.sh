@@ -20,7 +20,7 @@ cp /bin/busybox "$root/bin/busybox"
 cp "$HRC_ROOT/scripts/guest/init" "$root/init" && chmod +x "$root/init"
 cp "$job" "$root/job.sh"
 cp "$ko" "$root/hrcallout.ko"
-for b in hrcallout hrc-tests; do [ -x "$bin/$b" ] && cp "$bin/$b" "$root/bin/"; done
+for b in hrcallout hrc-tests hrc-fuzz; do [ -x "$bin/$b" ] && cp "$bin/$b" "$root/bin/"; done
 for f in "$@"; do cp "$f" "$root/"; done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$root.cpio.gz"
 

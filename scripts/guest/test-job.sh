@@ -14,7 +14,12 @@ echo HRC-USER-BEGIN
 HRC_MAX_TIMERS=200000 hrc-tests; echo "HRC-USER-STATUS $?"
 echo HRC-USER-END
 
-# 3. The CLI, as a user would drive it, sharing one file through fd 3.
+# 3. Fuzzer slice and stress (the long mode: hrc-fuzz fuzz --secs 3600).
+hrc-fuzz fuzz --secs ${HRC_FUZZ_SECS:-60} && note ok fuzz_slice || note fail fuzz_slice
+hrc-fuzz stress --secs ${HRC_STRESS_SECS:-30} && note ok stress || note fail stress
+hrcallout check >/dev/null && note ok engine_consistent_after_fuzz || note fail engine_consistent_after_fuzz
+
+# 4. The CLI, as a user would drive it, sharing one file through fd 3.
 exec 3<>/dev/hrcallout
 hrcallout --fd 3 info | grep -q "resolution:    1 ns" && note ok cli_info || note fail cli_info
 id=$(hrcallout --fd 3 timeout 200ms --cookie 5)
@@ -23,12 +28,12 @@ hrcallout --fd 3 timeout 20ms --cookie 77 >/dev/null
 hrcallout --fd 3 watch --count 1 --idle 2s | grep -q "timeout .*cookie=77" && note ok cli_watch || note fail cli_watch
 hrcallout --fd 3 untimeout 0x1234 2>/dev/null && note fail cli_untimeout_enoent || note ok cli_untimeout_enoent
 
-# 4. Unload safety: refused while a file is open, clean after.
+# 5. Unload safety: refused while a file is open, clean after.
 rmmod hrcallout 2>/dev/null && note fail rmmod_refused_while_open || note ok rmmod_refused_while_open
 exec 3>&-
 rmmod hrcallout && note ok rmmod_after_close || note fail rmmod_after_close
 
-# 5. Load/unload cycles with timers pending at close (KUnit runs on each load too).
+# 6. Load/unload cycles with timers pending at close (KUnit runs on each load too).
 cycles=0
 i=0
 while [ $i -lt ${HRC_CYCLES:-100} ]; do
