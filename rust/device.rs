@@ -12,6 +12,7 @@
 //! registered with that table by [`Registration`]. Those three items are this file's only
 //! `unsafe` code.
 
+use crate::bench;
 use crate::callout::{self, CalloutLock, LockKind, Mode, Run};
 use crate::engine::{Engine, HrBackend};
 use crate::itimer::{self, Itimer};
@@ -171,6 +172,16 @@ fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
             }
             let ns = delay_ns(t.time, t.flags, uapi::HRC_TIMEOUT_NS)?;
             t.id = streams::timeout_event(e, ns, t.cookie)?;
+            Ok(0)
+        }),
+        k if k == key(uapi::HRC_IOC_BATCH) => with_arg(cmd, arg, |b: &mut uapi::hrc_batch| {
+            b.done = batch(e, b.ops, b.count)?;
+            Ok(0)
+        }),
+        k if k == key(uapi::HRC_IOC_BENCH) => with_arg(cmd, arg, |b: &mut uapi::hrc_bench| {
+            let s = bench::run(&ctx.engine, b)?;
+            (b.min_ns, b.p50_ns, b.p99_ns, b.p999_ns, b.max_ns) =
+                (s.min, s.p50, s.p99, s.p999, s.max);
             Ok(0)
         }),
         k if k == key(uapi::HRC_IOC_UNTIMEOUT) => {
@@ -343,6 +354,54 @@ fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         }
         _ => Err(ENOTTY),
     }
+}
+
+/// `HRC_IOC_BATCH`: arms `count` timeouts read from `ops`, writing their ids back. Returns how
+/// many succeeded; fails only if the first one did.
+fn batch(e: &Engine<HrBackend>, ops: u64, count: u32) -> Result<u32> {
+    const CHUNK: usize = 64;
+    const ONE: usize = size_of::<uapi::hrc_timeout>();
+    if count > 65536 {
+        return Err(EINVAL);
+    }
+    let len = count as usize * ONE;
+    let base = usize::try_from(ops).map_err(|_| EFAULT)?;
+    let mut done = 0u32;
+    let mut buf = KVec::<uapi::hrc_timeout>::with_capacity(CHUNK, GFP_KERNEL)?;
+    let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(base), len).reader_writer();
+    while (done as usize) < count as usize {
+        let n = (count as usize - done as usize).min(CHUNK);
+        buf.clear();
+        for _ in 0..n {
+            buf.push(reader.read::<uapi::hrc_timeout>()?, GFP_KERNEL)?;
+        }
+        let mut err = None;
+        for t in buf.iter_mut() {
+            let r = if t.pad != 0 {
+                Err(EINVAL)
+            } else {
+                delay_ns(t.time, t.flags, uapi::HRC_TIMEOUT_NS)
+                    .and_then(|ns| streams::timeout_event(e, ns, t.cookie))
+            };
+            match r {
+                Ok(id) => {
+                    t.id = id;
+                    done += 1;
+                }
+                Err(x) => {
+                    err = Some(x);
+                    break;
+                }
+            }
+        }
+        for t in buf.iter() {
+            writer.write(t)?;
+        }
+        if let Some(x) = err {
+            return if done == 0 { Err(x) } else { Ok(done) };
+        }
+    }
+    Ok(done)
 }
 
 /// [`with_arg`] for the ioctls whose argument is a bare object id.

@@ -242,7 +242,7 @@ impl<B: Backend> Entry<B> {
 unsafe extern "C" fn expire_trampoline<B: Backend>(
     timer: *mut bindings::hrtimer,
 ) -> bindings::hrtimer_restart {
-    // `RawTimer` is `repr(transparent)` over the C timer, so this is the field's address.
+    // The C timer is `RawTimer`'s first field (`repr(C)`), so this is the field's address.
     let timer = timer.cast::<RawTimer>();
     // SAFETY: by the safety contract `timer` is the `timer` field of a live `Entry<B>`.
     let entry = unsafe { &*kernel::container_of!(timer, Entry<B>, timer) };
@@ -364,6 +364,13 @@ impl FakeClock {
             // SAFETY: by the `Entry` invariant its engine outlives it.
             unsafe { &*entry.engine }.expire(entry);
         }
+    }
+
+    /// Moves time forward by `delta` ns without firing anything, then fires what is due: the
+    /// expiries run late, as on a stalled machine.
+    pub(crate) fn stall(&self, delta: i64) {
+        self.inner.lock().mono += delta;
+        self.advance(0);
     }
 
     /// Steps only the realtime clock (like `clock_settime`), then fires what became due.
@@ -617,21 +624,24 @@ impl<B: Backend> Engine<B> {
         let clock = l.data(slot).clock;
         let now = self.backend.now(clock);
         let d = l.data(slot);
-        d.fired = (d.expiry, now);
         d.expired = true;
         let mut missed = 0u64;
         if d.interval > 0 {
-            // Drift-free: period k fires at start + k*interval; skipped periods become
-            // overruns, never a burst of late events.
-            let k = (now.saturating_sub(d.expiry) / d.interval) as u64 + 1;
-            missed = k - 1;
-            let step = d
-                .interval
-                .saturating_mul(i64::try_from(k).unwrap_or(i64::MAX));
-            d.expiry = d.expiry.saturating_add(step);
+            // Drift-free: period k fires at start + k*interval. When the callback runs late,
+            // the periods that came due meanwhile become overruns of one record standing for
+            // the latest of them, never a burst of late events.
+            let behind = (now.saturating_sub(d.expiry) / d.interval) as u64;
+            missed = behind;
+            let latest = d.expiry.saturating_add(
+                d.interval
+                    .saturating_mul(i64::try_from(behind).unwrap_or(i64::MAX)),
+            );
+            d.fired = (latest, now);
+            d.expiry = latest.saturating_add(d.interval);
             let next = d.expiry;
             self.backend.start(entry, clock, next);
         } else {
+            d.fired = (d.expiry, now);
             d.sched = Sched::Idle;
         }
         match (d.kind, d.callback) {
@@ -941,7 +951,11 @@ impl<'a, B: Backend> Locked<'a, B> {
             }
         }
         if d.kind == Kind::Interval {
-            d.rec.flags = if d.interval > 0 { crate::uapi::HRC_EVF_PERIODIC } else { 0 };
+            d.rec.flags = if d.interval > 0 {
+                crate::uapi::HRC_EVF_PERIODIC
+            } else {
+                0
+            };
         }
         d.total_overruns = d.total_overruns.saturating_add(missed);
         self.enqueue_record(slot);

@@ -9,6 +9,7 @@
 
 use kernel::prelude::*;
 
+mod bench;
 pub mod callout;
 mod device;
 mod engine;
@@ -35,6 +36,10 @@ module! {
             default: 1024,
             description: "Default Mach queue limit of a file's event queue",
         },
+        enable_bench: bool {
+            default: false,
+            description: "Allow HRC_IOC_BENCH (in-kernel benchmarks, seconds of CPU each)",
+        },
     },
 }
 
@@ -43,6 +48,11 @@ pub(crate) fn max_timers() -> u32 {
     module_parameters::max_timers
         .value()
         .clamp(1, engine::MAX_SLOTS)
+}
+
+/// Whether `HRC_IOC_BENCH` is allowed.
+pub(crate) fn bench_enabled() -> bool {
+    module_parameters::enable_bench.value()
 }
 
 /// The default Mach queue limit of a new file.
@@ -59,6 +69,7 @@ struct HrCallout {
 impl kernel::InPlaceModule for HrCallout {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         callout::init_giant();
+        bench::init();
         streams::init_global();
         let kernel_engine = engine::Engine::new(engine::HrBackend, max_timers(), default_qlimit());
         let installed = kernel_engine.map(|e| streams::install(Some(e)));

@@ -213,6 +213,33 @@ mod fake_clock {
     }
 
     #[test]
+    fn a_late_periodic_callback_stands_for_the_latest_period() -> Result {
+        let e = fake()?;
+        let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;
+        let start = e.backend.now(Clock::Monotonic) + 100;
+        {
+            let mut l = e.lock();
+            let slot = l.lookup(id)?;
+            l.arm(slot, start, 10)?;
+        }
+        // The machine stalls: the first expiry is handled 95 ns late, when ten periods
+        // (start .. start + 90) are due. One record, for the latest, with nine overruns.
+        e.backend.stall(100 + 95);
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!(t.rec.expiry, start + 90);
+        assert_eq!(t.rec.overruns, 9);
+        assert!(t.rec.fire >= t.rec.expiry);
+        e.lock().finish_record(&t, true);
+        // And the grid continues at start + 100.
+        e.backend.advance(5);
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!((t.rec.expiry, t.rec.overruns), (start + 100, 0));
+        e.lock().finish_record(&t, true);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
     fn mach_queue_limit_counts_missed_messages() -> Result {
         let e = Engine::new(FakeClock::new(0), 64, 1)?;
         let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;
@@ -406,8 +433,8 @@ mod real_hrtimers {
         assert!(c.active() && !c.pending());
         c.reset(100, handle_ran, 0)?;
         assert_eq!(c.stop(), 1);
-        c.reset(1, handle_ran, 0)?;
-        drop(c); // stop_sync + free
+        c.reset(100, handle_ran, 0)?;
+        drop(c); // stop_sync + free: the pending run never happens
         fsleep(Delta::from_millis(20));
         assert_eq!(HANDLE_RUNS.load(Relaxed), 1);
         Ok(())

@@ -56,16 +56,19 @@ pub(crate) enum TryCancel {
 /// The callback type of a [`RawTimer`]: called in soft-irq context with the timer's address.
 pub(crate) type Expire = unsafe extern "C" fn(*mut bindings::hrtimer) -> bindings::hrtimer_restart;
 
-/// A `struct hrtimer` in soft-irq mode, set up on a clock chosen at run time.
+/// A `struct hrtimer` on a clock chosen at run time, expiring in soft-irq context (the engine)
+/// or hard-irq context (the raw baseline of the benchmarks).
 ///
 /// # Invariants
 ///
-/// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new`]) and is never moved.
+/// `timer` has been set up by `hrtimer_setup` with `mode` (in [`RawTimer::new`]) and is never
+/// moved. It is the first field, so a `*mut bindings::hrtimer` to it is a `*mut RawTimer`.
 #[pin_data]
-#[repr(transparent)]
+#[repr(C)]
 pub(crate) struct RawTimer {
     #[pin]
     timer: Opaque<bindings::hrtimer>,
+    mode: bindings::hrtimer_mode,
 }
 
 // SAFETY: the hrtimer core serialises all operations on a `struct hrtimer` with its base lock;
@@ -75,17 +78,29 @@ unsafe impl Send for RawTimer {}
 unsafe impl Sync for RawTimer {}
 
 /// `HRTIMER_MODE_ABS_SOFT`: every engine timer expires in soft-irq context on an absolute time.
-const MODE: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_SOFT;
+const SOFT: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_SOFT;
+/// `HRTIMER_MODE_ABS_HARD`: hard-irq expiry, for the benchmarks' raw baseline.
+const HARD: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_HARD;
 
 impl RawTimer {
-    /// Sets up a timer on `clock` that calls `expire` when it fires.
+    /// Sets up a soft-irq timer on `clock` that calls `expire` when it fires.
     pub(crate) fn new(expire: Expire, clock: Clock) -> impl PinInit<Self> {
+        Self::with_mode(expire, clock, SOFT)
+    }
+
+    /// Sets up a hard-irq timer on `clock` that calls `expire` when it fires.
+    pub(crate) fn new_hard(expire: Expire, clock: Clock) -> impl PinInit<Self> {
+        Self::with_mode(expire, clock, HARD)
+    }
+
+    fn with_mode(expire: Expire, clock: Clock, mode: bindings::hrtimer_mode) -> impl PinInit<Self> {
         pin_init!(Self {
-            // INVARIANT: `hrtimer_setup` initialises the timer in place.
+            // INVARIANT: `hrtimer_setup` initialises the timer in place with `mode`.
             timer <- Opaque::ffi_init(move |place: *mut bindings::hrtimer| {
                 // SAFETY: `place` points at pinned, writable memory for a `struct hrtimer`.
-                unsafe { bindings::hrtimer_setup(place, Some(expire), clock as i32, MODE) }
+                unsafe { bindings::hrtimer_setup(place, Some(expire), clock as i32, mode) }
             }),
+            mode,
         })
     }
 
@@ -102,14 +117,14 @@ impl RawTimer {
     pub(crate) fn set_clock(&self, expire: Expire, clock: Clock) {
         // SAFETY: by the type invariant the timer is valid and pinned; the caller guarantees it
         // is inactive, so re-initialising it cannot corrupt a queued node.
-        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, MODE) }
+        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, self.mode) }
     }
 
     /// Starts (or restarts) the timer at absolute time `expires_ns` on its clock, with no slack.
     pub(crate) fn start(&self, expires_ns: i64) {
         // SAFETY: by the type invariant the timer is set up; a start of a queued or running
         // timer is allowed and re-queues it.
-        unsafe { bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, MODE) }
+        unsafe { bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, self.mode) }
     }
 
     /// Cancels without waiting.

@@ -49,4 +49,6 @@ plain_bytes!(
     hrc_timer_cancel,
     hrc_qlimit,
     hrc_settimer,
+    hrc_batch,
+    hrc_bench,
 );

@@ -53,6 +53,17 @@ struct hrc_untimeout {
 	__s64 remaining_ns;	/* out */
 };
 
+/*
+ * HRC_IOC_BATCH: many STREAMS timeouts in one call. `ops` points at `count` (at most 65536)
+ * struct hrc_timeout; each gets its id written back. Stops at the first failure: `done` says
+ * how many succeeded; the call fails with that entry's errno only if none did.
+ */
+struct hrc_batch {
+	__u64 ops;		/* user pointer to struct hrc_timeout[count] */
+	__u32 count;
+	__u32 done;		/* out */
+};
+
 /* HRC_IOC_CHECK: the engine's own consistency check, for tests and fuzzers. */
 struct hrc_check {
 	__u32 ok;		/* out: 1 if every invariant held */
@@ -231,6 +242,35 @@ struct hrc_settimer {
 	__u64 timer_id;		/* out: the engine's id (to untimeout it, for cleanup) */
 };
 
+/*
+ * HRC_IOC_BENCH: in-kernel benchmarks (module parameter enable_bench=1, else -EPERM).
+ * Pair kinds time `iterations` arm+cancel pairs, 15 times, with `pending` timeouts armed in
+ * the same hrtimer tree (random expiries 10..1010 s), and report ns per pair (min, median,
+ * max of the 15). Latency kinds arm `iterations` timers spread over `spread_ns` and report how
+ * late they ran (percentiles). Times are guest ns: instructions under QEMU -icount.
+ */
+enum hrc_bench_kind {
+	HRC_BENCH_RAW_PAIR = 1,		/* raw hrtimer_start + hrtimer_cancel (baseline) */
+	HRC_BENCH_TIMEOUT_PAIR = 2,	/* timeout + untimeout on this file's engine */
+	HRC_BENCH_CALLOUT_PAIR = 3,	/* callout_reset + callout_stop */
+	HRC_BENCH_RAW_LATENCY = 4,	/* raw hard-irq hrtimers (baseline) */
+	HRC_BENCH_SOFT_LATENCY = 5,	/* engine timeouts, soft-irq callbacks */
+	HRC_BENCH_THREAD_LATENCY = 6,	/* engine callouts, executor (thread context) */
+	HRC_BENCH_WQ_LATENCY = 7,	/* raw hard hrtimer -> work item on system_highpri (baseline) */
+};
+
+struct hrc_bench {
+	__u32 kind;		/* enum hrc_bench_kind */
+	__u32 iterations;	/* pairs per round, or timers */
+	__u64 pending;		/* pair kinds: timers pending meanwhile */
+	__u64 spread_ns;	/* latency kinds: expiries spread over this */
+	__s64 min_ns;		/* out */
+	__s64 p50_ns;		/* out */
+	__s64 p99_ns;		/* out */
+	__s64 p999_ns;		/* out */
+	__s64 max_ns;		/* out */
+};
+
 /* Event records, read() from the file: whole records only. */
 enum hrc_event_kind {
 	HRC_EV_TIMEOUT = 1,	/* STREAMS timeout fired */
@@ -262,6 +302,7 @@ enum {
 	HRC_IOC_CHECK = _IOR(HRC_IOC_MAGIC, 0x01, struct hrc_check),
 	HRC_IOC_TIMEOUT = _IOWR(HRC_IOC_MAGIC, 0x10, struct hrc_timeout),
 	HRC_IOC_UNTIMEOUT = _IOWR(HRC_IOC_MAGIC, 0x11, struct hrc_untimeout),
+	HRC_IOC_BATCH = _IOWR(HRC_IOC_MAGIC, 0x12, struct hrc_batch),
 	HRC_IOC_CALLOUT_INIT = _IOWR(HRC_IOC_MAGIC, 0x20, struct hrc_callout_init),
 	HRC_IOC_CALLOUT_RESET = _IOW(HRC_IOC_MAGIC, 0x21, struct hrc_callout_reset),
 	HRC_IOC_CALLOUT_STOP = _IOW(HRC_IOC_MAGIC, 0x22, struct hrc_callout_id),
@@ -283,6 +324,7 @@ enum {
 	HRC_IOC_TIMER_CANCEL = _IOW(HRC_IOC_MAGIC, 0x46, struct hrc_timer_cancel),
 	HRC_IOC_SET_QLIMIT = _IOW(HRC_IOC_MAGIC, 0x47, struct hrc_qlimit),
 	HRC_IOC_SETTIMER = _IOWR(HRC_IOC_MAGIC, 0x50, struct hrc_settimer),
+	HRC_IOC_BENCH = _IOWR(HRC_IOC_MAGIC, 0x60, struct hrc_bench),
 };
 
 #endif /* _UAPI_LINUX_HRCALLOUT_H */

@@ -4,6 +4,8 @@
 //! belong together share one file through `--fd`:
 //! `exec 3<>/dev/hrcallout; hrcallout --fd 3 timeout 250ms; hrcallout --fd 3 watch --count 1`.
 
+mod bench;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use hrcallout::{describe, format_ns, parse_duration, sys, Device};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -86,6 +88,22 @@ enum Cmd {
         /// EXPIRE is absolute (TIMER_ABSOLUTE).
         #[arg(long)]
         abs: bool,
+    },
+    /// Benchmarks against same-boot baselines (needs the benchmark kernel; in-kernel figures
+    /// need the module loaded with enable_bench=1). JSON lines on stdout, a table on stderr.
+    Bench {
+        /// How guest time runs: "icount" (instructions) or "tcg" (emulated wall clock).
+        #[arg(long, default_value = "tcg")]
+        mode: String,
+        /// Only the in-kernel benchmarks.
+        #[arg(long, conflicts_with = "user_only")]
+        kernel_only: bool,
+        /// Only the userspace benchmarks.
+        #[arg(long)]
+        user_only: bool,
+        /// Include the 1M-pending point.
+        #[arg(long)]
+        big: bool,
     },
     /// mTCP mtcp_settimer: a one-shot timer whose event carries ID.
     Settimer {
@@ -340,19 +358,52 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
                 }
             }
         }
+        Cmd::Bench {
+            mode,
+            kernel_only,
+            user_only,
+            big,
+        } => bench::run(&mode, !user_only, !kernel_only, big)?,
         Cmd::Callout(c) => callout(dev, c)?,
         Cmd::Timer(t) => timer(dev, t)?,
-        Cmd::Settime { id, value, interval, abs } => {
+        Cmd::Settime {
+            id,
+            value,
+            interval,
+            abs,
+        } => {
             let flags = if abs { sys::HRC_TIMER_ABSTIME } else { 0 };
-            let v = if abs { value.parse().map_err(|_| format!("not ns: {value}"))? } else { parse_duration(&value)? };
+            let v = if abs {
+                value.parse().map_err(|_| format!("not ns: {value}"))?
+            } else {
+                parse_duration(&value)?
+            };
             let old = dev
-                .timer_settime(parse_id(&id)?, flags, v as u64, parse_duration(&interval)? as u64)
+                .timer_settime(
+                    parse_id(&id)?,
+                    flags,
+                    v as u64,
+                    parse_duration(&interval)? as u64,
+                )
                 .map_err(io("HRC_IOC_TIMER_SETTIME"))?;
-            println!("old value {} interval {}", format_ns(old.value_ns as i64), format_ns(old.interval_ns as i64));
+            println!(
+                "old value {} interval {}",
+                format_ns(old.value_ns as i64),
+                format_ns(old.interval_ns as i64)
+            );
         }
-        Cmd::Arm { id, expire, interval, abs } => {
+        Cmd::Arm {
+            id,
+            expire,
+            interval,
+            abs,
+        } => {
             let mut flags = if abs { sys::HRC_MACH_ABSOLUTE } else { 0 };
-            let e = if abs { expire.parse().map_err(|_| format!("not ns: {expire}"))? } else { parse_duration(&expire)? };
+            let e = if abs {
+                expire.parse().map_err(|_| format!("not ns: {expire}"))?
+            } else {
+                parse_duration(&expire)?
+            };
             let i = match interval {
                 Some(i) => {
                     flags |= sys::HRC_MACH_PERIODIC;
@@ -360,10 +411,13 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
                 }
                 None => 0,
             };
-            dev.timer_arm(parse_id(&id)?, e, i, flags).map_err(io("HRC_IOC_TIMER_ARM"))?;
+            dev.timer_arm(parse_id(&id)?, e, i, flags)
+                .map_err(io("HRC_IOC_TIMER_ARM"))?;
         }
         Cmd::Settimer { id, sec, usec } => {
-            let t = dev.settimer(id, sec, usec).map_err(io("HRC_IOC_SETTIMER"))?;
+            let t = dev
+                .settimer(id, sec, usec)
+                .map_err(io("HRC_IOC_SETTIMER"))?;
             println!("{t:#x}");
         }
         Cmd::Lock(l) => match l {
@@ -402,17 +456,40 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
 
 fn timer(dev: &Device, t: TimerCmd) -> Result<(), String> {
     match t {
-        TimerCmd::Create { realtime, mach, cookie } => {
-            let clock = if realtime { hrcallout::CLOCK_REALTIME } else { hrcallout::CLOCK_MONOTONIC };
-            let notify = if mach { sys::HRC_NOTIFY_MACH } else { sys::HRC_NOTIFY_SI_TIMER };
-            println!("{:#x}", dev.timer_create(clock, notify, cookie).map_err(io("HRC_IOC_TIMER_CREATE"))?);
+        TimerCmd::Create {
+            realtime,
+            mach,
+            cookie,
+        } => {
+            let clock = if realtime {
+                hrcallout::CLOCK_REALTIME
+            } else {
+                hrcallout::CLOCK_MONOTONIC
+            };
+            let notify = if mach {
+                sys::HRC_NOTIFY_MACH
+            } else {
+                sys::HRC_NOTIFY_SI_TIMER
+            };
+            println!(
+                "{:#x}",
+                dev.timer_create(clock, notify, cookie)
+                    .map_err(io("HRC_IOC_TIMER_CREATE"))?
+            );
         }
         TimerCmd::Delete { id } => {
-            dev.timer_delete(parse_id(&id)?).map_err(io("HRC_IOC_TIMER_DELETE"))?;
+            dev.timer_delete(parse_id(&id)?)
+                .map_err(io("HRC_IOC_TIMER_DELETE"))?;
         }
         TimerCmd::Info { id, reset } => {
-            let f = if reset { sys::HRC_TIMER_RESET_OVERRUNS } else { 0 };
-            let i = dev.timer_info(parse_id(&id)?, f).map_err(io("HRC_IOC_TIMER_INFO"))?;
+            let f = if reset {
+                sys::HRC_TIMER_RESET_OVERRUNS
+            } else {
+                0
+            };
+            let i = dev
+                .timer_info(parse_id(&id)?, f)
+                .map_err(io("HRC_IOC_TIMER_INFO"))?;
             println!(
                 "flags={:#x} overruns={} value={} interval={} clock={} notify={}",
                 i.info_flags,
@@ -425,7 +502,8 @@ fn timer(dev: &Device, t: TimerCmd) -> Result<(), String> {
         }
         TimerCmd::Cancel { id, periodic } => {
             let f = if periodic { sys::HRC_MACH_PERIODIC } else { 0 };
-            dev.timer_cancel(parse_id(&id)?, f).map_err(io("HRC_IOC_TIMER_CANCEL"))?;
+            dev.timer_cancel(parse_id(&id)?, f)
+                .map_err(io("HRC_IOC_TIMER_CANCEL"))?;
         }
         TimerCmd::Qlimit { qlimit } => {
             dev.set_qlimit(qlimit).map_err(io("HRC_IOC_SET_QLIMIT"))?;
@@ -559,12 +637,35 @@ mod tests {
 
     #[test]
     fn parses_interval_commands() {
-        let c = Cli::try_parse_from(["hrcallout", "arm", "0x5", "10ms", "--interval", "1ms"]).unwrap();
-        assert!(matches!(c.cmd, Cmd::Arm { interval: Some(_), abs: false, .. }));
+        let c =
+            Cli::try_parse_from(["hrcallout", "arm", "0x5", "10ms", "--interval", "1ms"]).unwrap();
+        assert!(matches!(
+            c.cmd,
+            Cmd::Arm {
+                interval: Some(_),
+                abs: false,
+                ..
+            }
+        ));
         let c = Cli::try_parse_from(["hrcallout", "settimer", "-3", "0", "20000"]).unwrap();
-        assert!(matches!(c.cmd, Cmd::Settimer { id: -3, sec: 0, usec: 20000 }));
-        let c = Cli::try_parse_from(["hrcallout", "timer", "create", "--realtime", "--mach"]).unwrap();
-        assert!(matches!(c.cmd, Cmd::Timer(TimerCmd::Create { realtime: true, mach: true, .. })));
+        assert!(matches!(
+            c.cmd,
+            Cmd::Settimer {
+                id: -3,
+                sec: 0,
+                usec: 20000
+            }
+        ));
+        let c =
+            Cli::try_parse_from(["hrcallout", "timer", "create", "--realtime", "--mach"]).unwrap();
+        assert!(matches!(
+            c.cmd,
+            Cmd::Timer(TimerCmd::Create {
+                realtime: true,
+                mach: true,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -200,7 +200,12 @@ impl Device {
 
     /// Creates an interval timer (Mach/QNX) on `clock` with `notify` (`HRC_NOTIFY_*`).
     pub fn timer_create(&self, clock: u32, notify: u32, cookie: u64) -> io::Result<u64> {
-        let mut c = sys::hrc_timer_create { clock, notify, cookie, id: 0 };
+        let mut c = sys::hrc_timer_create {
+            clock,
+            notify,
+            cookie,
+            id: 0,
+        };
         self.ioctl(sys::HRC_IOC_TIMER_CREATE, &mut c)?;
         Ok(c.id)
     }
@@ -209,12 +214,21 @@ impl Device {
         self.callout_call(sys::HRC_IOC_TIMER_DELETE, id)
     }
     /// QNX `TimerSettime`: returns the old setting.
-    pub fn timer_settime(&self, id: u64, flags: u32, value_ns: u64, interval_ns: u64) -> io::Result<sys::hrc_itimer> {
+    pub fn timer_settime(
+        &self,
+        id: u64,
+        flags: u32,
+        value_ns: u64,
+        interval_ns: u64,
+    ) -> io::Result<sys::hrc_itimer> {
         let mut t = sys::hrc_timer_settime {
             id,
             flags,
             pad: 0,
-            value: sys::hrc_itimer { value_ns, interval_ns },
+            value: sys::hrc_itimer {
+                value_ns,
+                interval_ns,
+            },
             old: sys::hrc_itimer::default(),
         };
         self.ioctl(sys::HRC_IOC_TIMER_SETTIME, &mut t)?;
@@ -222,19 +236,38 @@ impl Device {
     }
     /// Time left and period.
     pub fn timer_gettime(&self, id: u64) -> io::Result<sys::hrc_itimer> {
-        let mut t = sys::hrc_timer_gettime { id, ..Default::default() };
+        let mut t = sys::hrc_timer_gettime {
+            id,
+            ..Default::default()
+        };
         self.ioctl(sys::HRC_IOC_TIMER_GETTIME, &mut t)?;
         Ok(t.value)
     }
     /// QNX `TimerInfo`.
     pub fn timer_info(&self, id: u64, flags: u32) -> io::Result<sys::hrc_timer_info> {
-        let mut t = sys::hrc_timer_info { id, flags, ..Default::default() };
+        let mut t = sys::hrc_timer_info {
+            id,
+            flags,
+            ..Default::default()
+        };
         self.ioctl(sys::HRC_IOC_TIMER_INFO, &mut t)?;
         Ok(t)
     }
     /// Mach `timer_arm`.
-    pub fn timer_arm(&self, id: u64, expire_ns: i64, interval_ns: i64, flags: u32) -> io::Result<i32> {
-        let mut a = sys::hrc_timer_arm { id, expire_ns, interval_ns, flags, tid: 0 };
+    pub fn timer_arm(
+        &self,
+        id: u64,
+        expire_ns: i64,
+        interval_ns: i64,
+        flags: u32,
+    ) -> io::Result<i32> {
+        let mut a = sys::hrc_timer_arm {
+            id,
+            expire_ns,
+            interval_ns,
+            flags,
+            tid: 0,
+        };
         self.ioctl(sys::HRC_IOC_TIMER_ARM, &mut a)
     }
     /// Mach `timer_cancel`.
@@ -249,7 +282,13 @@ impl Device {
     }
     /// mTCP `mtcp_settimer`: returns the engine id of the registration.
     pub fn settimer(&self, id: i32, tv_sec: i64, tv_usec: i64) -> io::Result<u64> {
-        let mut t = sys::hrc_settimer { id, pad: 0, tv_sec, tv_usec, timer_id: 0 };
+        let mut t = sys::hrc_settimer {
+            id,
+            pad: 0,
+            tv_sec,
+            tv_usec,
+            timer_id: 0,
+        };
         self.ioctl(sys::HRC_IOC_SETTIMER, &mut t)?;
         Ok(t.timer_id)
     }

@@ -108,8 +108,15 @@ fn info_reports_abi_and_a_precise_clock() -> Result<(), String> {
         i.event_size
     );
     // The module parameter is honoured (the test job loads it with HRC_MAX_TIMERS).
-    let want: u32 = std::env::var("HRC_MAX_TIMERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_048_576);
-    ensure!(i.max_timers == want, "max_timers {}, loaded with {want}", i.max_timers);
+    let want: u32 = std::env::var("HRC_MAX_TIMERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_048_576);
+    ensure!(
+        i.max_timers == want,
+        "max_timers {}, loaded with {want}",
+        i.max_timers
+    );
     Ok(())
 }
 

@@ -63,7 +63,7 @@ fn pointer(r: &mut Rng, good: usize) -> usize {
         1 => 8,
         2 => usize::MAX - 15,
         3 => 0xffff_8000_0000_0000, // kernel half
-        4 => good + 1,             // misaligned (allowed: the kernel copies bytes)
+        4 => good + 1,              // misaligned (allowed: the kernel copies bytes)
         _ => good,
     }
 }
@@ -92,7 +92,11 @@ fn some_id(r: &mut Rng, s: &Shared) -> u64 {
         3 => r.below(1 << 22),
         _ => {
             let v = s.ids.lock().unwrap();
-            if v.is_empty() { r.next() } else { v[r.below(v.len() as u64) as usize] }
+            if v.is_empty() {
+                r.next()
+            } else {
+                v[r.below(v.len() as u64) as usize]
+            }
         }
     }
 }
@@ -134,15 +138,33 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
             check("TIMEOUT", res, &[ENOSPC])
         }
         2 => {
-            let mut u = sys::hrc_untimeout { id: some_id(r, s), ..Default::default() };
+            let mut u = sys::hrc_untimeout {
+                id: some_id(r, s),
+                ..Default::default()
+            };
             let p = pointer(r, &mut u as *mut _ as usize);
             check("UNTIMEOUT", d.raw_ioctl(sys::HRC_IOC_UNTIMEOUT, p), &[])
         }
         3 => {
             let locks = s.locks.lock().unwrap().clone();
-            let mode = r.pick(&[sys::HRC_CALLOUT_INIT, sys::HRC_CALLOUT_INIT_MP, sys::HRC_CALLOUT_INIT_LK, 3]);
-            let lock = if locks.is_empty() || r.below(5) == 0 { r.below(4) } else { r.pick(&locks) };
-            let lock = if mode == sys::HRC_CALLOUT_INIT_LK { lock } else if r.below(8) == 0 { 1 } else { 0 };
+            let mode = r.pick(&[
+                sys::HRC_CALLOUT_INIT,
+                sys::HRC_CALLOUT_INIT_MP,
+                sys::HRC_CALLOUT_INIT_LK,
+                3,
+            ]);
+            let lock = if locks.is_empty() || r.below(5) == 0 {
+                r.below(4)
+            } else {
+                r.pick(&locks)
+            };
+            let lock = if mode == sys::HRC_CALLOUT_INIT_LK {
+                lock
+            } else if r.below(8) == 0 {
+                1
+            } else {
+                0
+            };
             match d.callout_init(mode, lock) {
                 Ok(id) => {
                     remember(s, id);
@@ -187,7 +209,12 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
         8 => {
             let locks = s.locks.lock().unwrap().clone();
             let lock = if locks.is_empty() { 1 } else { r.pick(&locks) };
-            let res = d.lock_hold(lock, r.pick(&[0, 50, 500, 30_000, 2_000_000]), r.pick(&[0, 1, 2, 9]), some_id(r, s));
+            let res = d.lock_hold(
+                lock,
+                r.pick(&[0, 50, 500, 30_000, 2_000_000]),
+                r.pick(&[0, 1, 2, 9]),
+                some_id(r, s),
+            );
             check("LOCK_HOLD", res.map(|_| 0), &[])
         }
         9 => {
@@ -204,14 +231,34 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
             let v = absurd_time(r) as u64;
             let i = r.pick(&[0u64, 0, 1, MS as u64 / 2, 5 * MS as u64, u64::MAX]);
             let f = r.pick(&[0, sys::HRC_TIMER_ABSTIME, 0x40]);
-            check("TIMER_SETTIME", d.timer_settime(some_id(r, s), f, v, i).map(|_| 0), &[])
+            check(
+                "TIMER_SETTIME",
+                d.timer_settime(some_id(r, s), f, v, i).map(|_| 0),
+                &[],
+            )
         }
         12 => {
-            let f = r.pick(&[0, sys::HRC_MACH_ABSOLUTE, sys::HRC_MACH_PERIODIC, 3, 4, 0x80]);
-            let res = d.timer_arm(some_id(r, s), absurd_time(r), r.pick(&[0, -1, 1, MS, 10 * MS]), f);
+            let f = r.pick(&[
+                0,
+                sys::HRC_MACH_ABSOLUTE,
+                sys::HRC_MACH_PERIODIC,
+                3,
+                4,
+                0x80,
+            ]);
+            let res = d.timer_arm(
+                some_id(r, s),
+                absurd_time(r),
+                r.pick(&[0, -1, 1, MS, 10 * MS]),
+                f,
+            );
             check("TIMER_ARM", res, &[EBUSY, EOPNOTSUPP])
         }
-        13 => check("TIMER_CANCEL", d.timer_cancel(some_id(r, s), r.pick(&[0, 2, 8])), &[EALREADY]),
+        13 => check(
+            "TIMER_CANCEL",
+            d.timer_cancel(some_id(r, s), r.pick(&[0, 2, 8])),
+            &[EALREADY],
+        ),
         14 => {
             let id = some_id(r, s);
             let res = match r.below(3) {
@@ -222,16 +269,26 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
             check("TIMER_*", res, &[])
         }
         15 => {
-            let res = d.settimer(r.next() as i32, r.pick(&[0, 0, -1, 1 << 40]), r.pick(&[0, 999_999, 1_000_000, -1, 5000]));
+            let res = d.settimer(
+                r.next() as i32,
+                r.pick(&[0, 0, -1, 1 << 40]),
+                r.pick(&[0, 999_999, 1_000_000, -1, 5000]),
+            );
             if let Ok(id) = res {
                 remember(s, id);
             }
             check("SETTIMER", res.map(|_| 0), &[ENOSPC])
         }
-        16 => check("SET_QLIMIT", d.set_qlimit(r.pick(&[0, 1, 4, 1024, u32::MAX])), &[]),
+        16 => check(
+            "SET_QLIMIT",
+            d.set_qlimit(r.pick(&[0, 1, 4, 1024, u32::MAX])),
+            &[],
+        ),
         17 => {
             // A known ioctl with a random size, or an unknown one.
-            let nr = r.pick(&[0x00u32, 0x01, 0x10, 0x11, 0x20, 0x21, 0x42, 0x45, 0x50, 0x7f, 0xff]);
+            let nr = r.pick(&[
+                0x00u32, 0x01, 0x10, 0x11, 0x20, 0x21, 0x42, 0x45, 0x50, 0x7f, 0xff,
+            ]);
             let dir = r.below(4) as u32;
             let size = r.pick(&[0u32, 4, 8, 16, 31, 32, 48, 64, 200, 0x3fff]);
             let mut buf = vec![0u8; 0x4000];
@@ -242,12 +299,20 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
             }
             let cmd = (dir << 30) | (size << 16) | (0xC7 << 8) | nr;
             let p = pointer(r, buf.as_mut_ptr() as usize);
-            check("RAW", d.raw_ioctl(cmd, p), &[ENOSPC, EBUSY, EALREADY, EOPNOTSUPP])
+            check(
+                "RAW",
+                d.raw_ioctl(cmd, p),
+                &[ENOSPC, EBUSY, EALREADY, EOPNOTSUPP],
+            )
         }
         18 | 19 => {
             let n = r.pick(&[0usize, 1, 10, 63, 64, 65, 640]);
             let mut buf = vec![0u8; n.max(1)];
-            let p = if r.below(10) == 0 { 8 as *mut libc::c_void } else { buf.as_mut_ptr().cast() };
+            let p = if r.below(10) == 0 {
+                8 as *mut libc::c_void
+            } else {
+                buf.as_mut_ptr().cast()
+            };
             // SAFETY: `p` is `buf` (n bytes) or a deliberately bad address the kernel must refuse.
             let ret = unsafe { libc::read(std::os::fd::AsRawFd::as_raw_fd(d), p, n) };
             if ret < 0 {
@@ -267,7 +332,15 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
     }
 }
 
-fn worker(seed: u64, tid: u64, d: &Device, s: &Shared, stop: &AtomicBool, ops: &AtomicU64, max: u64) -> Result<(), String> {
+fn worker(
+    seed: u64,
+    tid: u64,
+    d: &Device,
+    s: &Shared,
+    stop: &AtomicBool,
+    ops: &AtomicU64,
+    max: u64,
+) -> Result<(), String> {
     let mut r = Rng::new(seed ^ (tid << 56) ^ tid);
     let mut n = 0u64;
     while !stop.load(Relaxed) && ops.load(Relaxed) < max {
@@ -277,7 +350,9 @@ fn worker(seed: u64, tid: u64, d: &Device, s: &Shared, stop: &AtomicBool, ops: &
         if n % 256 == 0 {
             let c = d.check().map_err(|e| e.to_string())?;
             if c.ok != 1 {
-                return Err(format!("seed {seed} thread {tid} op {n}: invariants violated {c:?}"));
+                return Err(format!(
+                    "seed {seed} thread {tid} op {n}: invariants violated {c:?}"
+                ));
             }
         }
     }
@@ -291,10 +366,16 @@ fn fuzz(seed: u64, secs: u64, max_ops: u64) -> Result<u64, String> {
     let other = Device::open().map_err(|e| e.to_string())?;
     let foreign = vec![
         other.timeout_ns(1 << 40, 0).map_err(|e| e.to_string())?,
-        other.callout_init(sys::HRC_CALLOUT_INIT_MP, 0).map_err(|e| e.to_string())?,
+        other
+            .callout_init(sys::HRC_CALLOUT_INIT_MP, 0)
+            .map_err(|e| e.to_string())?,
         other.timer_create(1, 0, 0).map_err(|e| e.to_string())?,
     ];
-    let shared = Arc::new(Shared { ids: Mutex::new(Vec::new()), foreign, locks: Mutex::new(Vec::new()) });
+    let shared = Arc::new(Shared {
+        ids: Mutex::new(Vec::new()),
+        foreign,
+        locks: Mutex::new(Vec::new()),
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     // The forked child shares the file (same open file description).
@@ -323,16 +404,25 @@ fn fuzz(seed: u64, secs: u64, max_ops: u64) -> Result<u64, String> {
     let mut handles = Vec::new();
     for tid in 0..4 {
         let (d, s, st, o) = (d.clone(), shared.clone(), stop.clone(), ops.clone());
-        handles.push(std::thread::spawn(move || worker(seed, tid, &d, &s, &st, &o, max_ops)));
+        handles.push(std::thread::spawn(move || {
+            worker(seed, tid, &d, &s, &st, &o, max_ops)
+        }));
     }
     let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline && ops.load(Relaxed) < max_ops && !handles.iter().all(|h| h.is_finished()) {
+    while Instant::now() < deadline
+        && ops.load(Relaxed) < max_ops
+        && !handles.iter().all(|h| h.is_finished())
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Relaxed);
     let mut result = Ok(());
     for h in handles {
-        if let Err(e) = h.join().map_err(|_| "a fuzz thread panicked".to_string()).and_then(|r| r) {
+        if let Err(e) = h
+            .join()
+            .map_err(|_| "a fuzz thread panicked".to_string())
+            .and_then(|r| r)
+        {
             result = Err(e);
         }
     }
@@ -395,17 +485,24 @@ fn stress(secs: u64) -> Result<u64, String> {
                 }
                 let mut timeouts = Vec::new();
                 for _ in 0..64 {
-                    timeouts.push(d.timeout_ns((r.below(4) as i64) * MS, 0).map_err(|e| format!("timeout: {e}"))?);
+                    timeouts.push(
+                        d.timeout_ns((r.below(4) as i64) * MS, 0)
+                            .map_err(|e| format!("timeout: {e}"))?,
+                    );
                 }
-                let t = d.timer_create(1, r.below(2) as u32, 0).map_err(|e| e.to_string())?;
-                d.timer_settime(t, 0, MS as u64, MS as u64 / 2).map_err(|e| e.to_string())?;
+                let t = d
+                    .timer_create(1, r.below(2) as u32, 0)
+                    .map_err(|e| e.to_string())?;
+                d.timer_settime(t, 0, MS as u64, MS as u64 / 2)
+                    .map_err(|e| e.to_string())?;
                 std::thread::sleep(Duration::from_micros(r.below(3000)));
                 for id in timeouts {
                     let _ = d.untimeout(id);
                 }
                 for (i, c) in callouts.iter().enumerate() {
                     if i % 3 == 0 {
-                        d.callout_stop_sync(*c).map_err(|e| format!("stop_sync: {e}"))?;
+                        d.callout_stop_sync(*c)
+                            .map_err(|e| format!("stop_sync: {e}"))?;
                     } else if i % 3 == 1 {
                         let _ = d.callout_stop(*c);
                     }
@@ -433,13 +530,17 @@ fn stress(secs: u64) -> Result<u64, String> {
     std::thread::sleep(Duration::from_secs(secs));
     stop.store(true, Relaxed);
     for h in handles {
-        h.join().map_err(|_| "a stress thread panicked".to_string())??;
+        h.join()
+            .map_err(|_| "a stress thread panicked".to_string())??;
     }
     Ok(iters.load(Relaxed))
 }
 
 fn arg(args: &[String], name: &str) -> Option<u64> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
 }
 
 fn main() {
@@ -448,12 +549,15 @@ fn main() {
     let secs = arg(&args, "--secs").unwrap_or(60);
     let result = match mode {
         "fuzz" => {
-            let seed = arg(&args, "--seed").unwrap_or_else(|| hrcallout::now_ns(1) as u64 & 0xffff_ffff);
+            let seed =
+                arg(&args, "--seed").unwrap_or_else(|| hrcallout::now_ns(1) as u64 & 0xffff_ffff);
             let max = arg(&args, "--ops").unwrap_or(u64::MAX);
             fuzz(seed, secs, max).map(|n| println!("HRC-STAT fuzz_ops {n}"))
         }
         "stress" => stress(secs).map(|n| println!("HRC-STAT stress_iterations {n}")),
-        _ => Err(format!("usage: hrc-fuzz fuzz|stress [--secs T] [--seed S] [--ops N]; got {mode}")),
+        _ => Err(format!(
+            "usage: hrc-fuzz fuzz|stress [--secs T] [--seed S] [--ops N]; got {mode}"
+        )),
     };
     if let Err(e) = result {
         println!("hrc-fuzz: FAILED: {e}");

@@ -8,11 +8,19 @@ use std::thread::sleep;
 use std::time::Duration;
 
 fn create(d: &Device, clock: u32, notify: u32) -> Result<u64, String> {
-    d.timer_create(clock, notify, 0).map_err(|e| format!("timer_create: {e}"))
+    d.timer_create(clock, notify, 0)
+        .map_err(|e| format!("timer_create: {e}"))
 }
 
-fn settime(d: &Device, id: u64, flags: u32, value: i64, interval: i64) -> Result<sys::hrc_itimer, String> {
-    d.timer_settime(id, flags, value as u64, interval as u64).map_err(|e| format!("settime: {e}"))
+fn settime(
+    d: &Device,
+    id: u64,
+    flags: u32,
+    value: i64,
+    interval: i64,
+) -> Result<sys::hrc_itimer, String> {
+    d.timer_settime(id, flags, value as u64, interval as u64)
+        .map_err(|e| format!("settime: {e}"))
 }
 
 /// Every period of a drift-free periodic timer is either a delivered record or an overrun
@@ -22,12 +30,19 @@ fn periods_accounted(ev: &[Event], interval: i64) -> Result<u64, String> {
     ensure!(!ev.is_empty(), "no events");
     let first = ev[0].expiry_ns - ev[0].overruns as i64 * interval;
     for e in ev {
-        ensure!((e.expiry_ns - ev[0].expiry_ns) % interval == 0, "expiry {} drifted off the grid", e.expiry_ns);
+        ensure!(
+            (e.expiry_ns - ev[0].expiry_ns) % interval == 0,
+            "expiry {} drifted off the grid",
+            e.expiry_ns
+        );
         ensure!(e.fire_ns >= e.expiry_ns, "fired early");
     }
     let total: u64 = ev.iter().map(|e| 1 + e.overruns).sum();
     let span = (ev[ev.len() - 1].expiry_ns - first) / interval + 1;
-    ensure!(total == span as u64, "{total} expiries accounted, {span} periods elapsed on the grid");
+    ensure!(
+        total == span as u64,
+        "{total} expiries accounted, {span} periods elapsed on the grid"
+    );
     Ok(total)
 }
 
@@ -37,9 +52,15 @@ fn qnx_one_shot_and_periodic() -> Result<(), String> {
     let t0 = now();
     settime(&d, t, 0, 20 * MS, 0)?;
     let ev = collect(&d, 300, 10)?;
-    ensure!(ev.len() == 1 && ev[0].id == t && ev[0].overruns == 0, "one-shot gave {ev:?}");
+    ensure!(
+        ev.len() == 1 && ev[0].id == t && ev[0].overruns == 0,
+        "one-shot gave {ev:?}"
+    );
     ensure!(ev[0].expiry_ns >= t0 + 20 * MS, "one-shot expiry too early");
-    ensure!(u32::from(ev[0].kind) == sys::HRC_EV_INTERVAL && ev[0].flags & sys::HRC_EVF_PERIODIC == 0, "kind/flags");
+    ensure!(
+        u32::from(ev[0].kind) == sys::HRC_EV_INTERVAL && ev[0].flags & sys::HRC_EVF_PERIODIC == 0,
+        "kind/flags"
+    );
     // Periodic, read promptly for a while: all periods accounted for, none drifted.
     settime(&d, t, 0, 10 * MS, 10 * MS)?;
     let mut ev = Vec::new();
@@ -53,7 +74,10 @@ fn qnx_one_shot_and_periodic() -> Result<(), String> {
     ev.extend(collect(&d, 50, 16)?);
     let n = periods_accounted(&ev, 10 * MS)?;
     ensure!(n >= 20, "only {n} periods in 300 ms");
-    ensure!(ev.iter().all(|e| e.flags & sys::HRC_EVF_PERIODIC != 0), "periodic flag missing");
+    ensure!(
+        ev.iter().all(|e| e.flags & sys::HRC_EVF_PERIODIC != 0),
+        "periodic flag missing"
+    );
     Ok(())
 }
 
@@ -64,7 +88,10 @@ fn absolute_in_the_past_fires_at_once() -> Result<(), String> {
         let past = now_ns(clock) - 1_000 * MS;
         settime(&d, t, sys::HRC_TIMER_ABSTIME, past, 0)?;
         let ev = one_event(&d, 500)?;
-        ensure!(ev.id == t && ev.expiry_ns == past && ev.clock == clock, "clock {clock}: {ev:?}");
+        ensure!(
+            ev.id == t && ev.expiry_ns == past && ev.clock == clock,
+            "clock {clock}: {ev:?}"
+        );
     }
     Ok(())
 }
@@ -73,10 +100,21 @@ fn zero_disarms_and_settime_returns_the_old_setting() -> Result<(), String> {
     let d = open()?;
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
     let old = settime(&d, t, 0, 1000 * MS, 100 * MS)?;
-    ensure!(old.value_ns == 0 && old.interval_ns == 0, "a new timer's old setting {old:?}");
+    ensure!(
+        old.value_ns == 0 && old.interval_ns == 0,
+        "a new timer's old setting {old:?}"
+    );
     let old = settime(&d, t, 0, 0, 0)?;
-    ensure!(old.value_ns > 500 * MS as u64 && old.value_ns <= 1000 * MS as u64, "old value {}", old.value_ns);
-    ensure!(old.interval_ns == 100 * MS as u64, "old interval {}", old.interval_ns);
+    ensure!(
+        old.value_ns > 500 * MS as u64 && old.value_ns <= 1000 * MS as u64,
+        "old value {}",
+        old.value_ns
+    );
+    ensure!(
+        old.interval_ns == 100 * MS as u64,
+        "old interval {}",
+        old.interval_ns
+    );
     let g = d.timer_gettime(t).map_err(|e| e.to_string())?;
     ensure!(g.value_ns == 0, "still armed after value 0: {g:?}");
     ensure!(collect(&d, 200, 4)?.is_empty(), "disarmed timer fired");
@@ -85,7 +123,11 @@ fn zero_disarms_and_settime_returns_the_old_setting() -> Result<(), String> {
     ensure!(collect(&d, 100, 4)?.is_empty(), "u64::MAX ns fired");
     settime(&d, t, sys::HRC_TIMER_ABSTIME, i64::MIN /* 2^63 */, 0)?;
     ensure!(collect(&d, 100, 4)?.is_empty(), "absolute 2^63 fired");
-    expect_errno(d.timer_settime(t, 0x80, 1, 0), libc::EINVAL, "unknown settime flag")
+    expect_errno(
+        d.timer_settime(t, 0x80, 1, 0),
+        libc::EINVAL,
+        "unknown settime flag",
+    )
 }
 
 fn si_timer_never_queues_two_records() -> Result<(), String> {
@@ -95,15 +137,37 @@ fn si_timer_never_queues_two_records() -> Result<(), String> {
     settime(&d, t, 0, MS, MS)?;
     sleep(Duration::from_millis(100));
     let ev = d.read_events(64).map_err(|e| e.to_string())?;
-    ensure!(ev.len() == 1, "{} records queued for one SI_TIMER timer", ev.len());
-    ensure!(ev[0].overruns >= 10, "only {} overruns in 100 ms of a 1 ms timer", ev[0].overruns);
-    let i = d.timer_info(t, sys::HRC_TIMER_RESET_OVERRUNS).map_err(|e| e.to_string())?;
-    ensure!(i.overruns >= ev[0].overruns, "TimerInfo overruns {} < record's {}", i.overruns, ev[0].overruns);
-    ensure!(i.info_flags & sys::HRC_TI_ACTIVE != 0 && i.info_flags & sys::HRC_TI_EXPIRED != 0, "flags {:#x}", i.info_flags);
+    ensure!(
+        ev.len() == 1,
+        "{} records queued for one SI_TIMER timer",
+        ev.len()
+    );
+    ensure!(
+        ev[0].overruns >= 10,
+        "only {} overruns in 100 ms of a 1 ms timer",
+        ev[0].overruns
+    );
+    let i = d
+        .timer_info(t, sys::HRC_TIMER_RESET_OVERRUNS)
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        i.overruns >= ev[0].overruns,
+        "TimerInfo overruns {} < record's {}",
+        i.overruns,
+        ev[0].overruns
+    );
+    ensure!(
+        i.info_flags & sys::HRC_TI_ACTIVE != 0 && i.info_flags & sys::HRC_TI_EXPIRED != 0,
+        "flags {:#x}",
+        i.info_flags
+    );
     settime(&d, t, 0, 0, 0)?;
     let i = d.timer_info(t, 0).map_err(|e| e.to_string())?;
     ensure!(i.overruns <= 2, "overruns not reset: {}", i.overruns);
-    ensure!(i.info_flags & sys::HRC_TI_ACTIVE == 0, "disarmed timer reported active");
+    ensure!(
+        i.info_flags & sys::HRC_TI_ACTIVE == 0,
+        "disarmed timer reported active"
+    );
     Ok(())
 }
 
@@ -114,7 +178,8 @@ fn mach_queue_limit_and_overruns_add_up() -> Result<(), String> {
     let mut ids = Vec::new();
     for _ in 0..6 {
         let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
-        d.timer_arm(t, MS, MS, sys::HRC_MACH_PERIODIC).map_err(|e| format!("arm: {e}"))?;
+        d.timer_arm(t, MS, MS, sys::HRC_MACH_PERIODIC)
+            .map_err(|e| format!("arm: {e}"))?;
         ids.push(t);
     }
     // A slow reader: one record every 20 ms; the queue never holds more than the limit.
@@ -137,7 +202,10 @@ fn mach_queue_limit_and_overruns_add_up() -> Result<(), String> {
             total += periods_accounted(&mine, MS)?;
         }
     }
-    ensure!(ev.iter().any(|e| e.overruns > 0), "the queue limit never withheld a message");
+    ensure!(
+        ev.iter().any(|e| e.overruns > 0),
+        "the queue limit never withheld a message"
+    );
     ensure!(total > 0, "no timer delivered two messages");
     Ok(())
 }
@@ -146,26 +214,55 @@ fn mach_arm_rules() -> Result<(), String> {
     let d = open()?;
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
     d.timer_arm(t, 1000 * MS, 0, 0).map_err(|e| e.to_string())?;
-    expect_errno(d.timer_arm(t, 1000 * MS, 0, 0), libc::EBUSY, "arm of an armed timer (KERN_FAILURE)")?;
+    expect_errno(
+        d.timer_arm(t, 1000 * MS, 0, 0),
+        libc::EBUSY,
+        "arm of an armed timer (KERN_FAILURE)",
+    )?;
     d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
-    expect_errno(d.timer_cancel(t, 0), libc::EALREADY, "cancel of an unarmed timer")?;
-    expect_errno(d.timer_arm(t, MS, 0, sys::HRC_MACH_PERIODIC), libc::EINVAL, "periodic interval 0 (< resolution)")?;
+    expect_errno(
+        d.timer_cancel(t, 0),
+        libc::EALREADY,
+        "cancel of an unarmed timer",
+    )?;
+    expect_errno(
+        d.timer_arm(t, MS, 0, sys::HRC_MACH_PERIODIC),
+        libc::EINVAL,
+        "periodic interval 0 (< resolution)",
+    )?;
     expect_errno(d.timer_arm(t, -1, 0, 0), libc::EINVAL, "negative time")?;
-    expect_errno(d.timer_arm(t, MS, -5, sys::HRC_MACH_PERIODIC), libc::EINVAL, "negative interval")?;
-    expect_errno(d.timer_arm(t, MS, 0, sys::HRC_MACH_THREAD_SUSPEND), libc::EOPNOTSUPP, "TIMER_THREAD_SUSPEND")?;
+    expect_errno(
+        d.timer_arm(t, MS, -5, sys::HRC_MACH_PERIODIC),
+        libc::EINVAL,
+        "negative interval",
+    )?;
+    expect_errno(
+        d.timer_arm(t, MS, 0, sys::HRC_MACH_THREAD_SUSPEND),
+        libc::EOPNOTSUPP,
+        "TIMER_THREAD_SUSPEND",
+    )?;
     expect_errno(d.timer_arm(t, MS, 0, 0x100), libc::EINVAL, "unknown flag")?;
     expect_errno(d.timer_arm(12345, MS, 0, 0), libc::ENOENT, "unknown timer")?;
     // The message carries the absolute expiry.
     let at = now() + 20 * MS;
-    d.timer_arm(t, at, 0, sys::HRC_MACH_ABSOLUTE).map_err(|e| e.to_string())?;
+    d.timer_arm(t, at, 0, sys::HRC_MACH_ABSOLUTE)
+        .map_err(|e| e.to_string())?;
     let ev = one_event(&d, 2000)?;
-    ensure!(ev.expiry_ns == at && ev.fire_ns >= at, "message {ev:?} for expiry {at}");
+    ensure!(
+        ev.expiry_ns == at && ev.fire_ns >= at,
+        "message {ev:?} for expiry {at}"
+    );
     // Cancelling the current interval of a periodic timer skips one period.
-    d.timer_arm(t, 50 * MS, 50 * MS, sys::HRC_MACH_PERIODIC).map_err(|e| e.to_string())?;
+    d.timer_arm(t, 50 * MS, 50 * MS, sys::HRC_MACH_PERIODIC)
+        .map_err(|e| e.to_string())?;
     let before = d.timer_gettime(t).map_err(|e| e.to_string())?.value_ns;
-    d.timer_cancel(t, sys::HRC_MACH_PERIODIC).map_err(|e| e.to_string())?;
+    d.timer_cancel(t, sys::HRC_MACH_PERIODIC)
+        .map_err(|e| e.to_string())?;
     let after = d.timer_gettime(t).map_err(|e| e.to_string())?.value_ns;
-    ensure!(after > before + 25 * MS as u64, "periodic cancel did not skip an interval: {before} -> {after}");
+    ensure!(
+        after > before + 25 * MS as u64,
+        "periodic cancel did not skip an interval: {before} -> {after}"
+    );
     d.timer_delete(t).map_err(|e| e.to_string())?;
     expect_errno(d.timer_gettime(t), libc::ENOENT, "deleted timer")
 }
@@ -178,8 +275,15 @@ fn mtcp_settimer() -> Result<(), String> {
     let ev = collect(&d, 300, 10)?;
     let cookies: Vec<i64> = ev.iter().map(|e| e.cookie as i64).collect();
     ensure!(cookies == vec![-3, 7, 7], "settimer events {cookies:?}");
-    ensure!(ev.iter().all(|e| u32::from(e.kind) == sys::HRC_EV_MTCP), "kinds");
-    expect_errno(d.settimer(1, 0, 1_000_000), libc::EINVAL, "tv_usec = 1000000")?;
+    ensure!(
+        ev.iter().all(|e| u32::from(e.kind) == sys::HRC_EV_MTCP),
+        "kinds"
+    );
+    expect_errno(
+        d.settimer(1, 0, 1_000_000),
+        libc::EINVAL,
+        "tv_usec = 1000000",
+    )?;
     expect_errno(d.settimer(1, -1, 0), libc::EINVAL, "negative tv_sec")?;
     expect_errno(d.settimer(1, 0, -1), libc::EINVAL, "negative tv_usec")?;
     ensure!(collect(&d, 100, 4)?.is_empty(), "one-shot fired twice");
@@ -195,7 +299,10 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     settime(&d, rel, 0, 10_000 * MS, 0)?;
     let step = |delta: i64| -> Result<(), String> {
         let n = now_ns(CLOCK_REALTIME) + delta;
-        let ts = libc::timespec { tv_sec: n / 1_000_000_000, tv_nsec: n % 1_000_000_000 };
+        let ts = libc::timespec {
+            tv_sec: n / 1_000_000_000,
+            tv_nsec: n % 1_000_000_000,
+        };
         // SAFETY: a valid timespec; the guest runs as root.
         let r = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) };
         ensure!(r == 0, "clock_settime: {}", std::io::Error::last_os_error());
@@ -205,7 +312,10 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     let ev = collect(&d, 500, 4);
     step(-20_000 * MS)?;
     let ev = ev?;
-    ensure!(ev.len() == 1 && ev[0].id == t, "after stepping the clock 20 s forward: {ev:?}");
+    ensure!(
+        ev.len() == 1 && ev[0].id == t,
+        "after stepping the clock 20 s forward: {ev:?}"
+    );
     Ok(())
 }
 
@@ -215,7 +325,11 @@ struct PosixTimer(libc::timer_t);
 impl PosixTimer {
     fn new(signal: Option<i32>) -> Result<Self, String> {
         let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
-        sev.sigev_notify = if signal.is_some() { libc::SIGEV_SIGNAL } else { libc::SIGEV_NONE };
+        sev.sigev_notify = if signal.is_some() {
+            libc::SIGEV_SIGNAL
+        } else {
+            libc::SIGEV_NONE
+        };
         sev.sigev_signo = signal.unwrap_or(0);
         let mut t: libc::timer_t = std::ptr::null_mut();
         // SAFETY: valid sigevent and out pointer.
@@ -224,8 +338,14 @@ impl PosixTimer {
         Ok(Self(t))
     }
     fn settime(&self, value: i64, interval: i64) -> (i64, i64) {
-        let ts = |ns: i64| libc::timespec { tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000 };
-        let new = libc::itimerspec { it_value: ts(value), it_interval: ts(interval) };
+        let ts = |ns: i64| libc::timespec {
+            tv_sec: ns / 1_000_000_000,
+            tv_nsec: ns % 1_000_000_000,
+        };
+        let new = libc::itimerspec {
+            it_value: ts(value),
+            it_interval: ts(interval),
+        };
         let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
         // SAFETY: valid pointers.
         unsafe { libc::timer_settime(self.0, 0, &new, &mut old) };
@@ -251,20 +371,35 @@ fn differential_old_values_match_posix_timers() -> Result<(), String> {
     sleep(Duration::from_millis(50));
     let (pv, pi) = p.settime(0, 0);
     let ours = settime(&d, t, 0, 0, 0)?;
-    ensure!(pi as u64 == ours.interval_ns, "old interval: posix {pi}, ours {}", ours.interval_ns);
+    ensure!(
+        pi as u64 == ours.interval_ns,
+        "old interval: posix {pi}, ours {}",
+        ours.interval_ns
+    );
     let diff = (pv - ours.value_ns as i64).abs();
-    ensure!(diff < 50 * MS, "old value: posix {pv}, ours {} (diff {diff} ns)", ours.value_ns);
+    ensure!(
+        diff < 50 * MS,
+        "old value: posix {pv}, ours {} (diff {diff} ns)",
+        ours.value_ns
+    );
     // Disarmed: zeros.
     let (pv, _) = p.settime(0, 0);
     let ours = settime(&d, t, 0, 0, 0)?;
-    ensure!(pv == 0 && ours.value_ns == 0, "disarmed old value: posix {pv}, ours {}", ours.value_ns);
+    ensure!(
+        pv == 0 && ours.value_ns == 0,
+        "disarmed old value: posix {pv}, ours {}",
+        ours.value_ns
+    );
     // A one-shot that expired: zeros too.
     p.settime(5 * MS, 0);
     settime(&d, t, 0, 5 * MS, 0)?;
     sleep(Duration::from_millis(50));
     let (pv, pi) = p.settime(0, 0);
     let ours = settime(&d, t, 0, 0, 0)?;
-    ensure!((pv, pi) == (0, 0) && ours.value_ns == 0 && ours.interval_ns == 0, "expired one-shot: posix ({pv},{pi}) ours {ours:?}");
+    ensure!(
+        (pv, pi) == (0, 0) && ours.value_ns == 0 && ours.interval_ns == 0,
+        "expired one-shot: posix ({pv},{pi}) ours {ours:?}"
+    );
     Ok(())
 }
 
@@ -290,7 +425,14 @@ fn differential_overruns_match_posix_timers() -> Result<(), String> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, sig);
         let mut info: libc::siginfo_t = std::mem::zeroed();
-        let r = libc::sigtimedwait(&set, &mut info, &libc::timespec { tv_sec: 1, tv_nsec: 0 });
+        let r = libc::sigtimedwait(
+            &set,
+            &mut info,
+            &libc::timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            },
+        );
         ensure!(r == sig, "no POSIX timer signal");
         libc::timer_getoverrun(p.0) as i64
     };
@@ -300,20 +442,50 @@ fn differential_overruns_match_posix_timers() -> Result<(), String> {
     ensure!(ev.len() == 1, "{} records for one SI_TIMER timer", ev.len());
     let ours = ev[0].overruns as i64;
     // Both count ~39 missed periods; they were started and read a few µs apart: ±2.
-    ensure!((posix - ours).abs() <= 2, "overruns: posix {posix}, ours {ours}");
-    ensure!(ours >= 20, "too few overruns ({ours}) for 200 ms of a 5 ms timer");
+    ensure!(
+        (posix - ours).abs() <= 2,
+        "overruns: posix {posix}, ours {ours}"
+    );
+    ensure!(
+        ours >= 20,
+        "too few overruns ({ours}) for 200 ms of a 5 ms timer"
+    );
     Ok(())
 }
 
 pub const CASES: &[Case] = &[
-    ("itimer_qnx_one_shot_and_periodic", qnx_one_shot_and_periodic),
-    ("itimer_absolute_past_fires_at_once", absolute_in_the_past_fires_at_once),
-    ("itimer_zero_disarms_settime_returns_old", zero_disarms_and_settime_returns_the_old_setting),
-    ("itimer_si_timer_one_record", si_timer_never_queues_two_records),
-    ("itimer_mach_qlimit_overruns_add_up", mach_queue_limit_and_overruns_add_up),
+    (
+        "itimer_qnx_one_shot_and_periodic",
+        qnx_one_shot_and_periodic,
+    ),
+    (
+        "itimer_absolute_past_fires_at_once",
+        absolute_in_the_past_fires_at_once,
+    ),
+    (
+        "itimer_zero_disarms_settime_returns_old",
+        zero_disarms_and_settime_returns_the_old_setting,
+    ),
+    (
+        "itimer_si_timer_one_record",
+        si_timer_never_queues_two_records,
+    ),
+    (
+        "itimer_mach_qlimit_overruns_add_up",
+        mach_queue_limit_and_overruns_add_up,
+    ),
     ("itimer_mach_arm_rules", mach_arm_rules),
     ("itimer_mtcp_settimer", mtcp_settimer),
-    ("itimer_realtime_follows_clock_settime", absolute_realtime_timers_follow_clock_settime),
-    ("itimer_diff_posix_old_values", differential_old_values_match_posix_timers),
-    ("itimer_diff_posix_overruns", differential_overruns_match_posix_timers),
+    (
+        "itimer_realtime_follows_clock_settime",
+        absolute_realtime_timers_follow_clock_settime,
+    ),
+    (
+        "itimer_diff_posix_old_values",
+        differential_old_values_match_posix_timers,
+    ),
+    (
+        "itimer_diff_posix_overruns",
+        differential_overruns_match_posix_timers,
+    ),
 ];

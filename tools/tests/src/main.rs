@@ -8,8 +8,8 @@
 //! early), "late" bounds are generous (hundreds of ms) because the emulator can stall.
 
 mod callout;
-mod itimer;
 mod common;
+mod itimer;
 mod streams;
 
 use std::panic;

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! In-kernel benchmarks (`HRC_IOC_BENCH`), each subject with its raw baseline in the same boot.
+//!
+//! Not tests: they report figures and assert nothing. Enabled by the `enable_bench` module
+//! parameter (the benchmark guest sets it), since a run occupies a CPU for seconds.
+
+use crate::callout::{self, Mode, Run};
+use crate::engine::{Engine, HrBackend};
+use crate::streams;
+use crate::timer::{Clock, RawTimer};
+use crate::uapi;
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::atomic::{ordering::Relaxed, Atomic},
+    sync::Arc,
+    time::{delay::fsleep, Delta},
+    workqueue,
+};
+
+/// Results: min, median, p99, p99.9 and max of the samples, in ns.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) min: i64,
+    pub(crate) p50: i64,
+    pub(crate) p99: i64,
+    pub(crate) p999: i64,
+    pub(crate) max: i64,
+}
+
+fn stats(v: &mut [i64]) -> Stats {
+    v.sort_unstable();
+    let at = |q: usize| v[(v.len() - 1) * q / 1000];
+    Stats {
+        min: v[0],
+        p50: at(500),
+        p99: at(990),
+        p999: at(999),
+        max: v[v.len() - 1],
+    }
+}
+
+/// xorshift64: random expiries without touching a shared RNG.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+const SEC: i64 = 1_000_000_000;
+const ROUNDS: usize = 15;
+
+/// A far, random delay in [10 s, 1010 s], as in the reference measurements.
+fn far(r: &mut Rng) -> i64 {
+    10 * SEC + r.below(1000 * SEC as u64) as i64
+}
+
+/// # Safety
+///
+/// Only used as the callback of benchmark timers that never fire (cancelled first).
+unsafe extern "C" fn never(_t: *mut bindings::hrtimer) -> bindings::hrtimer_restart {
+    bindings::hrtimer_restart::HRTIMER_NORESTART
+}
+
+fn noop(_: usize) {}
+
+/// Arm+cancel pairs, `ROUNDS` rounds of `iters`, with `pending` timeouts armed meanwhile.
+fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<Stats> {
+    let iters = iters.clamp(1, 1_000_000);
+    let mut r = Rng(0x2545_f491_4f6c_dd1d);
+    let mut population = KVec::with_capacity(pending as usize, GFP_KERNEL)?;
+    for _ in 0..pending {
+        population.push(streams::timeout_event(e, far(&mut r), 0)?, GFP_KERNEL)?;
+    }
+    let probe = KBox::pin_init(RawTimer::new(never, Clock::Monotonic), GFP_KERNEL)?;
+    let c = callout::init(e, Mode::Mp, GFP_KERNEL)?;
+    let mut per_op = KVec::with_capacity(ROUNDS, GFP_KERNEL)?;
+    let mut result = Ok(());
+    for _ in 0..ROUNDS {
+        let t0 = Clock::Monotonic.now();
+        for _ in 0..iters {
+            let delay = far(&mut r);
+            match kind {
+                uapi::HRC_BENCH_RAW_PAIR => {
+                    probe.start(t0 + delay);
+                    probe.cancel();
+                }
+                uapi::HRC_BENCH_TIMEOUT_PAIR => {
+                    let id = streams::timeout_event(e, delay, 0)?;
+                    streams::untimeout_event(e, id)?;
+                }
+                _ => {
+                    result = callout::reset(e, c, delay, 0, Run::Func(noop, 0));
+                    result = result.and(callout::stop(e, c).map(|_| ()));
+                }
+            }
+        }
+        per_op.push((Clock::Monotonic.now() - t0) / i64::from(iters), GFP_KERNEL)?;
+    }
+    callout::destroy(e, c)?;
+    for id in population {
+        streams::untimeout_event(e, id)?;
+    }
+    result?;
+    Ok(stats(&mut per_op))
+}
+
+/// A raw hard-irq benchmark timer recording how late it ran.
+#[pin_data]
+#[repr(C)]
+struct LateTimer {
+    #[pin]
+    timer: RawTimer,
+    expiry: Atomic<i64>,
+    late: Atomic<i64>,
+    /// Hop to a work item instead of recording in hard-irq context.
+    hop: bool,
+}
+
+/// The work item of the workqueue-hop baseline.
+struct Hop(usize);
+
+/// # Safety
+///
+/// `t` is the first field of a live [`LateTimer`] (`repr(C)`), which the benchmark keeps
+/// alive until every timer fired or was cancelled.
+unsafe extern "C" fn late_expire(t: *mut bindings::hrtimer) -> bindings::hrtimer_restart {
+    // SAFETY: by the contract, `t` is the address of a live `LateTimer`.
+    let lt = unsafe { &*t.cast::<LateTimer>() };
+    if lt.hop {
+        let addr = core::ptr::from_ref(lt) as usize;
+        let hop = Hop(addr);
+        // An allocation per hop: the baseline a caller without a preallocated executor pays.
+        if workqueue::system_highpri()
+            .try_spawn(GFP_ATOMIC, move || {
+                // SAFETY: as above; the benchmark waits for every hop before freeing.
+                let lt = unsafe { &*(hop.0 as *const LateTimer) };
+                lt.late
+                    .store(Clock::Monotonic.now() - lt.expiry.load(Relaxed), Relaxed);
+            })
+            .is_err()
+        {
+            lt.late.store(i64::MAX, Relaxed);
+        }
+    } else {
+        lt.late
+            .store(Clock::Monotonic.now() - lt.expiry.load(Relaxed), Relaxed);
+    }
+    bindings::hrtimer_restart::HRTIMER_NORESTART
+}
+
+/// Lateness samples of the engine paths, indexed by the callback argument.
+static SAMPLES: Atomic<usize> = Atomic::new(0);
+
+fn record_late(i: usize) {
+    let base = SAMPLES.load(Relaxed);
+    if base != 0 {
+        // SAFETY: `base` points at the live sample array of the running benchmark (one at a
+        // time: the caller holds `BENCH_LOCK`), which outlives every armed timer.
+        let slots = unsafe { &*(base as *const KVec<(Atomic<i64>, Atomic<i64>)>) };
+        if let Some((exp, late)) = slots.get(i) {
+            late.store(Clock::Monotonic.now() - exp.load(Relaxed), Relaxed);
+        }
+    }
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: initialised in module init before any benchmark runs.
+    unsafe(uninit) static BENCH_LOCK: Mutex<()> = ();
+}
+
+/// Initialises the benchmark lock (module init).
+pub(crate) fn init() {
+    // SAFETY: called once from module init.
+    unsafe { BENCH_LOCK.init() };
+}
+
+fn wait_all(done: impl Fn() -> bool, spread: i64) -> Result {
+    fsleep(Delta::from_nanos(spread + 20_000_000));
+    for _ in 0..5000 {
+        if done() {
+            return Ok(());
+        }
+        fsleep(Delta::from_millis(1));
+    }
+    Err(ETIMEDOUT)
+}
+
+/// Lateness of `n` timers spread over `spread` ns through one path.
+fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stats> {
+    let n = n.clamp(1, 100_000) as usize;
+    let spread = spread.clamp(1_000_000, 10 * SEC);
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
+    match kind {
+        uapi::HRC_BENCH_RAW_LATENCY | uapi::HRC_BENCH_WQ_LATENCY => {
+            let hop = kind == uapi::HRC_BENCH_WQ_LATENCY;
+            let mut timers = KVec::with_capacity(n, GFP_KERNEL)?;
+            for _ in 0..n {
+                let t = KBox::pin_init(
+                    pin_init!(LateTimer {
+                        timer <- RawTimer::new_hard(late_expire, Clock::Monotonic),
+                        expiry: Atomic::new(0),
+                        late: Atomic::new(i64::MIN),
+                        hop,
+                    }),
+                    GFP_KERNEL,
+                )?;
+                timers.push(t, GFP_KERNEL)?;
+            }
+            let t0 = Clock::Monotonic.now() + 10_000_000;
+            for t in &timers {
+                let at = t0 + r.below(spread as u64) as i64;
+                t.expiry.store(at, Relaxed);
+                t.timer.start(at);
+            }
+            let res = wait_all(
+                || timers.iter().all(|t| t.late.load(Relaxed) != i64::MIN),
+                spread,
+            );
+            for t in &timers {
+                t.timer.cancel();
+            }
+            // Hops still queued would use freed timers: drain the queue first.
+            // SAFETY: `system_highpri_wq` is set at boot and never changes; flushing a system
+            // workqueue from process context is allowed.
+            unsafe { bindings::__flush_workqueue(bindings::system_highpri_wq) };
+            res?;
+            for t in &timers {
+                out.push(t.late.load(Relaxed), GFP_KERNEL)?;
+            }
+        }
+        _ => {
+            let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
+            for _ in 0..n {
+                slots.push((Atomic::new(0i64), Atomic::new(i64::MIN)), GFP_KERNEL)?;
+            }
+            SAMPLES.store(core::ptr::from_ref(&slots) as usize, Relaxed);
+            let mut callouts = KVec::with_capacity(n, GFP_KERNEL)?;
+            let t0 = Clock::Monotonic.now() + 10_000_000;
+            let mut res = Ok(());
+            for (i, (exp, _)) in slots.iter().enumerate() {
+                let at = t0 + r.below(spread as u64) as i64;
+                exp.store(at, Relaxed);
+                let delay = at - Clock::Monotonic.now();
+                if kind == uapi::HRC_BENCH_SOFT_LATENCY {
+                    res = streams::timeout_on(e, record_late, i, 0).and_then(|id| {
+                        // Re-arm at the exact absolute expiry (timeout_on takes ticks).
+                        let mut l = e.lock();
+                        let slot = l.lookup(id)?;
+                        l.arm(slot, at, 0)
+                    });
+                } else {
+                    res = callout::init(e, Mode::Mp, GFP_KERNEL).and_then(|c| {
+                        callouts.push(c, GFP_KERNEL)?;
+                        callout::reset(e, c, delay, 0, Run::Func(record_late, i))?;
+                        let mut l = e.lock();
+                        let slot = l.lookup(c)?;
+                        l.arm(slot, at, 0)
+                    });
+                }
+                if res.is_err() {
+                    break;
+                }
+            }
+            if res.is_ok() {
+                res = wait_all(
+                    || slots.iter().all(|s| s.1.load(Relaxed) != i64::MIN),
+                    spread,
+                );
+            }
+            for c in callouts {
+                let _ = callout::destroy(e, c);
+            }
+            SAMPLES.store(0, Relaxed);
+            res?;
+            for s in &slots {
+                out.push(s.1.load(Relaxed), GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(stats(&mut out))
+}
+
+/// `HRC_IOC_BENCH`.
+pub(crate) fn run(e: &Arc<Engine<HrBackend>>, b: &uapi::hrc_bench) -> Result<Stats> {
+    if !crate::bench_enabled() {
+        return Err(EPERM);
+    }
+    let _serial = BENCH_LOCK.lock();
+    match b.kind {
+        uapi::HRC_BENCH_RAW_PAIR | uapi::HRC_BENCH_TIMEOUT_PAIR | uapi::HRC_BENCH_CALLOUT_PAIR => {
+            if b.pending > 2_000_000 {
+                return Err(EINVAL);
+            }
+            pairs(e, b.kind, b.iterations, b.pending)
+        }
+        uapi::HRC_BENCH_RAW_LATENCY
+        | uapi::HRC_BENCH_SOFT_LATENCY
+        | uapi::HRC_BENCH_THREAD_LATENCY
+        | uapi::HRC_BENCH_WQ_LATENCY => latency(e, b.kind, b.iterations, b.spread_ns as i64),
+        _ => Err(EINVAL),
+    }
+}

@@ -1,0 +1,601 @@
+//! `hrcallout bench`: figures against baselines measured in the same boot.
+//!
+//! Each metric prints one JSON line (`{"id":..,"subject":..,"baseline":..,"ratio":..}`) and a
+//! human line with its target, met or not. Rounds of subject and baseline are interleaved
+//! (A B A B ...) and medians compared. Under QEMU `-icount shift=0` a guest ns is one guest
+//! instruction, so ratios are deterministic; under plain TCG they are reported, not gated.
+
+use hrcallout::{now_ns, sys, Device, CLOCK_MONOTONIC};
+use std::time::Duration;
+
+const MS: i64 = 1_000_000;
+const ROUNDS: usize = 9;
+
+struct Metric {
+    id: &'static str,
+    name: String,
+    subject: f64,
+    baseline: f64,
+    unit: &'static str,
+    /// "le" (ratio must be <= target) or "ge".
+    cmp: &'static str,
+    target: f64,
+}
+
+fn emit(mode: &str, m: &Metric) {
+    let ratio = if m.baseline != 0.0 {
+        m.subject / m.baseline
+    } else {
+        f64::NAN
+    };
+    let met = if m.cmp == "le" {
+        ratio <= m.target
+    } else {
+        ratio >= m.target
+    };
+    println!(
+        "{{\"id\":\"{}\",\"name\":\"{}\",\"mode\":\"{mode}\",\"unit\":\"{}\",\"subject\":{:.1},\"baseline\":{:.1},\"ratio\":{:.3},\"target\":\"{} {}\",\"met\":{met}}}",
+        m.id, m.name, m.unit, m.subject, m.baseline, ratio, if m.cmp == "le" { "<=" } else { ">=" }, m.target
+    );
+    eprintln!(
+        "{:<4} {:<58} subject {:>12.1} {:<5} baseline {:>12.1}  ratio {:>7.3}  target {} {:<5} {}",
+        m.id,
+        m.name,
+        m.subject,
+        m.unit,
+        m.baseline,
+        ratio,
+        if m.cmp == "le" { "<=" } else { ">=" },
+        m.target,
+        if met { "MET" } else { "MISSED" }
+    );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Runs `a` and `b` interleaved for `ROUNDS` rounds; returns their median ns per iteration.
+fn interleaved(iters: u32, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let t = now_ns(CLOCK_MONOTONIC);
+        for _ in 0..iters {
+            a();
+        }
+        ra.push((now_ns(CLOCK_MONOTONIC) - t) as f64 / f64::from(iters));
+        let t = now_ns(CLOCK_MONOTONIC);
+        for _ in 0..iters {
+            b();
+        }
+        rb.push((now_ns(CLOCK_MONOTONIC) - t) as f64 / f64::from(iters));
+    }
+    (median(ra), median(rb))
+}
+
+fn timerfd() -> i32 {
+    // SAFETY: plain syscall.
+    unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    }
+}
+
+fn timerfd_set(fd: i32, ns: i64) {
+    let v = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: ns / 1_000_000_000,
+            tv_nsec: ns % 1_000_000_000,
+        },
+    };
+    // SAFETY: valid pointers.
+    unsafe { libc::timerfd_settime(fd, 0, &v, std::ptr::null_mut()) };
+}
+
+fn posix_timer() -> libc::timer_t {
+    let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+    sev.sigev_notify = libc::SIGEV_NONE;
+    let mut t: libc::timer_t = std::ptr::null_mut();
+    // SAFETY: valid pointers.
+    unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut t) };
+    t
+}
+
+fn posix_set(t: libc::timer_t, ns: i64) {
+    let v = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: ns / 1_000_000_000,
+            tv_nsec: ns % 1_000_000_000,
+        },
+    };
+    // SAFETY: valid pointers.
+    unsafe { libc::timer_settime(t, 0, &v, std::ptr::null_mut()) };
+}
+
+fn mem_available_kb() -> i64 {
+    let s = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("MemFree:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn raise_nofile() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid pointer; raising the soft limit to the hard limit (root may raise more).
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        let want = libc::rlimit {
+            rlim_cur: 1 << 20,
+            rlim_max: 1 << 20,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        } else {
+            r = want;
+        }
+    }
+    r.rlim_cur
+}
+
+fn kbench(
+    d: &Device,
+    kind: u32,
+    iterations: u32,
+    pending: u64,
+    spread: u64,
+) -> Result<sys::hrc_bench, String> {
+    let mut b = sys::hrc_bench {
+        kind,
+        iterations,
+        pending,
+        spread_ns: spread,
+        ..Default::default()
+    };
+    d.raw_ioctl(sys::HRC_IOC_BENCH, &mut b as *mut _ as usize)
+        .map_err(|e| format!("HRC_IOC_BENCH {kind}: {e}"))?;
+    Ok(b)
+}
+
+/// In-kernel figures (P1, P6, P7), needs `enable_bench=1`.
+fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
+    let d = Device::open().map_err(|e| e.to_string())?;
+    let pendings: &[u64] = if big {
+        &[0, 1000, 100_000, 1_000_000]
+    } else {
+        &[0, 1000, 100_000]
+    };
+    for &p in pendings {
+        let raw = kbench(&d, sys::HRC_BENCH_RAW_PAIR, 2000, p, 0)?.p50_ns as f64;
+        let co = kbench(&d, sys::HRC_BENCH_CALLOUT_PAIR, 2000, p, 0)?.p50_ns as f64;
+        let to = kbench(&d, sys::HRC_BENCH_TIMEOUT_PAIR, 2000, p, 0)?.p50_ns as f64;
+        let name = |w: &str| format!("{w} pair vs raw hrtimer start+cancel, {p} pending");
+        emit(
+            mode,
+            &Metric {
+                id: "P1a",
+                name: name("callout_reset+stop"),
+                subject: co,
+                baseline: raw,
+                unit: "ns",
+                cmp: "le",
+                target: 1.3,
+            },
+        );
+        emit(
+            mode,
+            &Metric {
+                id: "P1b",
+                name: name("timeout+untimeout"),
+                subject: to,
+                baseline: raw,
+                unit: "ns",
+                cmp: "le",
+                target: 1.6,
+            },
+        );
+    }
+    let n = 10_000;
+    let raw = kbench(&d, sys::HRC_BENCH_RAW_LATENCY, n, 0, 1_000_000_000)?;
+    let soft = kbench(&d, sys::HRC_BENCH_SOFT_LATENCY, n, 0, 1_000_000_000)?;
+    let thread = kbench(&d, sys::HRC_BENCH_THREAD_LATENCY, n, 0, 1_000_000_000)?;
+    let hop = kbench(&d, sys::HRC_BENCH_WQ_LATENCY, n, 0, 1_000_000_000)?;
+    for (label, s) in [
+        ("raw hard hrtimer", &raw),
+        ("soft-irq timeout", &soft),
+        ("thread-context callout", &thread),
+        ("hard hrtimer -> workqueue", &hop),
+    ] {
+        println!(
+            "{{\"id\":\"lat\",\"name\":\"lateness {label}\",\"mode\":\"{mode}\",\"unit\":\"ns\",\"p50\":{},\"p99\":{},\"p999\":{},\"max\":{}}}",
+            s.p50_ns, s.p99_ns, s.p999_ns, s.max_ns
+        );
+        eprintln!(
+            "lat  lateness {label:<28} p50 {:>9} p99 {:>9} p99.9 {:>9} max {:>9} ns",
+            s.p50_ns, s.p99_ns, s.p999_ns, s.max_ns
+        );
+    }
+    // P6: soft p99 <= raw hard p99 + 1000 instructions, expressed as a ratio against that sum.
+    emit(
+        mode,
+        &Metric {
+            id: "P6",
+            name: "p99 lateness soft-irq path vs raw hard p99 + 1000".into(),
+            subject: soft.p99_ns as f64,
+            baseline: (raw.p99_ns + 1000) as f64,
+            unit: "ns",
+            cmp: "le",
+            target: 1.0,
+        },
+    );
+    emit(
+        mode,
+        &Metric {
+            id: "P7",
+            name: "p99 lateness thread-context path vs workqueue hop".into(),
+            subject: thread.p99_ns as f64,
+            baseline: hop.p99_ns as f64,
+            unit: "ns",
+            cmp: "le",
+            target: 1.2,
+        },
+    );
+    Ok(())
+}
+
+/// Userspace figures (P2 - P5, P8, P9).
+fn user_benchmarks(mode: &str) -> Result<(), String> {
+    let d = Device::open().map_err(|e| e.to_string())?;
+    let far = 3600 * 1000 * MS;
+    // P2: one arm+cancel pair.
+    let tfd = timerfd();
+    let pt = posix_timer();
+    let (ours, tf) = interleaved(
+        2000,
+        || {
+            let id = d.timeout_ns(far, 0).unwrap();
+            d.untimeout(id).unwrap();
+        },
+        || {
+            timerfd_set(tfd, far);
+            timerfd_set(tfd, 0);
+        },
+    );
+    let (_, px) = interleaved(
+        2000,
+        || {},
+        || {
+            posix_set(pt, far);
+            posix_set(pt, 0);
+        },
+    );
+    emit(
+        mode,
+        &Metric {
+            id: "P2",
+            name: "ioctl timeout+untimeout vs timerfd_settime arm+disarm".into(),
+            subject: ours,
+            baseline: tf,
+            unit: "ns",
+            cmp: "le",
+            target: 1.0,
+        },
+    );
+    emit(
+        mode,
+        &Metric {
+            id: "P2p",
+            name: "ioctl timeout+untimeout vs timer_settime arm+disarm".into(),
+            subject: ours,
+            baseline: px,
+            unit: "ns",
+            cmp: "le",
+            target: 1.3,
+        },
+    );
+    // SAFETY: our fds/timers.
+    unsafe {
+        libc::close(tfd);
+        libc::timer_delete(pt);
+    }
+
+    // P3 + P4: batch-arming N timeouts vs creating and arming N timerfds; memory per timer.
+    let nofile = raise_nofile();
+    let n_fd = (nofile.saturating_sub(64) as usize).min(20_000);
+    let n = 100_000usize;
+    let ops: Vec<sys::hrc_timeout> = (0..n)
+        .map(|i| sys::hrc_timeout {
+            time: far + i as i64,
+            flags: sys::HRC_TIMEOUT_NS,
+            ..Default::default()
+        })
+        .collect();
+    let mut ops2 = ops.clone();
+    let m0 = mem_available_kb();
+    let t = now_ns(CLOCK_MONOTONIC);
+    for chunk in ops2.chunks_mut(65536) {
+        let mut b = sys::hrc_batch {
+            ops: chunk.as_mut_ptr() as u64,
+            count: chunk.len() as u32,
+            done: 0,
+        };
+        d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize)
+            .map_err(|e| format!("HRC_IOC_BATCH: {e}"))?;
+        if b.done as usize != chunk.len() {
+            return Err(format!("batch armed {} of {}", b.done, chunk.len()));
+        }
+    }
+    let batch_ns = (now_ns(CLOCK_MONOTONIC) - t) as f64 / n as f64;
+    std::thread::sleep(Duration::from_millis(100));
+    let ours_bytes = (m0 - mem_available_kb()) as f64 * 1024.0 / n as f64;
+    drop(d);
+    std::thread::sleep(Duration::from_millis(100));
+    let m1 = mem_available_kb();
+    let t = now_ns(CLOCK_MONOTONIC);
+    let mut fds = Vec::with_capacity(n_fd);
+    for i in 0..n_fd {
+        let fd = timerfd();
+        if fd < 0 {
+            break;
+        }
+        timerfd_set(fd, far + i as i64);
+        fds.push(fd);
+    }
+    let tfd_ns = (now_ns(CLOCK_MONOTONIC) - t) as f64 / fds.len().max(1) as f64;
+    std::thread::sleep(Duration::from_millis(100));
+    let tfd_bytes = (m1 - mem_available_kb()) as f64 * 1024.0 / fds.len().max(1) as f64;
+    for fd in fds {
+        // SAFETY: our fd.
+        unsafe { libc::close(fd) };
+    }
+    emit(
+        mode,
+        &Metric {
+            id: "P3",
+            name: format!("batch arm per timer ({n}) vs timerfd create+arm ({n_fd}); speedup"),
+            subject: tfd_ns,
+            baseline: batch_ns,
+            unit: "x",
+            cmp: "ge",
+            target: 5.0,
+        },
+    );
+    emit(
+        mode,
+        &Metric {
+            id: "P4",
+            name: format!("kernel bytes per pending timeout ({n}) vs per timerfd"),
+            subject: ours_bytes,
+            baseline: tfd_bytes,
+            unit: "B",
+            cmp: "le",
+            target: 0.2,
+        },
+    );
+    println!("{{\"id\":\"P4b\",\"name\":\"bytes per pending timeout\",\"mode\":\"{mode}\",\"unit\":\"B\",\"subject\":{ours_bytes:.1},\"target\":\"<= 128\",\"met\":{}}}", ours_bytes <= 128.0);
+    eprintln!(
+        "P4b  bytes per pending timeout: {ours_bytes:.1} B (target <= 128: {})",
+        if ours_bytes <= 128.0 { "MET" } else { "MISSED" }
+    );
+
+    // P5: delivered expirations per second to one reader, K firing together.
+    let k = n_fd.min(10_000);
+    let d = Device::open().map_err(|e| e.to_string())?;
+    let at = 200 * MS;
+    let mut ops: Vec<sys::hrc_timeout> = (0..k)
+        .map(|_| sys::hrc_timeout {
+            time: at,
+            flags: sys::HRC_TIMEOUT_NS,
+            ..Default::default()
+        })
+        .collect();
+    let mut b = sys::hrc_batch {
+        ops: ops.as_mut_ptr() as u64,
+        count: k as u32,
+        done: 0,
+    };
+    d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize)
+        .map_err(|e| e.to_string())?;
+    let mut got = 0;
+    let mut first = 0;
+    while got < k {
+        let ev = d.read_events(256).map_err(|e| e.to_string())?;
+        if first == 0 {
+            first = now_ns(CLOCK_MONOTONIC);
+        }
+        got += ev.len();
+    }
+    let ours_rate = k as f64 / ((now_ns(CLOCK_MONOTONIC) - first).max(1) as f64 / 1e9);
+    drop(d);
+    // SAFETY: plain epoll/timerfd syscalls on our own fds.
+    let epoll_rate = unsafe {
+        let ep = libc::epoll_create1(0);
+        let mut fds = Vec::new();
+        for i in 0..k {
+            let fd = timerfd();
+            timerfd_set(fd, at);
+            let mut e = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: i as u64,
+            };
+            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut e);
+            fds.push(fd);
+        }
+        let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        let mut got = 0;
+        let mut first = 0;
+        while got < k {
+            let m = libc::epoll_wait(ep, evs.as_mut_ptr(), 256, 5000);
+            if m <= 0 {
+                break;
+            }
+            if first == 0 {
+                first = now_ns(CLOCK_MONOTONIC);
+            }
+            for e in &evs[..m as usize] {
+                let mut v = 0u64;
+                libc::read(fds[e.u64 as usize], (&mut v as *mut u64).cast(), 8);
+                got += 1;
+            }
+        }
+        let rate = got as f64 / ((now_ns(CLOCK_MONOTONIC) - first).max(1) as f64 / 1e9);
+        for fd in fds {
+            libc::close(fd);
+        }
+        libc::close(ep);
+        rate
+    };
+    emit(
+        mode,
+        &Metric {
+            id: "P5",
+            name: format!("events/s to one reader, {k} due together, vs epoll + {k} timerfds"),
+            subject: ours_rate,
+            baseline: epoll_rate,
+            unit: "ev/s",
+            cmp: "ge",
+            target: 3.0,
+        },
+    );
+
+    // P8: lateness as the reader sees it: expiry -> read() returns.
+    let d = Device::open().map_err(|e| e.to_string())?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let fd = timerfd();
+    // SAFETY: switching our own timerfd to blocking reads.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, 0) };
+    for _ in 0..100 {
+        d.timeout_ns(2 * MS, 0).map_err(|e| e.to_string())?;
+        let ev = d.read_events(1).map_err(|e| e.to_string())?;
+        ours.push((now_ns(CLOCK_MONOTONIC) - ev[0].expiry_ns) as f64);
+        let t = now_ns(CLOCK_MONOTONIC);
+        timerfd_set(fd, 2 * MS);
+        let mut v = 0u64;
+        // SAFETY: blocking read of 8 bytes into `v`.
+        unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+        theirs.push((now_ns(CLOCK_MONOTONIC) - (t + 2 * MS)) as f64);
+    }
+    // SAFETY: our fd.
+    unsafe { libc::close(fd) };
+    emit(
+        mode,
+        &Metric {
+            id: "P8",
+            name: "reader lateness p50 vs timerfd blocking read".into(),
+            subject: median(ours.clone()),
+            baseline: median(theirs.clone()),
+            unit: "ns",
+            cmp: "le",
+            target: 1.2,
+        },
+    );
+    ours.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    theirs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    emit(
+        mode,
+        &Metric {
+            id: "P8",
+            name: "reader lateness p99 vs timerfd blocking read".into(),
+            subject: ours[98],
+            baseline: theirs[98],
+            unit: "ns",
+            cmp: "le",
+            target: 1.2,
+        },
+    );
+    drop(d);
+
+    // P9: two threads on two files vs one thread (wall clock only: icount is single-threaded).
+    let pairs_per_sec = |threads: usize| -> f64 {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let d = Device::open().unwrap();
+                    let mut n = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let id = d.timeout_ns(far, 0).unwrap();
+                        d.untimeout(id).unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1000));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>() as f64
+    };
+    if mode != "icount" {
+        let one = pairs_per_sec(1);
+        let two = pairs_per_sec(2);
+        emit(
+            mode,
+            &Metric {
+                id: "P9",
+                name: "arm+cancel pairs/s, 2 threads on 2 files vs 1 thread".into(),
+                subject: two,
+                baseline: one,
+                unit: "op/s",
+                cmp: "ge",
+                target: 1.8,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Refuses to time anything on a debug kernel or without a precise clock.
+fn preflight() -> Result<(), String> {
+    let cs =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .unwrap_or_default();
+    if cs.trim() != "tsc" {
+        return Err(format!(
+            "clocksource is '{}', not tsc: figures would be meaningless",
+            cs.trim()
+        ));
+    }
+    let i = Device::open()
+        .and_then(|d| d.info())
+        .map_err(|e| e.to_string())?;
+    if i.resolution_ns != 1 {
+        return Err(format!("hrtimer resolution {} ns, not 1", i.resolution_ns));
+    }
+    if std::path::Path::new("/proc/lockdep").exists()
+        || std::path::Path::new("/sys/kernel/debug/kmemleak").exists()
+    {
+        return Err(
+            "this kernel has lockdep or kmemleak: use the benchmark kernel (make bench)".into(),
+        );
+    }
+    Ok(())
+}
+
+pub fn run(mode: &str, kernel: bool, user: bool, big: bool) -> Result<(), String> {
+    preflight()?;
+    if kernel {
+        kernel_benchmarks(mode, big)?;
+    }
+    if user {
+        user_benchmarks(mode)?;
+    }
+    Ok(())
+}
