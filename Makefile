@@ -28,6 +28,9 @@ run:
 check:
 	scripts/test.sh
 
+bench:
+	scripts/bench.sh
+
 fmt:
 	rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml rust/*.rs
 	cd tools && cargo fmt
@@ -44,4 +47,5 @@ help:
 	@echo "make tools    build the userspace crates (CLI, tests)"
 	@echo "make run      boot QEMU, insmod, show timers firing"
 	@echo "make check    the whole test suite (KUnit + guest tests), ends with 'N passed, N failed'"
+	@echo "make bench    benchmark kernel + QEMU (-icount and TCG): bench/results.{json,md}, plots"
 	@echo "make clean    remove build outputs"

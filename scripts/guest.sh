@@ -9,7 +9,7 @@ job=$1 log=$2 limit=${3:-1800}
 shift 3 || shift $#
 KDIR=${KDIR:-$("$HRC_ROOT/scripts/kernel.sh" --print)}
 [ -n "$KDIR" ] || die "no cached test kernel: run scripts/kernel.sh"
-ko="$HRC_ROOT/hrcallout.ko"
+ko="${HRC_KO:-$HRC_ROOT/hrcallout.ko}"
 [ -f "$ko" ] || die "hrcallout.ko not built"
 bin="$HRC_ROOT/tools/target/x86_64-unknown-linux-gnu/release"
 
@@ -26,10 +26,11 @@ for f in "$@"; do cp "$f" "$root/"; done
 
 step "guest: booting QEMU (TCG, 2 CPUs; hard limit ${limit}s)"
 set +e
-timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
+# shellcheck disable=SC2086 # HRC_QEMU_OPTS is a list of options.
+timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "${HRC_MEM:-1024}" ${HRC_QEMU_OPTS:-} \
 	-nographic -no-reboot -monitor none -serial stdio \
 	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$root.cpio.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic rdinit=/init loglevel=4 kunit.enable=1" \
+	-append "console=ttyS0 panic=-1 oops=panic rdinit=/init loglevel=4 ${HRC_APPEND:-kunit.enable=1}" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e

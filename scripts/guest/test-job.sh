@@ -22,7 +22,7 @@ hrcallout check >/dev/null && note ok engine_consistent_after_fuzz || note fail 
 # 4. The CLI, as a user would drive it, sharing one file through fd 3.
 exec 3<>/dev/hrcallout
 hrcallout --fd 3 info | grep -q "resolution:    1 ns" && note ok cli_info || note fail cli_info
-id=$(hrcallout --fd 3 timeout 200ms --cookie 5)
+id=$(hrcallout --fd 3 timeout 10s --cookie 5)
 hrcallout --fd 3 untimeout "$id" | grep -q remaining && note ok cli_untimeout || note fail cli_untimeout
 hrcallout --fd 3 timeout 20ms --cookie 77 >/dev/null
 hrcallout --fd 3 watch --count 1 --idle 2s | grep -q "timeout .*cookie=77" && note ok cli_watch || note fail cli_watch

@@ -84,8 +84,9 @@ fn timerfd() -> i32 {
     }
 }
 
-fn timerfd_set(fd: i32, ns: i64) {
-    let v = libc::itimerspec {
+/// A one-shot `itimerspec` (0 disarms).
+fn oneshot(ns: i64) -> libc::itimerspec {
+    libc::itimerspec {
         it_interval: libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -94,9 +95,12 @@ fn timerfd_set(fd: i32, ns: i64) {
             tv_sec: ns / 1_000_000_000,
             tv_nsec: ns % 1_000_000_000,
         },
-    };
+    }
+}
+
+fn timerfd_set(fd: i32, ns: i64) {
     // SAFETY: valid pointers.
-    unsafe { libc::timerfd_settime(fd, 0, &v, std::ptr::null_mut()) };
+    unsafe { libc::timerfd_settime(fd, 0, &oneshot(ns), std::ptr::null_mut()) };
 }
 
 fn posix_timer() -> libc::timer_t {
@@ -109,18 +113,8 @@ fn posix_timer() -> libc::timer_t {
 }
 
 fn posix_set(t: libc::timer_t, ns: i64) {
-    let v = libc::itimerspec {
-        it_interval: libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        },
-        it_value: libc::timespec {
-            tv_sec: ns / 1_000_000_000,
-            tv_nsec: ns % 1_000_000_000,
-        },
-    };
     // SAFETY: valid pointers.
-    unsafe { libc::timer_settime(t, 0, &v, std::ptr::null_mut()) };
+    unsafe { libc::timer_settime(t, 0, &oneshot(ns), std::ptr::null_mut()) };
 }
 
 fn mem_available_kb() -> i64 {

@@ -37,6 +37,17 @@ fn st(d: &Device, id: u64) -> Result<(i32, i32), String> {
     Ok((a, p))
 }
 
+/// A lock of `kind` and a callout associated with it (`callout_init_lk`).
+fn locked_callout(d: &Device, kind: u32) -> Result<(u64, u64), String> {
+    let lk = d
+        .lock_create(kind)
+        .map_err(|e| format!("lock_create: {e}"))?;
+    let c = d
+        .callout_init(sys::HRC_CALLOUT_INIT_LK, lk)
+        .map_err(|e| format!("callout_init_lk: {e}"))?;
+    Ok((lk, c))
+}
+
 fn runs(ev: &[Event]) -> u64 {
     ev.iter().map(|e| 1 + e.overruns).sum()
 }
@@ -118,12 +129,7 @@ fn stop_sync_returns_after_the_running_callback() -> Result<(), String> {
 
 fn stop_under_the_lock_after_fire_prevents_the_run() -> Result<(), String> {
     let d = open()?;
-    let lk = d
-        .lock_create(sys::HRC_LOCK_MUTEX)
-        .map_err(|e| e.to_string())?;
-    let c = d
-        .callout_init(sys::HRC_CALLOUT_INIT_LK, lk)
-        .map_err(|e| e.to_string())?;
+    let (lk, c) = locked_callout(&d, sys::HRC_LOCK_MUTEX)?;
     reset(&d, c, 5 * MS, sys::HRC_CA_EVENT, 0, 0)?;
     // Hold the lock 200 ms: the timer fires at 5 ms and the executor waits for the lock;
     // then stop with the lock held.
@@ -152,12 +158,7 @@ fn stop_under_the_lock_after_fire_prevents_the_run() -> Result<(), String> {
 
 fn stop_sync_under_its_own_lock_does_not_deadlock() -> Result<(), String> {
     let d = open()?;
-    let lk = d
-        .lock_create(sys::HRC_LOCK_MUTEX)
-        .map_err(|e| e.to_string())?;
-    let c = d
-        .callout_init(sys::HRC_CALLOUT_INIT_LK, lk)
-        .map_err(|e| e.to_string())?;
+    let (lk, c) = locked_callout(&d, sys::HRC_LOCK_MUTEX)?;
     reset(&d, c, 5 * MS, sys::HRC_CA_EVENT, 0, 0)?;
     let r = d
         .lock_hold(lk, 100_000, sys::HRC_HOLD_STOP_SYNC, c)
@@ -277,12 +278,7 @@ fn non_mp_callouts_hold_the_module_wide_lock() -> Result<(), String> {
 
 fn spinlock_callouts_refuse_to_sleep() -> Result<(), String> {
     let d = open()?;
-    let lk = d
-        .lock_create(sys::HRC_LOCK_SPIN)
-        .map_err(|e| e.to_string())?;
-    let c = d
-        .callout_init(sys::HRC_CALLOUT_INIT_LK, lk)
-        .map_err(|e| e.to_string())?;
+    let (_, c) = locked_callout(&d, sys::HRC_LOCK_SPIN)?;
     let r = sys::hrc_callout_reset {
         id: c,
         time: MS,
