@@ -48,7 +48,7 @@ impl Rng {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        self.0 % n
+        self.0.checked_rem(n).unwrap_or(0)
     }
 }
 
@@ -73,7 +73,8 @@ fn noop(_: usize) {}
 fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<Stats> {
     let iters = iters.clamp(1, 1_000_000);
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
-    let mut population = KVec::with_capacity(pending as usize, GFP_KERNEL)?;
+    // Up to 2M ids: 16 MB, so vmalloc-backed.
+    let mut population = KVVec::with_capacity(pending as usize, GFP_KERNEL)?;
     for _ in 0..pending {
         population.push(streams::timeout_event(e, far(&mut r), 0)?, GFP_KERNEL)?;
     }
@@ -100,7 +101,8 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<S
                 }
             }
         }
-        per_op.push((Clock::Monotonic.now() - t0) / i64::from(iters), GFP_KERNEL)?;
+        let per = (Clock::Monotonic.now() - t0).checked_div(i64::from(iters)).unwrap_or(0);
+        per_op.push(per, GFP_KERNEL)?;
     }
     callout::destroy(e, c)?;
     for id in population {

@@ -231,7 +231,8 @@ pub(crate) fn reset<B: Backend>(
     d.cookie = cookie;
     d.ext.run = Some(run);
     let now = engine.backend.now(Clock::Monotonic);
-    l.disarm(slot);
+    // `arm` moves a queued hrtimer and bumps the generation, which also cancels a fired run
+    // still waiting for the executor: no separate cancel needed.
     l.arm(slot, now.saturating_add(delay), 0)
 }
 

@@ -538,6 +538,19 @@ impl<B: Backend> Engine<B> {
     /// Allocates a slot for a new object and gives it an id. Grows the table with `flags` when
     /// no slot is free (`GFP_ATOMIC` from atomic context).
     pub(crate) fn alloc(&self, kind: Kind, clock: Clock, cookie: u64, flags: Flags) -> Result<u64> {
+        self.alloc_with(kind, clock, cookie, flags, |_, _| Ok(()))
+    }
+
+    /// [`Engine::alloc`], then `setup` on the new slot under the same lock hold (one lock
+    /// round trip for "allocate and arm"); if `setup` fails the slot is freed again.
+    pub(crate) fn alloc_with(
+        &self,
+        kind: Kind,
+        clock: Clock,
+        cookie: u64,
+        flags: Flags,
+        setup: impl FnOnce(&mut Locked<'_, B>, u32) -> Result,
+    ) -> Result<u64> {
         loop {
             {
                 let mut l = self.lock();
@@ -548,7 +561,13 @@ impl<B: Backend> Engine<B> {
                     return Err(ENOSPC);
                 }
                 if l.g.free != NIL {
-                    return l.take_free(kind, clock, cookie);
+                    let id = l.take_free(kind, clock, cookie)?;
+                    let slot = (id & SLOT_MASK) as u32;
+                    if let Err(e) = setup(&mut l, slot) {
+                        l.free(slot);
+                        return Err(e);
+                    }
+                    return Ok(id);
                 }
             }
             self.grow(flags)?;

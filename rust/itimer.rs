@@ -244,18 +244,9 @@ pub(crate) fn settimer<B: Backend>(
     let ns = tv_sec
         .saturating_mul(1_000_000_000)
         .saturating_add(tv_usec * 1000);
-    let tid = engine.alloc(
-        Kind::Mtcp,
-        Clock::Monotonic,
-        i64::from(id) as u64,
-        GFP_KERNEL_ACCOUNT,
-    )?;
-    let mut l = engine.lock();
-    let slot = l.lookup(tid)?;
-    let now = engine.backend.now(Clock::Monotonic);
-    if let Err(e) = l.arm(slot, now.saturating_add(ns), 0) {
-        l.free(slot);
-        return Err(e);
-    }
-    Ok(tid)
+    let cookie = i64::from(id) as u64;
+    engine.alloc_with(Kind::Mtcp, Clock::Monotonic, cookie, GFP_KERNEL_ACCOUNT, |l, slot| {
+        let now = engine.backend.now(Clock::Monotonic);
+        l.arm(slot, now.saturating_add(ns), 0)
+    })
 }

@@ -57,16 +57,11 @@ fn arm_once<B: Backend>(
     callback: Option<(fn(usize), usize)>,
     flags: Flags,
 ) -> Result<u64> {
-    let id = engine.alloc(kind, Clock::Monotonic, cookie, flags)?;
-    let mut l = engine.lock();
-    let slot = l.lookup(id)?;
-    l.data(slot).callback = callback;
-    let now = engine.backend.now(Clock::Monotonic);
-    if let Err(e) = l.arm(slot, now.saturating_add(delay_ns.max(0)), 0) {
-        l.free(slot);
-        return Err(e);
-    }
-    Ok(id)
+    engine.alloc_with(kind, Clock::Monotonic, cookie, flags, |l, slot| {
+        l.data(slot).callback = callback;
+        let now = engine.backend.now(Clock::Monotonic);
+        l.arm(slot, now.saturating_add(delay_ns.max(0)), 0)
+    })
 }
 
 /// `timeout()` on any engine: calls `func(arg)` in soft-irq context after `ticks`.

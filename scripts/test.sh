@@ -83,10 +83,10 @@ done < <(sed -n 's/^HRC-CHECK \([a-z]*\) \(.*\)$/\1 \2/p' "$log")
 
 # dmesg must be silent: no BUG, WARNING (lockdep reports are WARNINGs), Oops, KASAN, UBSAN.
 sed -n '/^HRC-DMESG-BEGIN/,/^HRC-DMESG-END/p' "$log" >"$OUT/dmesg.txt"
-if grep -E 'BUG:|WARNING:|Oops|KASAN|UBSAN|possible (recursive|circular) locking|inconsistent lock state|general protection|Call Trace' "$OUT/dmesg.txt" >"$OUT/dmesg-bad.txt"; then
-	bad "dmesg free of BUG/WARNING/lockdep/KASAN/UBSAN"; head -40 "$OUT/dmesg-bad.txt"
+if grep -E 'BUG:|WARNING:|ODEBUG|Oops|KASAN|UBSAN|possible (recursive|circular) locking|inconsistent lock state|general protection|Call Trace' "$OUT/dmesg.txt" >"$OUT/dmesg-bad.txt"; then
+	bad "dmesg free of BUG/WARNING/lockdep/KASAN/UBSAN/ODEBUG"; head -40 "$OUT/dmesg-bad.txt"
 else
-	ok "dmesg free of BUG/WARNING/lockdep/KASAN/UBSAN"
+	ok "dmesg free of BUG/WARNING/lockdep/KASAN/UBSAN/ODEBUG"
 fi
 sed -n '/^HRC-KMEMLEAK-BEGIN/,/^HRC-KMEMLEAK-END/p' "$log" | sed '1d;$d' >"$OUT/kmemleak.txt"
 if grep -q unreferenced "$OUT/kmemleak.txt"; then bad "kmemleak: no leaks"; head -30 "$OUT/kmemleak.txt"; else ok "kmemleak: no leaks"; fi

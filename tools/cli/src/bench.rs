@@ -567,9 +567,16 @@ fn preflight() -> Result<(), String> {
             cs.trim()
         ));
     }
-    let i = Device::open()
-        .and_then(|d| d.info())
-        .map_err(|e| e.to_string())?;
+    // High-resolution mode switches on a moment after the clocksource becomes tsc.
+    let info = || Device::open().and_then(|d| d.info()).map_err(|e| e.to_string());
+    let mut i = info()?;
+    for _ in 0..100 {
+        if i.resolution_ns == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        i = info()?;
+    }
     if i.resolution_ns != 1 {
         return Err(format!("hrtimer resolution {} ns, not 1", i.resolution_ns));
     }
