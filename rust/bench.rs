@@ -6,7 +6,7 @@
 //! parameter (the benchmark guest sets it), since a run occupies a CPU for seconds.
 
 use crate::callout::{self, Mode, Run};
-use crate::engine::{Engine, HrBackend};
+use crate::engine::{Engine, HrBackend, Kind};
 use crate::streams;
 use crate::timer::{Clock, RawTimer};
 use crate::uapi;
@@ -94,6 +94,10 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<S
                 uapi::HRC_BENCH_TIMEOUT_PAIR => {
                     let id = streams::timeout_event(e, delay, 0)?;
                     streams::untimeout_event(e, id)?;
+                }
+                uapi::HRC_BENCH_LOCK_PAIR => drop(core::hint::black_box(e.lock())),
+                uapi::HRC_BENCH_CLOCK_READ => {
+                    core::hint::black_box(Clock::Monotonic.now());
                 }
                 _ => {
                     result = callout::reset(e, c, delay, 0, Run::Func(noop, 0));
@@ -251,12 +255,13 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
                 exp.store(at, Relaxed);
                 let delay = at - Clock::Monotonic.now();
                 if kind == uapi::HRC_BENCH_SOFT_LATENCY {
-                    res = streams::timeout_on(e, record_late, i, 0).and_then(|id| {
-                        // Re-arm at the exact absolute expiry (timeout_on takes ticks).
-                        let mut l = e.lock();
-                        let slot = l.lookup(id)?;
-                        l.arm(slot, at, 0)
-                    });
+                    // An in-kernel timeout armed at the exact absolute expiry.
+                    res = e
+                        .alloc_with(Kind::KernelTimeout, Clock::Monotonic, 0, GFP_KERNEL, |l, slot| {
+                            l.data(slot).callback = Some((record_late, i));
+                            l.arm(slot, at, 0)
+                        })
+                        .map(|_| ());
                 } else {
                     res = callout::init(e, Mode::Mp, GFP_KERNEL).and_then(|c| {
                         callouts.push(c, GFP_KERNEL)?;
@@ -296,7 +301,11 @@ pub(crate) fn run(e: &Arc<Engine<HrBackend>>, b: &uapi::hrc_bench) -> Result<Sta
     }
     let _serial = BENCH_LOCK.lock();
     match b.kind {
-        uapi::HRC_BENCH_RAW_PAIR | uapi::HRC_BENCH_TIMEOUT_PAIR | uapi::HRC_BENCH_CALLOUT_PAIR => {
+        uapi::HRC_BENCH_RAW_PAIR
+        | uapi::HRC_BENCH_TIMEOUT_PAIR
+        | uapi::HRC_BENCH_CALLOUT_PAIR
+        | uapi::HRC_BENCH_LOCK_PAIR
+        | uapi::HRC_BENCH_CLOCK_READ => {
             if b.pending > 2_000_000 {
                 return Err(EINVAL);
             }

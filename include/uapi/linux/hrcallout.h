@@ -257,6 +257,8 @@ enum hrc_bench_kind {
 	HRC_BENCH_SOFT_LATENCY = 5,	/* engine timeouts, soft-irq callbacks */
 	HRC_BENCH_THREAD_LATENCY = 6,	/* engine callouts, executor (thread context) */
 	HRC_BENCH_WQ_LATENCY = 7,	/* raw hard hrtimer -> work item on system_highpri (baseline) */
+	HRC_BENCH_LOCK_PAIR = 8,	/* floor: the engine lock taken and released */
+	HRC_BENCH_CLOCK_READ = 9,	/* floor: one CLOCK_MONOTONIC read */
 };
 
 struct hrc_bench {

@@ -205,6 +205,11 @@ fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
             },
         );
     }
+    // Floors in the same boot, to explain where the engine's overhead goes.
+    let lock = kbench(&d, sys::HRC_BENCH_LOCK_PAIR, 2000, 0, 0)?.p50_ns;
+    let clock = kbench(&d, sys::HRC_BENCH_CLOCK_READ, 2000, 0, 0)?.p50_ns;
+    println!("{{\"id\":\"floor\",\"name\":\"engine lock+unlock / clock read\",\"mode\":\"{mode}\",\"unit\":\"ns\",\"lock\":{lock},\"clock\":{clock}}}");
+    eprintln!("floor engine lock+unlock {lock} ns, CLOCK_MONOTONIC read {clock} ns");
     let n = 10_000;
     let raw = kbench(&d, sys::HRC_BENCH_RAW_LATENCY, n, 0, 1_000_000_000)?;
     let soft = kbench(&d, sys::HRC_BENCH_SOFT_LATENCY, n, 0, 1_000_000_000)?;
