@@ -45,8 +45,12 @@ pub(crate) const SLOT_BITS: u32 = 22;
 /// The most slots one engine can have.
 pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
 const SLOT_MASK: u64 = (MAX_SLOTS as u64) - 1;
-/// Slots per chunk. Each slot is about 200 bytes, so a chunk stays within an order-2 page.
-pub(crate) const CHUNK: usize = 64;
+/// Bytes per chunk of slots: an order-2 page allocation with nothing rounded away (chunks are
+/// above the largest kmalloc cache, so the page allocator rounds each up to a power of two).
+const CHUNK_BYTES: usize = 16384;
+/// Slots per chunk: as many as fit in [`CHUNK_BYTES`] (the size does not depend on `B`).
+pub(crate) const CHUNK: usize = CHUNK_BYTES / core::mem::size_of::<Entry<HrBackend>>();
+const _: () = assert!(CHUNK >= 32, "a slot grew past 512 bytes");
 /// End of an intrusive list.
 const NIL: u32 = u32::MAX;
 /// Sequence numbers an engine takes from [`NEXT_SEQ`] at a time, so arming touches no shared
