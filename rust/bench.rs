@@ -105,7 +105,9 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<S
                 }
             }
         }
-        let per = (Clock::Monotonic.now() - t0).checked_div(i64::from(iters)).unwrap_or(0);
+        let per = (Clock::Monotonic.now() - t0)
+            .checked_div(i64::from(iters))
+            .unwrap_or(0);
         per_op.push(per, GFP_KERNEL)?;
     }
     callout::destroy(e, c)?;
@@ -257,10 +259,16 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
                 if kind == uapi::HRC_BENCH_SOFT_LATENCY {
                     // An in-kernel timeout armed at the exact absolute expiry.
                     res = e
-                        .alloc_with(Kind::KernelTimeout, Clock::Monotonic, 0, GFP_KERNEL, |l, slot| {
-                            l.data(slot).callback = Some((record_late, i));
-                            l.arm(slot, at, 0)
-                        })
+                        .alloc_with(
+                            Kind::KernelTimeout,
+                            Clock::Monotonic,
+                            0,
+                            GFP_KERNEL,
+                            |l, slot| {
+                                l.data(slot).callback = Some((record_late, i));
+                                l.arm(slot, at, 0)
+                            },
+                        )
                         .map(|_| ());
                 } else {
                     res = callout::init(e, Mode::Mp, GFP_KERNEL).and_then(|c| {

@@ -573,7 +573,11 @@ fn preflight() -> Result<(), String> {
         ));
     }
     // High-resolution mode switches on a moment after the clocksource becomes tsc.
-    let info = || Device::open().and_then(|d| d.info()).map_err(|e| e.to_string());
+    let info = || {
+        Device::open()
+            .and_then(|d| d.info())
+            .map_err(|e| e.to_string())
+    };
     let mut i = info()?;
     for _ in 0..100 {
         if i.resolution_ns == 1 {

@@ -354,6 +354,16 @@ impl PosixTimer {
     }
 }
 
+impl PosixTimer {
+    fn gettime(&self) -> (i64, i64) {
+        let mut cur: libc::itimerspec = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointer.
+        unsafe { libc::timer_gettime(self.0, &mut cur) };
+        let ns = |t: libc::timespec| t.tv_sec * 1_000_000_000 + t.tv_nsec;
+        (ns(cur.it_value), ns(cur.it_interval))
+    }
+}
+
 impl Drop for PosixTimer {
     fn drop(&mut self) {
         // SAFETY: our timer.
@@ -365,6 +375,23 @@ fn differential_old_values_match_posix_timers() -> Result<(), String> {
     let d = open()?;
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
     let p = PosixTimer::new(None)?;
+    // gettime: time left and period.
+    p.settime(1000 * MS, 100 * MS);
+    settime(&d, t, 0, 1000 * MS, 100 * MS)?;
+    sleep(Duration::from_millis(50));
+    let (pg, pgi) = p.gettime();
+    let ours = d.timer_gettime(t).map_err(|e| e.to_string())?;
+    ensure!(
+        pgi as u64 == ours.interval_ns,
+        "gettime interval: posix {pgi}, ours {}",
+        ours.interval_ns
+    );
+    let diff = (pg - ours.value_ns as i64).abs();
+    ensure!(
+        diff < 50 * MS,
+        "gettime value: posix {pg}, ours {} (diff {diff} ns)",
+        ours.value_ns
+    );
     // Armed: old value and interval.
     p.settime(1000 * MS, 100 * MS);
     settime(&d, t, 0, 1000 * MS, 100 * MS)?;
