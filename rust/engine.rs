@@ -7,7 +7,7 @@
 //! event records for readers, and runs thread-context callbacks on its executor.
 //!
 //! Design, in short:
-//! - **Slots are recycled, never freed one by one.** They come in pinned 16 KB chunks
+//! - **Slots are recycled, never freed one by one.** They come in pinned chunks of [`CHUNK`]
 //!   and go back to a free list, so arming costs no allocation once the table has grown. Each
 //!   slot's event record lives in the slot itself: an expiry never allocates and so can never
 //!   lose an event for want of memory.
@@ -51,15 +51,6 @@ const CHUNK_BYTES: usize = 16384;
 /// Slots per chunk: as many as fit in [`CHUNK_BYTES`] (the size does not depend on `B`).
 pub(crate) const CHUNK: usize = CHUNK_BYTES / core::mem::size_of::<Entry<HrBackend>>();
 const _: () = assert!(CHUNK >= 32, "a slot grew past 512 bytes");
-/// Slot numbers are `(chunk << CHUNK_SHIFT) | index`: finding a slot takes a shift and a mask,
-/// while a chunk holds only the [`CHUNK`] slots that fit (numbers past it are never used).
-const CHUNK_SHIFT: u32 = 6;
-const _: () = assert!(CHUNK <= 1 << CHUNK_SHIFT);
-
-/// The number of slot `index` of chunk `chunk`.
-const fn slot_number(chunk: usize, index: usize) -> u32 {
-    ((chunk << CHUNK_SHIFT) | index) as u32
-}
 /// End of an intrusive list.
 const NIL: u32 = u32::MAX;
 /// Sequence numbers an engine takes from [`NEXT_SEQ`] at a time, so arming touches no shared
@@ -589,19 +580,22 @@ impl<B: Backend> Engine<B> {
 
     /// Adds one chunk of slots to the table. Allocates with the lock dropped.
     fn grow(&self, flags: Flags) -> Result {
-        let base = self.inner.lock().chunks.len();
-        if base + 1 > (MAX_SLOTS >> CHUNK_SHIFT) as usize {
+        let base = {
+            let g = self.inner.lock();
+            g.chunks.len() * CHUNK
+        };
+        if base + CHUNK > MAX_SLOTS as usize {
             return Err(ENOSPC);
         }
         let me: *const Self = self;
         let chunk = KBox::pin_init(
-            pin_init::pin_init_array_from_fn(|i| Entry::new(me, slot_number(base, i))),
+            pin_init::pin_init_array_from_fn(|i| Entry::new(me, (base + i) as u32)),
             flags,
         )?;
         // Room for the chunk pointer, reserved before taking the lock.
         let mut spare = KVec::new();
         let mut g = self.inner.lock();
-        if g.chunks.len() != base {
+        if g.chunks.len() * CHUNK != base {
             // Another thread grew the table meanwhile; ours is not needed.
             drop(g);
             return Ok(());
@@ -611,7 +605,7 @@ impl<B: Backend> Engine<B> {
             drop(g);
             spare = KVec::with_capacity(want, flags)?;
             g = self.inner.lock();
-            if g.chunks.len() != base {
+            if g.chunks.len() * CHUNK != base {
                 return Ok(());
             }
             if g.chunks.len() == g.chunks.capacity() {
@@ -625,7 +619,7 @@ impl<B: Backend> Engine<B> {
         // Cannot allocate: capacity was ensured above.
         g.chunks.push(chunk, GFP_ATOMIC)?;
         for i in (0..CHUNK).rev() {
-            let slot = slot_number(base, i);
+            let slot = (base + i) as u32;
             let head = g.free;
             // SAFETY: the lock is held (`g`), and no other reference to this data exists.
             unsafe { &mut *Self::entry_in(&g, slot).data.get() }.next = head;
@@ -638,8 +632,7 @@ impl<B: Backend> Engine<B> {
     }
 
     fn entry_in(g: &EngineInner<B>, slot: u32) -> &Entry<B> {
-        let mask = (1 << CHUNK_SHIFT) - 1;
-        &g.chunks[(slot >> CHUNK_SHIFT) as usize][(slot & mask) as usize]
+        &g.chunks[slot as usize / CHUNK][slot as usize % CHUNK]
     }
 
     /// Soft-irq expiry of `entry`'s timer.
@@ -744,9 +737,9 @@ impl<B: Backend> Engine<B> {
             g.dying = true;
             g.fired_head = NIL;
             g.fired_tail = NIL;
-            g.chunks.len()
+            g.chunks.len() * CHUNK
         };
-        for slot in (0..n).flat_map(|c| (0..CHUNK).map(move |i| slot_number(c, i))) {
+        for slot in 0..n as u32 {
             let entry: *const Entry<B> = {
                 let g = self.inner.lock();
                 Self::entry_in(&g, slot)
@@ -826,8 +819,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
     pub(crate) fn lookup(&mut self, id: u64) -> Result<u32> {
         let slot = (id & SLOT_MASK) as u32;
-        let in_chunk = (slot & ((1 << CHUNK_SHIFT) - 1)) as usize;
-        if id == 0 || (slot >> CHUNK_SHIFT) as usize >= self.g.chunks.len() || in_chunk >= CHUNK {
+        if id == 0 || slot as usize >= self.g.chunks.len() * CHUNK {
             return Err(ENOENT);
         }
         if self.data(slot).id != id {
@@ -1136,8 +1128,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     }
 
     fn check(mut self) -> Check {
-        let nchunks = self.g.chunks.len();
-        let slots = (nchunks * CHUNK) as u32;
+        let slots = (self.g.chunks.len() * CHUNK) as u32;
         let mut ok = true;
         // Free list: every member free, count matches, no cycle.
         let mut n = 0u32;
@@ -1161,7 +1152,7 @@ impl<'a, B: Backend> Locked<'a, B> {
         ok &= self.g.live + self.g.nfree == slots;
         // Every id names its own slot.
         let mut live = 0u32;
-        for slot in (0..nchunks).flat_map(|c| (0..CHUNK).map(move |i| slot_number(c, i))) {
+        for slot in 0..slots {
             let d = self.data(slot);
             if d.id != 0 {
                 live += 1;

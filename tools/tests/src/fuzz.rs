@@ -385,7 +385,6 @@ fn fuzz(seed: u64, secs: u64, max_ops: u64) -> Result<u64, String> {
     if child == 0 {
         let child_ops = AtomicU64::new(0);
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let stop_child = AtomicBool::new(false);
         let mut r = Rng::new(seed ^ 0xC411D);
         let mut code = 0;
         while Instant::now() < deadline && child_ops.load(Relaxed) < max_ops / 5 {
@@ -396,7 +395,6 @@ fn fuzz(seed: u64, secs: u64, max_ops: u64) -> Result<u64, String> {
             }
             child_ops.fetch_add(1, Relaxed);
         }
-        let _ = stop_child;
         println!("HRC-STAT fuzz_child_ops {}", child_ops.load(Relaxed));
         // SAFETY: terminate the child without running the parent's destructors twice.
         unsafe { libc::_exit(code) };
