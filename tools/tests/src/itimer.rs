@@ -319,6 +319,11 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     Ok(())
 }
 
+/// A `timespec` in ns.
+fn ns(t: libc::timespec) -> i64 {
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
 /// Linux POSIX timer helpers for the differential tests.
 struct PosixTimer(libc::timer_t);
 
@@ -349,7 +354,6 @@ impl PosixTimer {
         let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
         // SAFETY: valid pointers.
         unsafe { libc::timer_settime(self.0, 0, &new, &mut old) };
-        let ns = |t: libc::timespec| t.tv_sec * 1_000_000_000 + t.tv_nsec;
         (ns(old.it_value), ns(old.it_interval))
     }
 }
@@ -359,7 +363,6 @@ impl PosixTimer {
         let mut cur: libc::itimerspec = unsafe { std::mem::zeroed() };
         // SAFETY: valid pointer.
         unsafe { libc::timer_gettime(self.0, &mut cur) };
-        let ns = |t: libc::timespec| t.tv_sec * 1_000_000_000 + t.tv_nsec;
         (ns(cur.it_value), ns(cur.it_interval))
     }
 }
