@@ -37,6 +37,15 @@ except ImportError:
     print("matplotlib missing: no plots", file=sys.stderr)
     sys.exit(0)
 
+def finish(fig, ax, name):
+    """Grid, legend, layout, save, close: the same for every plot."""
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=100)
+    plt.close(fig)
+
+
 for mode in sorted({r["mode"] for r in rows}):
     # Cost versus pending timers.
     pts = {}
@@ -55,11 +64,7 @@ for mode in sorted({r["mode"] for r in rows}):
         ax.set_xlabel("timers pending in the same tree (0 plotted at 1)")
         ax.set_ylabel("ns per arm+cancel pair" + (" (= instructions)" if mode == "icount" else ""))
         ax.set_title(f"arm+cancel cost vs pending timers ({mode})")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / f"cost-vs-pending-{mode}.png", dpi=100)
-        plt.close(fig)
+        finish(fig, ax, f"cost-vs-pending-{mode}.png")
     # Lateness percentiles per path.
     lat = [r for r in rows if r["mode"] == mode and r["id"] == "lat"]
     if lat:
@@ -73,9 +78,5 @@ for mode in sorted({r["mode"] for r in rows}):
         ax.set_xticklabels(["p50", "p99", "p99.9", "max"])
         ax.set_ylabel("lateness, ns" + (" (= instructions)" if mode == "icount" else ""))
         ax.set_title(f"expiry lateness, 10k timers over 1 s ({mode})")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / f"lateness-{mode}.png", dpi=100)
-        plt.close(fig)
+        finish(fig, ax, f"lateness-{mode}.png")
 print(f"wrote {out}/results.json, results.md and plots", file=sys.stderr)

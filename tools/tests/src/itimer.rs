@@ -319,6 +319,24 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     Ok(())
 }
 
+/// A POSIX (value, interval) and ours agree: same period, values within 50 ms (the two were
+/// read a few TCG-slow microseconds apart).
+fn same_itimer(what: &str, posix: (i64, i64), ours: sys::hrc_itimer) -> Result<(), String> {
+    let (pv, pi) = posix;
+    ensure!(
+        pi as u64 == ours.interval_ns,
+        "{what} interval: posix {pi}, ours {}",
+        ours.interval_ns
+    );
+    let diff = (pv - ours.value_ns as i64).abs();
+    ensure!(
+        diff < 50 * MS,
+        "{what} value: posix {pv}, ours {} (diff {diff} ns)",
+        ours.value_ns
+    );
+    Ok(())
+}
+
 /// A `timespec` in ns.
 fn ns(t: libc::timespec) -> i64 {
     t.tv_sec * 1_000_000_000 + t.tv_nsec
@@ -382,36 +400,16 @@ fn differential_old_values_match_posix_timers() -> Result<(), String> {
     p.settime(1000 * MS, 100 * MS);
     settime(&d, t, 0, 1000 * MS, 100 * MS)?;
     sleep(Duration::from_millis(50));
-    let (pg, pgi) = p.gettime();
-    let ours = d.timer_gettime(t).map_err(|e| e.to_string())?;
-    ensure!(
-        pgi as u64 == ours.interval_ns,
-        "gettime interval: posix {pgi}, ours {}",
-        ours.interval_ns
-    );
-    let diff = (pg - ours.value_ns as i64).abs();
-    ensure!(
-        diff < 50 * MS,
-        "gettime value: posix {pg}, ours {} (diff {diff} ns)",
-        ours.value_ns
-    );
+    same_itimer(
+        "gettime",
+        p.gettime(),
+        d.timer_gettime(t).map_err(|e| e.to_string())?,
+    )?;
     // Armed: old value and interval.
     p.settime(1000 * MS, 100 * MS);
     settime(&d, t, 0, 1000 * MS, 100 * MS)?;
     sleep(Duration::from_millis(50));
-    let (pv, pi) = p.settime(0, 0);
-    let ours = settime(&d, t, 0, 0, 0)?;
-    ensure!(
-        pi as u64 == ours.interval_ns,
-        "old interval: posix {pi}, ours {}",
-        ours.interval_ns
-    );
-    let diff = (pv - ours.value_ns as i64).abs();
-    ensure!(
-        diff < 50 * MS,
-        "old value: posix {pv}, ours {} (diff {diff} ns)",
-        ours.value_ns
-    );
+    same_itimer("old setting", p.settime(0, 0), settime(&d, t, 0, 0, 0)?)?;
     // Disarmed: zeros.
     let (pv, _) = p.settime(0, 0);
     let ours = settime(&d, t, 0, 0, 0)?;
