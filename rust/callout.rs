@@ -195,11 +195,10 @@ pub(crate) fn init<B: Backend>(
     mode: Mode,
     flags: kernel::alloc::Flags,
 ) -> Result<u64> {
-    let id = engine.alloc(Kind::Callout, Clock::Monotonic, 0, flags)?;
-    let mut l = engine.lock();
-    let slot = l.lookup(id)?;
-    l.data(slot).ext.mode = Some(mode);
-    Ok(id)
+    engine.alloc_with(Kind::Callout, Clock::Monotonic, 0, flags, |l, slot| {
+        l.data(slot).ext.mode = Some(mode);
+        Ok(())
+    })
 }
 
 /// `callout_reset`: (re)arms the callout to run `run` after `delay_ns` (at least one tick).

@@ -540,7 +540,9 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Allocates a slot for a new object and gives it an id. Grows the table with `flags` when
-    /// no slot is free (`GFP_ATOMIC` from atomic context).
+    /// no slot is free. The personalities use [`Engine::alloc_with`] to set the slot up in the
+    /// same lock hold; this plain form serves the KUnit suites.
+    #[cfg(CONFIG_KUNIT = "y")]
     pub(crate) fn alloc(&self, kind: Kind, clock: Clock, cookie: u64, flags: Flags) -> Result<u64> {
         self.alloc_with(kind, clock, cookie, flags, |_, _| Ok(()))
     }
@@ -618,15 +620,15 @@ impl<B: Backend> Engine<B> {
         }
         // Cannot allocate: capacity was ensured above.
         g.chunks.push(chunk, GFP_ATOMIC)?;
+        let mut l = Locked { engine: self, g };
         for i in (0..CHUNK).rev() {
             let slot = (base + i) as u32;
-            let head = g.free;
-            // SAFETY: the lock is held (`g`), and no other reference to this data exists.
-            unsafe { &mut *Self::entry_in(&g, slot).data.get() }.next = head;
-            g.free = slot;
+            let head = l.g.free;
+            l.data(slot).next = head;
+            l.g.free = slot;
         }
-        g.nfree += CHUNK as u32;
-        drop(g);
+        l.g.nfree += CHUNK as u32;
+        drop(l);
         drop(spare);
         Ok(())
     }
@@ -676,13 +678,12 @@ impl<B: Backend> Engine<B> {
                 f(arg);
                 let mut l = self.lock();
                 let d = l.data(slot);
+                // `untimeout` of a running callback spins on the id, so freeing is the signal.
                 if d.gen == gen && d.running {
                     d.running = false;
                     d.running_cpu = u32::MAX;
                     l.free(slot);
                 }
-                drop(l);
-                self.done.notify_all();
             }
             (Kind::Callout, _) => {
                 d.sched = Sched::Fired;

@@ -44,11 +44,16 @@ pub(crate) fn create<B: Backend>(
         uapi::HRC_NOTIFY_MACH => Overrun::QueueLimit,
         _ => return Err(EINVAL),
     };
-    let id = engine.alloc(Kind::Interval, clock, cookie, GFP_KERNEL_ACCOUNT)?;
-    let mut l = engine.lock();
-    let slot = l.lookup(id)?;
-    l.data(slot).overrun = overrun;
-    Ok(id)
+    engine.alloc_with(
+        Kind::Interval,
+        clock,
+        cookie,
+        GFP_KERNEL_ACCOUNT,
+        |l, slot| {
+            l.data(slot).overrun = overrun;
+            Ok(())
+        },
+    )
 }
 
 /// `HRC_IOC_TIMER_DELETE`: disarms and frees the timer, dropping an unread record.

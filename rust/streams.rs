@@ -13,7 +13,7 @@
 //! unknown, has fired, was cancelled, belongs to another file, or is the running callback's own
 //! (illumos semantics, chosen over OpenSS7's "undefined", see `docs/semantics.md`).
 
-use crate::engine::{Backend, Engine, HrBackend, Kind, Sched};
+use crate::engine::{Backend, Engine, HrBackend, Kind, Locked, Sched};
 use crate::timer::Clock;
 use kernel::{alloc::Flags, bindings, prelude::*, sync::Arc};
 
@@ -81,6 +81,18 @@ pub(crate) fn timeout_on<B: Backend>(
     )
 }
 
+/// Cancels the armed one-shot in `slot` and frees it: the ns that were left, or `ENOENT` if
+/// it is not armed (fired, or its record is waiting to be read).
+fn cancel_armed<B: Backend>(l: &mut Locked<'_, B>, slot: u32) -> Result<i64> {
+    if l.data(slot).sched != Sched::Armed {
+        return Err(ENOENT);
+    }
+    let left = l.remaining(slot);
+    l.disarm(slot);
+    l.free(slot);
+    Ok(left)
+}
+
 /// `untimeout()` on any engine: the ns that were left. Waits for a callback running on
 /// another CPU; returns `ENOENT` at once from the callback itself (same CPU).
 pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i64> {
@@ -89,13 +101,7 @@ pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i6
         let slot = l.lookup_kind(id, Kind::KernelTimeout)?;
         let d = l.data(slot);
         if !d.running {
-            if d.sched != Sched::Armed {
-                return Err(ENOENT);
-            }
-            let left = l.remaining(slot);
-            l.disarm(slot);
-            l.free(slot);
-            return Ok(left);
+            return cancel_armed(&mut l, slot);
         }
         if d.running_cpu == kernel::cpu::CpuId::current().as_u32() {
             // The callback itself (or an interrupt on top of it): waiting would deadlock.
@@ -133,13 +139,7 @@ pub(crate) fn untimeout_event<B: Backend>(engine: &Engine<B>, id: u64) -> Result
     if !matches!(l.data(slot).kind, Kind::Timeout | Kind::Mtcp) {
         return Err(ENOENT);
     }
-    if l.data(slot).sched != Sched::Armed {
-        return Err(ENOENT);
-    }
-    let left = l.remaining(slot);
-    l.disarm(slot);
-    l.free(slot);
-    Ok(left)
+    cancel_armed(&mut l, slot)
 }
 
 kernel::sync::global_lock! {
