@@ -265,7 +265,7 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
                             0,
                             GFP_KERNEL,
                             |l, slot| {
-                                l.data(slot).callback = Some((record_late, i));
+                                l.set_callback(slot, record_late, i);
                                 l.arm(slot, at, 0)
                             },
                         )

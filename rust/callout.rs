@@ -196,7 +196,7 @@ pub(crate) fn init<B: Backend>(
     flags: kernel::alloc::Flags,
 ) -> Result<u64> {
     engine.alloc_with(Kind::Callout, Clock::Monotonic, 0, flags, |l, slot| {
-        l.data(slot).ext.mode = Some(mode);
+        l.data(slot).obj().ok_or(EINVAL)?.callout.mode = Some(mode);
         Ok(())
     })
 }
@@ -212,12 +212,14 @@ pub(crate) fn reset<B: Backend>(
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Callout)?;
     let d = l.data(slot);
+    d.cookie = cookie;
+    let c = &mut d.obj().ok_or(ENOENT)?.callout;
     if let Run::Actions { mask, us, .. } = run {
         if mask & !action::ALL != 0 || us > MAX_WINDOW_US {
             return Err(EINVAL);
         }
         // A spinlock callout runs atomically: it may not sleep, nor spin for long.
-        if matches!(&d.ext.mode, Some(Mode::Lk(lk)) if lk.kind() == LockKind::Spin)
+        if matches!(&c.mode, Some(Mode::Lk(lk)) if lk.kind() == LockKind::Spin)
             && (mask & action::SLEEP != 0 || us > MAX_SPIN_US)
         {
             return Err(EINVAL);
@@ -225,10 +227,9 @@ pub(crate) fn reset<B: Backend>(
     }
     // BSD: non-positive delays become one tick.
     let delay = delay_ns.max(crate::streams::tick_ns());
-    d.ext.active = true;
-    d.ext.delay = delay;
-    d.cookie = cookie;
-    d.ext.run = Some(run);
+    c.active = true;
+    c.delay = delay;
+    c.run = Some(run);
     let now = engine.backend.now(Clock::Monotonic);
     // `arm` moves a queued hrtimer and bumps the generation, which also cancels a fired run
     // still waiting for the executor: no separate cancel needed.
@@ -239,7 +240,7 @@ pub(crate) fn reset<B: Backend>(
 pub(crate) fn stop<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i32> {
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Callout)?;
-    l.data(slot).ext.active = false;
+    l.data(slot).obj().ok_or(ENOENT)?.callout.active = false;
     Ok(match l.disarm(slot) {
         Sched::Armed | Sched::Fired => 1,
         Sched::Idle => 0,
@@ -253,18 +254,22 @@ pub(crate) fn stop_sync<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i32> 
     let (slot, runs) = {
         let mut l = engine.lock();
         let slot = l.lookup_kind(id, Kind::Callout)?;
-        let d = l.data(slot);
-        if !d.running || d.running_task == current_task() {
+        let o = l.data(slot).obj().ok_or(ENOENT)?;
+        if !o.running || o.running_task == current_task() {
             return Ok(r);
         }
-        match &d.ext.mode {
+        match &o.callout.mode {
             Some(Mode::Lk(lk)) if lk.held_by_current() => return Ok(r),
             Some(Mode::Giant) if GIANT_OWNER.load(Relaxed) == current_task() => return Ok(r),
             _ => {}
         }
-        (slot, d.ext.runs)
+        (slot, o.callout.runs)
     };
-    engine.wait_while(slot, |d| d.id == id && d.running && d.ext.runs == runs);
+    engine.wait_while(slot, |d| {
+        d.id == id
+            && d.obj_ref()
+                .is_some_and(|o| o.running && o.callout.runs == runs)
+    });
     Ok(r)
 }
 
@@ -272,7 +277,7 @@ pub(crate) fn stop_sync<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i32> 
 pub(crate) fn active<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i32> {
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Callout)?;
-    Ok(i32::from(l.data(slot).ext.active))
+    Ok(i32::from(l.data(slot).obj().ok_or(ENOENT)?.callout.active))
 }
 
 /// `callout_pending`: scheduled and the hrtimer has not fired yet.
@@ -287,7 +292,7 @@ pub(crate) fn pending<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i32> {
 pub(crate) fn deactivate<B: Backend>(engine: &Engine<B>, id: u64) -> Result {
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Callout)?;
-    l.data(slot).ext.active = false;
+    l.data(slot).obj().ok_or(ENOENT)?.callout.active = false;
     Ok(())
 }
 
@@ -296,21 +301,21 @@ pub(crate) fn destroy<B: Backend>(engine: &Engine<B>, id: u64) -> Result {
     {
         let mut l = engine.lock();
         let slot = l.lookup_kind(id, Kind::Callout)?;
-        let d = l.data(slot);
-        if d.running && d.running_task == current_task() {
+        let o = l.data(slot).obj().ok_or(ENOENT)?;
+        if o.running && o.running_task == current_task() {
             return Err(EBUSY);
         }
     }
     stop_sync(engine, id)?;
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Callout)?;
-    if l.data(slot).running {
+    if l.data(slot).obj().is_some_and(|o| o.running) {
         // Someone reset it and it ran again meanwhile; the caller may retry.
         return Err(EBUSY);
     }
     l.disarm(slot);
     l.unqueue_record(slot);
-    l.data(slot).ext = CalloutState::EMPTY;
+    // Drops the callout's state, with its reference to its lock.
     l.free(slot);
     Ok(())
 }
@@ -323,7 +328,11 @@ pub(crate) fn dispatch<B: Backend>(engine: &Engine<B>, slot: u32) {
         if d.kind != Kind::Callout || d.sched != Sched::Fired {
             return;
         }
-        (d.id, d.gen, d.ext.mode.clone())
+        let id = d.id;
+        match d.obj() {
+            Some(o) => (id, o.gen, o.callout.mode.clone()),
+            None => return,
+        }
     };
     // Take the callout's lock, then re-check under it: a `stop` or `reset` made meanwhile
     // (e.g. by a thread holding this lock while we waited for it) changed the generation.
@@ -340,17 +349,22 @@ pub(crate) fn dispatch<B: Backend>(engine: &Engine<B>, slot: u32) {
     let run = {
         let mut l = engine.lock();
         let d = l.data(slot);
-        if d.id != id || d.gen != gen || d.sched != Sched::Fired || !d.ext.active {
-            if d.id == id && d.sched == Sched::Fired {
-                // Deactivated while queued: skipped, like DragonFly's inactive callouts.
-                d.sched = Sched::Idle;
-            }
-            None
-        } else {
+        let fired = d.id == id && d.sched == Sched::Fired;
+        // The schedule popped is still the current one unless a `stop` or `reset` changed the
+        // generation. A newer schedule that fired meanwhile is on the list again: leave it.
+        let current = fired && d.obj_ref().is_some_and(|o| o.gen == gen);
+        if current {
+            // Run or skipped: either way this schedule is consumed.
             d.sched = Sched::Idle;
-            d.running = true;
-            d.running_task = current_task();
-            d.ext.run
+        }
+        match d.obj() {
+            Some(o) if current && o.callout.active => {
+                o.running = true;
+                o.running_task = current_task();
+                o.callout.run
+            }
+            // Stale, or deactivated while queued: skipped, like DragonFly's inactive callouts.
+            _ => None,
         }
     };
     if let Some(run) = run {
@@ -361,18 +375,20 @@ pub(crate) fn dispatch<B: Backend>(engine: &Engine<B>, slot: u32) {
         };
         let (event, extra) = execute(engine, id, run);
         let mut l = engine.lock();
-        let d = l.data(slot);
-        d.running = false;
-        d.running_task = 0;
-        d.ext.runs = d.ext.runs.wrapping_add(1);
-        if event {
-            d.rec.flags = if lock_held {
-                crate::uapi::HRC_EVF_LOCK_HELD
-            } else {
-                0
-            };
-            d.rec.extra = extra;
-            l.deliver(slot, 0);
+        // The callout cannot have been freed meanwhile: `destroy` refuses a running callout.
+        if let Some(o) = l.data(slot).obj() {
+            o.running = false;
+            o.running_task = 0;
+            o.callout.runs = o.callout.runs.wrapping_add(1);
+            if event {
+                o.rec.flags = if lock_held {
+                    crate::uapi::HRC_EVF_LOCK_HELD
+                } else {
+                    0
+                };
+                o.rec.extra = extra;
+                l.deliver(slot, 0);
+            }
         }
         drop(l);
         engine.notify_done();
@@ -407,7 +423,11 @@ fn execute<B: Backend>(engine: &Engine<B>, id: u64, run: Run) -> (bool, u64) {
                 let (delay, cookie) = {
                     let mut l = engine.lock();
                     match l.lookup(id) {
-                        Ok(slot) => (l.data(slot).ext.delay, l.data(slot).cookie),
+                        Ok(slot) => {
+                            let d = l.data(slot);
+                            let cookie = d.cookie;
+                            (d.obj().map_or(0, |o| o.callout.delay), cookie)
+                        }
                         Err(_) => (0, 0),
                     }
                 };
@@ -447,8 +467,10 @@ pub(crate) fn hold<B: Backend>(
         // unless the callout uses this very lock (then it never waits).
         let mut l = engine.lock();
         let slot = l.lookup_kind(callout_id, Kind::Callout)?;
-        let own =
-            matches!(&l.data(slot).ext.mode, Some(Mode::Lk(lk)) if core::ptr::eq(&**lk, lock));
+        let own = matches!(
+            l.data(slot).obj().map(|o| &o.callout.mode),
+            Some(Some(Mode::Lk(lk))) if core::ptr::eq(&**lk, lock)
+        );
         if spin && op == crate::uapi::HRC_HOLD_STOP_SYNC && !own {
             return Err(EINVAL);
         }

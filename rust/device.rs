@@ -368,35 +368,41 @@ fn batch(e: &Engine<HrBackend>, ops: u64, count: u32) -> Result<u32> {
     let base = usize::try_from(ops).map_err(|_| EFAULT)?;
     let mut done = 0u32;
     let mut buf = KVec::<uapi::hrc_timeout>::with_capacity(CHUNK, GFP_KERNEL)?;
+    let mut reqs = KVec::<(i64, u64)>::with_capacity(CHUNK, GFP_KERNEL)?;
+    let mut ids = [0u64; CHUNK];
     let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(base), len).reader_writer();
     while (done as usize) < count as usize {
         let n = (count as usize - done as usize).min(CHUNK);
         buf.clear();
+        reqs.clear();
         for _ in 0..n {
             buf.push(reader.read::<uapi::hrc_timeout>()?, GFP_KERNEL)?;
         }
+        // Validate first: the valid prefix is armed, the first invalid entry ends the batch.
         let mut err = None;
-        for t in buf.iter_mut() {
+        for t in buf.iter() {
             let r = if t.pad != 0 {
                 Err(EINVAL)
             } else {
                 delay_ns(t.time, t.flags, uapi::HRC_TIMEOUT_NS)
-                    .and_then(|ns| streams::timeout_event(e, ns, t.cookie))
             };
             match r {
-                Ok(id) => {
-                    t.id = id;
-                    done += 1;
-                }
+                Ok(ns) => reqs.push((ns, t.cookie), GFP_KERNEL)?,
                 Err(x) => {
                     err = Some(x);
                     break;
                 }
             }
         }
-        for t in buf.iter() {
-            writer.write(t)?;
+        let (armed, r) = streams::timeout_events(e, &reqs, &mut ids);
+        if let Err(x) = r {
+            err = Some(x);
         }
+        for (t, id) in buf.iter_mut().zip(ids.iter()).take(armed) {
+            t.id = *id;
+            writer.write(&*t)?;
+        }
+        done += armed as u32;
         if let Some(x) = err {
             return if done == 0 { Err(x) } else { Ok(done) };
         }

@@ -7,10 +7,12 @@
 //! event records for readers, and runs thread-context callbacks on its executor.
 //!
 //! Design, in short:
-//! - **Slots are recycled, never freed one by one.** They come in pinned chunks of [`CHUNK`]
-//!   and go back to a free list, so arming costs no allocation once the table has grown. Each
-//!   slot's event record lives in the slot itself: an expiry never allocates and so can never
-//!   lose an event for want of memory.
+//! - **Slots are recycled, never freed one by one.** They come in pinned, size-aligned chunks
+//!   of [`CHUNK`] and go back to a free list, so arming costs no allocation once the table has
+//!   grown. Each slot's event record lives in the slot (one-shots) or its object state
+//!   (callouts, interval timers): an expiry never allocates and so can never lose an event for
+//!   want of memory. A slot is 120 bytes, 80 of them the hrtimer: a pending timeout costs one.
+//!   Long-lived objects keep their larger state in an [`Object`] allocated with them.
 //! - **Ids** are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter, so an
 //!   id is never reused while the module is loaded, is never 0, never a kernel address, and is
 //!   looked up in O(1). A stale or foreign id finds a slot whose id differs: `ENOENT`.
@@ -48,9 +50,9 @@ const SLOT_MASK: u64 = (MAX_SLOTS as u64) - 1;
 /// Bytes per chunk of slots: an order-2 page allocation with nothing rounded away (chunks are
 /// above the largest kmalloc cache, so the page allocator rounds each up to a power of two).
 const CHUNK_BYTES: usize = 16384;
-/// Slots per chunk: as many as fit in [`CHUNK_BYTES`] (the size does not depend on `B`).
-pub(crate) const CHUNK: usize = CHUNK_BYTES / core::mem::size_of::<Entry<HrBackend>>();
-const _: () = assert!(CHUNK >= 32, "a slot grew past 512 bytes");
+/// Slots per chunk: as many as fit in [`CHUNK_BYTES`] after the chunk's header (the size does
+/// not depend on `B`).
+pub(crate) const CHUNK: usize = (CHUNK_BYTES - 16) / core::mem::size_of::<Entry<HrBackend>>();
 /// End of an intrusive list.
 const NIL: u32 = u32::MAX;
 /// Sequence numbers an engine takes from [`NEXT_SEQ`] at a time, so arming touches no shared
@@ -99,7 +101,7 @@ impl Kind {
 pub(crate) enum Sched {
     /// Not scheduled.
     Idle,
-    /// The hrtimer is queued for `expiry`.
+    /// The hrtimer is queued (for [`Locked::expiry`]).
     Armed,
     /// The hrtimer fired; the executor has not started the callback yet.
     Fired,
@@ -128,28 +130,28 @@ pub(crate) struct Record {
 /// The callback of an in-kernel timeout.
 pub(crate) type KernelCallback = fn(usize);
 
-/// The mutable part of a slot. Only accessed with the engine lock held.
-pub(crate) struct EntryData {
-    /// The id of the object using the slot; 0 while the slot is free.
-    pub(crate) id: u64,
-    pub(crate) kind: Kind,
-    pub(crate) clock: Clock,
-    /// The clock the hrtimer is currently set up on.
-    timer_clock: Clock,
-    pub(crate) sched: Sched,
-    /// A callback (executor or in-kernel) is running.
-    pub(crate) running: bool,
-    /// The CPU a soft-irq callback runs on, or the task (as an address, only compared) an
-    /// executor callback runs in: lets a cancel from the callback itself return at once.
-    pub(crate) running_cpu: u32,
-    pub(crate) running_task: usize,
+/// What a slot holds besides the fields every kind uses.
+pub(crate) enum Body {
+    /// A one-shot that delivers a record (userspace timeout, mTCP): when it fired.
+    Once { fire: i64 },
+    /// An in-kernel timeout: its callback (whose argument is the slot's cookie) and, while the
+    /// callback runs, the CPU it runs on (`u32::MAX` otherwise), so that an `untimeout` from
+    /// the callback itself returns at once instead of waiting for itself.
+    Kernel { func: KernelCallback, cpu: u32 },
+    /// A long-lived object (callout, interval timer): its state, allocated with the object.
+    Object(KBox<Object>),
+}
+
+/// The state of a long-lived object: callouts and interval timers, created once and armed
+/// many times, keep what one-shots do not need out of the slot (see [`EntryData`]).
+pub(crate) struct Object {
     /// Bumped by every arm and cancel, so a dispatch of an older schedule can tell.
     pub(crate) gen: u32,
-    /// Absolute expiry of the current schedule on `clock`, in ns.
-    pub(crate) expiry: i64,
+    /// A callback runs on the executor, in task `running_task` (an address, only compared).
+    pub(crate) running: bool,
+    pub(crate) running_task: usize,
     /// Period in ns; 0 for one-shot.
     pub(crate) interval: i64,
-    pub(crate) cookie: u64,
     pub(crate) overrun: Overrun,
     /// Mach: expiries not delivered yet, reported by the next record that gets through.
     pub(crate) missed: u64,
@@ -159,82 +161,172 @@ pub(crate) struct EntryData {
     pub(crate) absolute: bool,
     /// Expired since it was last armed (QNX `_NTO_TI_EXPIRED`).
     pub(crate) expired: bool,
-    /// The record is in the event queue.
-    pub(crate) queued: bool,
     /// The record readers get: `expiry`/`fire` are those of the latest expiry it stands for,
     /// `overruns` the earlier expiries folded into it.
     pub(crate) rec: Record,
     /// The expiry being handled (scheduled and actual time), until it is delivered.
     pub(crate) fired: (i64, i64),
-    /// In-kernel timeout callback and its argument.
-    pub(crate) callback: Option<(KernelCallback, usize)>,
-    /// Personality-specific state (callout actions, lock, ...).
-    pub(crate) ext: crate::callout::CalloutState,
-    /// On the executor's list.
+    /// Callout state (actions, lock, ...).
+    pub(crate) callout: crate::callout::CalloutState,
+    /// On the executor's list, linked by `fired_next`.
     on_fired: bool,
-    /// Link in the free list or the event queue (a slot is never on both).
-    next: u32,
-    /// Link in the executor's list.
     fired_next: u32,
 }
+
+impl Object {
+    const NEW: Self = Self {
+        gen: 0,
+        running: false,
+        running_task: 0,
+        interval: 0,
+        overrun: Overrun::Coalesce,
+        missed: 0,
+        total_overruns: 0,
+        absolute: false,
+        expired: false,
+        rec: Record {
+            expiry: 0,
+            fire: 0,
+            overruns: 0,
+            flags: 0,
+            extra: 0,
+        },
+        fired: (0, 0),
+        callout: crate::callout::CalloutState::EMPTY,
+        on_fired: false,
+        fired_next: NIL,
+    };
+}
+
+/// The mutable part of a slot. Only accessed with the engine lock held.
+///
+/// Kept to 40 bytes so that a slot with its 80-byte hrtimer is 120 bytes: a pending timeout
+/// costs one slot. The expiry lives in the hrtimer itself ([`Backend::expires`]); whether the
+/// record is queued is told by the queue link ([`Locked::rec_queued`]); whatever only
+/// long-lived objects need is in their [`Object`].
+pub(crate) struct EntryData {
+    /// The id of the object using the slot; 0 while the slot is free.
+    pub(crate) id: u64,
+    /// The user's cookie (in-kernel timeouts: the callback's argument).
+    pub(crate) cookie: u64,
+    pub(crate) body: Body,
+    /// Link in the free list or the event queue (a slot is never on both); `NIL` for a live
+    /// slot whose record is not queued, unless it is the queue's tail.
+    next: u32,
+    pub(crate) kind: Kind,
+    pub(crate) clock: Clock,
+    /// The clock the hrtimer is currently set up on.
+    timer_clock: Clock,
+    pub(crate) sched: Sched,
+}
+
+impl EntryData {
+    /// The object state of a callout or interval timer.
+    pub(crate) fn obj(&mut self) -> Option<&mut Object> {
+        match &mut self.body {
+            Body::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// [`EntryData::obj`], shared.
+    pub(crate) fn obj_ref(&self) -> Option<&Object> {
+        match &self.body {
+            Body::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes per slot: the hrtimer (80) and [`EntryData`] (40).
+const ENTRY_BYTES: usize = 120;
 
 /// One timer slot: an hrtimer and its data.
 ///
 /// # Invariants
 ///
-/// - `engine` points at the [`Engine`] whose table holds this entry; it outlives the entry.
-/// - `data` is only accessed with that engine's lock held.
+/// - An entry only lives in the `entries` of a [`Chunk`].
+/// - `data` is only accessed with the lock of that chunk's engine held.
 #[pin_data]
 pub(crate) struct Entry<B: Backend> {
     #[pin]
     timer: RawTimer,
-    engine: *const Engine<B>,
-    /// This entry's slot number (fixed).
-    index: u32,
     data: UnsafeCell<EntryData>,
+    _backend: core::marker::PhantomData<B>,
 }
 
-// SAFETY: `timer` is `Sync`; `data` is only accessed under the engine lock (type invariant);
-// `engine` is only dereferenced as a shared reference to a `Sync` engine.
+// SAFETY: `timer` is `Sync`; `data` is only accessed under the engine lock (type invariant).
 unsafe impl<B: Backend> Send for Entry<B> {}
 // SAFETY: as above.
 unsafe impl<B: Backend> Sync for Entry<B> {}
 
+const _: () = assert!(core::mem::size_of::<Entry<HrBackend>>() <= ENTRY_BYTES);
+
 impl<B: Backend> Entry<B> {
-    fn new(engine: *const Engine<B>, n: u32) -> impl PinInit<Self> {
+    fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             timer <- RawTimer::new(expire_trampoline::<B>, Clock::Monotonic),
-            // INVARIANT: the engine creates its entries and passes itself.
-            engine,
-            index: n,
             data: UnsafeCell::new(EntryData {
                 id: 0,
+                cookie: 0,
+                body: Body::Once { fire: 0 },
+                next: NIL,
                 kind: Kind::Timeout,
                 clock: Clock::Monotonic,
                 timer_clock: Clock::Monotonic,
                 sched: Sched::Idle,
-                running: false,
-                running_cpu: u32::MAX,
-                running_task: 0,
-                gen: 0,
-                expiry: 0,
-                interval: 0,
-                cookie: 0,
-                overrun: Overrun::Coalesce,
-                missed: 0,
-                total_overruns: 0,
-                absolute: false,
-                expired: false,
-                queued: false,
-                rec: Record { expiry: 0, fire: 0, overruns: 0, flags: 0, extra: 0 },
-                fired: (0, 0),
-                callback: None,
-                ext: crate::callout::CalloutState::EMPTY,
-                on_fired: false,
-                next: NIL,
-                fired_next: NIL,
             }),
+            _backend: core::marker::PhantomData,
         })
+    }
+}
+
+/// A chunk of slots and the engine they belong to.
+///
+/// Aligned to its size, so that the expiry callback, which only gets the hrtimer's address,
+/// finds the engine and slot number by masking that address: a slot carries neither.
+///
+/// # Invariants
+///
+/// `engine` points at the [`Engine`] whose table holds this chunk; it outlives the chunk.
+#[pin_data]
+#[repr(C, align(16384))]
+pub(crate) struct Chunk<B: Backend> {
+    engine: *const Engine<B>,
+    /// Slot number of `entries[0]`.
+    base: u32,
+    #[pin]
+    entries: [Entry<B>; CHUNK],
+}
+
+// SAFETY: `engine` is only dereferenced as a shared reference to a `Sync` engine; the entries
+// are `Send` and `Sync`.
+unsafe impl<B: Backend> Send for Chunk<B> {}
+// SAFETY: as above.
+unsafe impl<B: Backend> Sync for Chunk<B> {}
+
+const _: () = assert!(core::mem::align_of::<Chunk<HrBackend>>() == CHUNK_BYTES);
+const _: () = assert!(core::mem::size_of::<Chunk<HrBackend>>() == CHUNK_BYTES);
+
+impl<B: Backend> Chunk<B> {
+    fn new(engine: *const Engine<B>, base: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // INVARIANT: the engine creates its chunks and passes itself.
+            engine,
+            base,
+            entries <- pin_init::pin_init_array_from_fn(|_| Entry::new()),
+        })
+    }
+
+    /// The chunk holding `entry`, and `entry`'s slot number.
+    fn of(entry: &Entry<B>) -> (&Self, u32) {
+        let addr = core::ptr::from_ref(entry) as usize;
+        // SAFETY: by the `Entry` invariant `entry` lives in a `Chunk`, whose alignment is
+        // `CHUNK_BYTES` and whose size is `CHUNK_BYTES`, so masking gives the chunk's address.
+        let chunk = unsafe { &*((addr & !(CHUNK_BYTES - 1)) as *const Self) };
+        let first = core::ptr::from_ref(&chunk.entries[0]) as usize;
+        let n = (addr - first) / core::mem::size_of::<Entry<B>>();
+        (chunk, chunk.base + n as u32)
     }
 }
 
@@ -250,9 +342,10 @@ unsafe extern "C" fn expire_trampoline<B: Backend>(
     let timer = timer.cast::<RawTimer>();
     // SAFETY: by the safety contract `timer` is the `timer` field of a live `Entry<B>`.
     let entry = unsafe { &*kernel::container_of!(timer, Entry<B>, timer) };
-    // SAFETY: by the `Entry` invariant the engine outlives its entries.
-    let engine = unsafe { &*entry.engine };
-    engine.expire(entry);
+    let (chunk, slot) = Chunk::of(entry);
+    // SAFETY: by the `Chunk` invariant the engine outlives its chunks.
+    let engine = unsafe { &*chunk.engine };
+    engine.expire(entry, slot);
     // Periodic timers are re-armed under the engine lock by `expire` (see the module doc).
     bindings::hrtimer_restart::HRTIMER_NORESTART
 }
@@ -273,6 +366,8 @@ pub(crate) trait Backend: Sized + Send + Sync + 'static {
     fn cancel(&self, e: &Entry<Self>);
     /// Moves an inactive timer to `clock`.
     fn set_clock(&self, e: &Entry<Self>, clock: Clock);
+    /// The absolute expiry `e` was last started for (kept after it fired or was cancelled).
+    fn expires(&self, e: &Entry<Self>) -> i64;
 }
 
 /// Real hrtimers.
@@ -302,6 +397,10 @@ impl Backend for HrBackend {
     fn set_clock(&self, e: &Entry<Self>, clock: Clock) {
         e.timer.set_clock(Self::EXPIRE, clock)
     }
+
+    fn expires(&self, e: &Entry<Self>) -> i64 {
+        e.timer.expires()
+    }
 }
 
 /// A clock that only moves when a test says so; expiries run in the test's thread.
@@ -317,6 +416,8 @@ struct FakeInner {
     offset: i64,
     /// Queued timers: (expiry, clock, entry address).
     queue: KVec<(i64, Clock, usize)>,
+    /// The last expiry each started entry had (like an hrtimer's, it outlives the expiry).
+    last: KVec<(usize, i64)>,
 }
 
 impl FakeInner {
@@ -333,7 +434,12 @@ impl FakeClock {
     /// A fake clock at `start` ns on both clocks.
     pub(crate) fn new(start: i64) -> impl PinInit<Self> {
         pin_init!(Self {
-            inner <- new_spinlock_irq!(FakeInner { mono: start, offset: 0, queue: KVec::new() }),
+            inner <- new_spinlock_irq!(FakeInner {
+                mono: start,
+                offset: 0,
+                queue: KVec::new(),
+                last: KVec::new(),
+            }),
         })
     }
 
@@ -365,8 +471,9 @@ impl FakeClock {
             // SAFETY: only entries of live engines are queued; an engine cancels all its
             // timers (removing them here) before it is freed.
             let entry = unsafe { &*(addr as *const Entry<FakeClock>) };
-            // SAFETY: by the `Entry` invariant its engine outlives it.
-            unsafe { &*entry.engine }.expire(entry);
+            let (chunk, slot) = Chunk::of(entry);
+            // SAFETY: by the `Chunk` invariant its engine outlives it.
+            unsafe { &*chunk.engine }.expire(entry, slot);
         }
     }
 
@@ -407,12 +514,17 @@ impl Backend for FakeClock {
 
     fn start(&self, e: &Entry<Self>, clock: Clock, expires: i64) {
         self.remove(e);
+        let addr = core::ptr::from_ref(e) as usize;
+        let mut g = self.inner.lock();
         // A failed push would lose the timer: tests run with memory to spare, and the fake
         // clock is never used outside KUnit.
-        let _ = self.inner.lock().queue.push(
-            (expires, clock, core::ptr::from_ref(e) as usize),
-            GFP_ATOMIC,
-        );
+        let _ = g.queue.push((expires, clock, addr), GFP_ATOMIC);
+        match g.last.iter_mut().find(|l| l.0 == addr) {
+            Some(l) => l.1 = expires,
+            None => {
+                let _ = g.last.push((addr, expires), GFP_ATOMIC);
+            }
+        }
     }
 
     fn try_cancel(&self, e: &Entry<Self>) -> TryCancel {
@@ -433,11 +545,17 @@ impl Backend for FakeClock {
     }
 
     fn set_clock(&self, _e: &Entry<Self>, _clock: Clock) {}
+
+    fn expires(&self, e: &Entry<Self>) -> i64 {
+        let addr = core::ptr::from_ref(e) as usize;
+        let g = self.inner.lock();
+        g.last.iter().find(|l| l.0 == addr).map_or(0, |l| l.1)
+    }
 }
 
 /// The engine state behind the lock.
 pub(crate) struct EngineInner<B: Backend> {
-    chunks: KVec<Pin<KBox<[Entry<B>; CHUNK]>>>,
+    chunks: KVec<Pin<KBox<Chunk<B>>>>,
     free: u32,
     nfree: u32,
     /// Slots in use (timers and unread one-shot records).
@@ -557,17 +675,16 @@ impl<B: Backend> Engine<B> {
         flags: Flags,
         setup: impl FnOnce(&mut Locked<'_, B>, u32) -> Result,
     ) -> Result<u64> {
+        // Long-lived objects get their state before the lock is taken.
+        let mut obj = match kind {
+            Kind::Callout | Kind::Interval => Some(KBox::new(Object::NEW, flags)?),
+            _ => None,
+        };
         loop {
             {
                 let mut l = self.lock();
-                if l.g.dying {
-                    return Err(ENODEV);
-                }
-                if l.g.live >= self.max_timers {
-                    return Err(ENOSPC);
-                }
-                if l.g.free != NIL {
-                    let id = l.take_free(kind, clock, cookie)?;
+                if !l.needs_growth() {
+                    let id = l.take_free(kind, clock, cookie, &mut obj)?;
                     let slot = (id & SLOT_MASK) as u32;
                     if let Err(e) = setup(&mut l, slot) {
                         l.free(slot);
@@ -580,6 +697,44 @@ impl<B: Backend> Engine<B> {
         }
     }
 
+    /// Lock holds of [`Engine::batch`] are this many calls long at most, which bounds how long
+    /// interrupts stay off.
+    const BATCH_HOLD: usize = 16;
+
+    /// Runs `f(l, i, now)` for each `i` in `0..n`, [`Self::BATCH_HOLD`] at a time under one
+    /// lock hold and one read of the monotonic clock (`now`), growing the table with `flags`
+    /// between holds when it is full. `f` allocates with [`Locked::alloc_one_shot`]. This is
+    /// batch submission: arming without a lock round trip and a clock read per timer. Stops
+    /// at the first error: returns how many calls succeeded, and that error.
+    pub(crate) fn batch(
+        &self,
+        n: usize,
+        flags: Flags,
+        mut f: impl FnMut(&mut Locked<'_, B>, usize, i64) -> Result,
+    ) -> (usize, Result) {
+        let mut i = 0;
+        while i < n {
+            let grow = {
+                let mut l = self.lock();
+                let now = self.backend.now(Clock::Monotonic);
+                let end = n.min(i + Self::BATCH_HOLD);
+                while i < end && !l.needs_growth() {
+                    if let Err(e) = f(&mut l, i, now) {
+                        return (i, Err(e));
+                    }
+                    i += 1;
+                }
+                i < end
+            };
+            if grow {
+                if let Err(e) = self.grow(flags) {
+                    return (i, Err(e));
+                }
+            }
+        }
+        (n, Ok(()))
+    }
+
     /// Adds one chunk of slots to the table. Allocates with the lock dropped.
     fn grow(&self, flags: Flags) -> Result {
         let base = {
@@ -589,11 +744,7 @@ impl<B: Backend> Engine<B> {
         if base + CHUNK > MAX_SLOTS as usize {
             return Err(ENOSPC);
         }
-        let me: *const Self = self;
-        let chunk = KBox::pin_init(
-            pin_init::pin_init_array_from_fn(|i| Entry::new(me, (base + i) as u32)),
-            flags,
-        )?;
+        let chunk = KBox::pin_init(Chunk::new(self, base as u32), flags)?;
         // Room for the chunk pointer, reserved before taking the lock.
         let mut spare = KVec::new();
         let mut g = self.inner.lock();
@@ -634,62 +785,69 @@ impl<B: Backend> Engine<B> {
     }
 
     fn entry_in(g: &EngineInner<B>, slot: u32) -> &Entry<B> {
-        &g.chunks[slot as usize / CHUNK][slot as usize % CHUNK]
+        &g.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK]
     }
 
-    /// Soft-irq expiry of `entry`'s timer.
-    fn expire(&self, entry: &Entry<B>) {
-        let slot = entry.index;
+    /// Soft-irq expiry of `entry`'s timer, which is slot `slot`.
+    fn expire(&self, entry: &Entry<B>, slot: u32) {
         let mut l = self.lock();
         // A callback that lost a race with a cancel or re-arm finds the slot no longer armed,
         // or its timer queued again for a newer schedule: nothing to do.
         if l.g.dying || self.backend.is_queued(entry) || l.data(slot).sched != Sched::Armed {
             return;
         }
+        let expiry = self.backend.expires(entry);
         let clock = l.data(slot).clock;
         let now = self.backend.now(clock);
         let d = l.data(slot);
-        d.expired = true;
-        let mut missed = 0u64;
-        if d.interval > 0 {
-            // Drift-free: period k fires at start + k*interval. When the callback runs late,
-            // the periods that came due meanwhile become overruns of one record standing for
-            // the latest of them, never a burst of late events.
-            let behind = (now.saturating_sub(d.expiry) / d.interval) as u64;
-            missed = behind;
-            let latest = d.expiry.saturating_add(
-                d.interval
-                    .saturating_mul(i64::try_from(behind).unwrap_or(i64::MAX)),
-            );
-            d.fired = (latest, now);
-            d.expiry = latest.saturating_add(d.interval);
-            let next = d.expiry;
-            self.backend.start(entry, clock, next);
-        } else {
-            d.fired = (d.expiry, now);
-            d.sched = Sched::Idle;
-        }
-        match (d.kind, d.callback) {
-            (Kind::KernelTimeout, Some((f, arg))) => {
-                d.running = true;
-                d.running_cpu = kernel::cpu::CpuId::current().as_u32();
-                let gen = d.gen;
+        let (id, kind, cookie) = (d.id, d.kind, d.cookie);
+        match &mut d.body {
+            Body::Once { fire } => {
+                // A one-shot fires once: its record is never queued yet, no overrun to count.
+                *fire = now;
+                d.sched = Sched::Idle;
+                l.enqueue_record(slot);
+            }
+            Body::Kernel { func, cpu } => {
+                let f = *func;
+                *cpu = kernel::cpu::CpuId::current().as_u32();
+                d.sched = Sched::Idle;
                 drop(l);
-                f(arg);
+                f(cookie as usize);
                 let mut l = self.lock();
-                let d = l.data(slot);
-                // `untimeout` of a running callback spins on the id, so freeing is the signal.
-                if d.gen == gen && d.running {
-                    d.running = false;
-                    d.running_cpu = u32::MAX;
+                // `untimeout` of a running callback spins on the id, so freeing is the signal;
+                // nothing else frees a running in-kernel timeout.
+                if l.data(slot).id == id {
                     l.free(slot);
                 }
             }
-            (Kind::Callout, _) => {
-                d.sched = Sched::Fired;
-                l.push_fired(slot);
+            Body::Object(o) => {
+                o.expired = true;
+                let mut missed = 0u64;
+                if o.interval > 0 {
+                    // Drift-free: period k fires at start + k*interval. When the callback runs
+                    // late, the periods that came due meanwhile become overruns of one record
+                    // standing for the latest of them, never a burst of late events.
+                    let behind = (now.saturating_sub(expiry) / o.interval) as u64;
+                    missed = behind;
+                    let latest = expiry.saturating_add(
+                        o.interval
+                            .saturating_mul(i64::try_from(behind).unwrap_or(i64::MAX)),
+                    );
+                    o.fired = (latest, now);
+                    self.backend
+                        .start(entry, clock, latest.saturating_add(o.interval));
+                } else {
+                    o.fired = (expiry, now);
+                    d.sched = Sched::Idle;
+                }
+                if kind == Kind::Callout {
+                    d.sched = Sched::Fired;
+                    l.push_fired(slot);
+                } else {
+                    l.deliver(slot, missed);
+                }
             }
-            _ => l.deliver(slot, missed),
         }
     }
 
@@ -838,7 +996,45 @@ impl<'a, B: Backend> Locked<'a, B> {
         Ok(slot)
     }
 
-    fn take_free(&mut self, kind: Kind, clock: Clock, cookie: u64) -> Result<u64> {
+    /// Whether allocating needs a new chunk first: no free slot, though the engine is alive
+    /// and below its limit (then [`Locked::take_free`] fails with the right error).
+    fn needs_growth(&self) -> bool {
+        self.g.free == NIL && !self.g.dying && self.g.live < self.engine.max_timers
+    }
+
+    /// Allocates a one-shot slot (no object state) and arms it for absolute `expiry` on
+    /// `clock`. The table must have a free slot (see [`Engine::batch`]).
+    pub(crate) fn alloc_one_shot(
+        &mut self,
+        kind: Kind,
+        clock: Clock,
+        cookie: u64,
+        expiry: i64,
+    ) -> Result<u64> {
+        let id = self.take_free(kind, clock, cookie, &mut None)?;
+        let slot = (id & SLOT_MASK) as u32;
+        if let Err(e) = self.arm(slot, expiry, 0) {
+            self.free(slot);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Takes a free slot for a new object: `ENODEV` once the engine is dying, `ENOSPC` at its
+    /// limit or with no free slot.
+    fn take_free(
+        &mut self,
+        kind: Kind,
+        clock: Clock,
+        cookie: u64,
+        obj: &mut Option<KBox<Object>>,
+    ) -> Result<u64> {
+        if self.g.dying {
+            return Err(ENODEV);
+        }
+        if self.g.live >= self.engine.max_timers || self.g.free == NIL {
+            return Err(ENOSPC);
+        }
         if self.g.seq_next == self.g.seq_end {
             let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);
             if start + SEQ_BATCH > SEQ_LIMIT {
@@ -857,53 +1053,57 @@ impl<'a, B: Backend> Locked<'a, B> {
         d.kind = kind;
         d.clock = clock;
         d.sched = Sched::Idle;
-        d.running = false;
-        d.gen = d.gen.wrapping_add(1);
-        d.expiry = 0;
-        d.interval = 0;
         d.cookie = cookie;
-        d.overrun = Overrun::Coalesce;
-        d.missed = 0;
-        d.total_overruns = 0;
-        d.absolute = false;
-        d.expired = false;
-        d.queued = false;
-        d.rec = Record::default();
-        d.callback = None;
-        d.ext = crate::callout::CalloutState::EMPTY;
         d.next = NIL;
+        if let Some(o) = obj.take() {
+            d.body = Body::Object(o);
+        }
         self.g.free = next;
         self.g.nfree -= 1;
         self.g.live += 1;
         Ok(id)
     }
 
-    /// Returns a slot to the free list. Its timer must not be queued (cancel first).
+    /// Returns a slot to the free list (dropping its object state). Its timer must not be
+    /// queued (cancel first) and its record must not be queued.
     pub(crate) fn free(&mut self, slot: u32) {
+        if self.data(slot).obj_ref().is_some_and(|o| o.on_fired) {
+            self.unfire(slot);
+        }
         let head = self.g.free;
         let d = self.data(slot);
         d.id = 0;
         d.sched = Sched::Idle;
-        d.gen = d.gen.wrapping_add(1);
-        d.callback = None;
+        d.body = Body::Once { fire: 0 };
         d.next = head;
         self.g.free = slot;
         self.g.nfree += 1;
         self.g.live -= 1;
     }
 
-    /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns.
-    /// Replaces any previous schedule.
+    /// Makes `slot` an in-kernel timeout calling `func(arg)`.
+    pub(crate) fn set_callback(&mut self, slot: u32, func: KernelCallback, arg: usize) {
+        let d = self.data(slot);
+        d.cookie = arg as u64;
+        d.body = Body::Kernel {
+            func,
+            cpu: u32::MAX,
+        };
+    }
+
+    /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns
+    /// (objects only). Replaces any previous schedule.
     pub(crate) fn arm(&mut self, slot: u32, expiry: i64, interval: i64) -> Result {
         if self.g.dying {
             return Err(ENODEV);
         }
         let engine = self.engine;
         let d = self.data(slot);
-        d.gen = d.gen.wrapping_add(1);
         d.sched = Sched::Armed;
-        d.expiry = expiry;
-        d.interval = interval.max(0);
+        if let Some(o) = d.obj() {
+            o.gen = o.gen.wrapping_add(1);
+            o.interval = interval.max(0);
+        }
         let clock = d.clock;
         let switch = d.timer_clock != clock;
         d.timer_clock = clock;
@@ -925,7 +1125,9 @@ impl<'a, B: Backend> Locked<'a, B> {
         let d = self.data(slot);
         let was = d.sched;
         d.sched = Sched::Idle;
-        d.gen = d.gen.wrapping_add(1);
+        if let Some(o) = d.obj() {
+            o.gen = o.gen.wrapping_add(1);
+        }
         if was == Sched::Armed {
             // `Running` means the expiry callback is spinning on our lock (it will find the
             // slot idle) or is past it (then the slot was no longer `Armed`).
@@ -935,62 +1137,77 @@ impl<'a, B: Backend> Locked<'a, B> {
         was
     }
 
+    /// The absolute expiry of the latest schedule of `slot`, on its clock.
+    pub(crate) fn expiry(&mut self, slot: u32) -> i64 {
+        let e = Engine::entry_in(&self.g, slot);
+        self.engine.backend.expires(e)
+    }
+
     /// Time left until the current expiry of `slot`, in ns (0 if due or idle).
     pub(crate) fn remaining(&mut self, slot: u32) -> i64 {
-        let engine = self.engine;
         let d = self.data(slot);
         if d.sched != Sched::Armed {
             return 0;
         }
-        (d.expiry - engine.backend.now(d.clock)).max(0)
+        let clock = d.clock;
+        (self.expiry(slot) - self.engine.backend.now(clock)).max(0)
     }
 
-    /// Handles an expiry (`fired`) of an event-delivering slot: queue its record or count an
-    /// overrun. `missed` periods were skipped by a late expiry.
+    /// Whether `slot`'s record is in the event queue (`slot` is live).
+    pub(crate) fn rec_queued(&mut self, slot: u32) -> bool {
+        let tail = self.g.ev_tail;
+        self.data(slot).next != NIL || tail == slot
+    }
+
+    /// Handles an expiry (`fired`) of an object: queue its record or count an overrun.
+    /// `missed` periods were skipped by a late expiry.
     pub(crate) fn deliver(&mut self, slot: u32, missed: u64) {
         let qlimit = self.g.qlimit;
         let nqueued = self.g.nqueued;
+        let queued = self.rec_queued(slot);
         let d = self.data(slot);
-        match d.overrun {
+        let kind = d.kind;
+        let Some(o) = d.obj() else {
+            return;
+        };
+        match o.overrun {
             Overrun::Coalesce => {
-                if d.queued {
+                if queued {
                     // Fold into the unread record, which now stands for this expiry too.
-                    (d.rec.expiry, d.rec.fire) = d.fired;
-                    d.rec.overruns = d.rec.overruns.saturating_add(1 + missed);
-                    d.total_overruns = d.total_overruns.saturating_add(1 + missed);
+                    (o.rec.expiry, o.rec.fire) = o.fired;
+                    o.rec.overruns = o.rec.overruns.saturating_add(1 + missed);
+                    o.total_overruns = o.total_overruns.saturating_add(1 + missed);
                     return;
                 }
-                (d.rec.expiry, d.rec.fire) = d.fired;
-                d.rec.overruns = missed;
+                (o.rec.expiry, o.rec.fire) = o.fired;
+                o.rec.overruns = missed;
             }
             Overrun::QueueLimit => {
-                if d.queued || nqueued >= qlimit {
-                    d.missed = d.missed.saturating_add(1 + missed);
-                    d.total_overruns = d.total_overruns.saturating_add(1 + missed);
+                if queued || nqueued >= qlimit {
+                    o.missed = o.missed.saturating_add(1 + missed);
+                    o.total_overruns = o.total_overruns.saturating_add(1 + missed);
                     return;
                 }
-                (d.rec.expiry, d.rec.fire) = d.fired;
-                d.rec.overruns = d.missed.saturating_add(missed);
-                d.missed = 0;
+                (o.rec.expiry, o.rec.fire) = o.fired;
+                o.rec.overruns = o.missed.saturating_add(missed);
+                o.missed = 0;
             }
         }
-        if d.kind == Kind::Interval {
-            d.rec.flags = if d.interval > 0 {
+        if kind == Kind::Interval {
+            o.rec.flags = if o.interval > 0 {
                 crate::uapi::HRC_EVF_PERIODIC
             } else {
                 0
             };
         }
-        d.total_overruns = d.total_overruns.saturating_add(missed);
+        o.total_overruns = o.total_overruns.saturating_add(missed);
         self.enqueue_record(slot);
     }
 
-    /// Appends `slot`'s record to the event queue and wakes readers.
-    pub(crate) fn enqueue_record(&mut self, slot: u32) {
+    /// Appends `slot`'s record (not queued yet) to the event queue and wakes readers.
+    fn enqueue_record(&mut self, slot: u32) {
         let tail = self.g.ev_tail;
-        let d = self.data(slot);
-        d.queued = true;
-        d.next = NIL;
+        self.data(slot).next = NIL;
         if tail == NIL {
             self.g.ev_head = slot;
         } else {
@@ -1004,7 +1221,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Removes `slot`'s record from the event queue if it is there (a walk: only used when an
     /// object is destroyed with its record unread).
     pub(crate) fn unqueue_record(&mut self, slot: u32) {
-        if !self.data(slot).queued {
+        if !self.rec_queued(slot) {
             return;
         }
         let mut prev = NIL;
@@ -1026,9 +1243,7 @@ impl<'a, B: Backend> Locked<'a, B> {
             self.g.ev_tail = prev;
         }
         self.g.nqueued -= 1;
-        let d = self.data(slot);
-        d.queued = false;
-        d.next = NIL;
+        self.data(slot).next = NIL;
     }
 
     /// Takes the oldest record off the queue. The slot stays allocated until
@@ -1038,19 +1253,31 @@ impl<'a, B: Backend> Locked<'a, B> {
         if slot == NIL {
             return None;
         }
+        let expiry = self.expiry(slot);
         let d = self.data(slot);
         let next = d.next;
-        d.queued = false;
         d.next = NIL;
+        let rec = match &mut d.body {
+            Body::Once { fire } => Record {
+                expiry,
+                fire: *fire,
+                ..Record::default()
+            },
+            Body::Object(o) => {
+                let rec = o.rec;
+                o.rec.overruns = 0;
+                rec
+            }
+            Body::Kernel { .. } => Record::default(),
+        };
         let taken = Taken {
             slot,
             id: d.id,
             kind: d.kind,
             cookie: d.cookie,
             clock: d.clock,
-            rec: d.rec,
+            rec,
         };
-        d.rec.overruns = 0;
         self.g.ev_head = next;
         if next == NIL {
             self.g.ev_tail = NIL;
@@ -1062,21 +1289,22 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Completes a [`Locked::take_record`]: a copied record of a finished one-shot frees its
     /// slot; a record that could not be copied goes back to the head of the queue.
     pub(crate) fn finish_record(&mut self, t: &Taken, copied: bool) {
-        let head = self.g.ev_head;
-        let d = self.data(t.slot);
-        if d.id != t.id || d.queued {
+        if self.data(t.slot).id != t.id || self.rec_queued(t.slot) {
             return;
         }
+        let head = self.g.ev_head;
+        let d = self.data(t.slot);
         if copied {
-            if d.kind.one_shot() && d.sched == Sched::Idle && !d.running {
+            if d.kind.one_shot() && d.sched == Sched::Idle {
                 self.free(t.slot);
             }
             return;
         }
-        d.rec.overruns = d.rec.overruns.saturating_add(t.rec.overruns);
-        d.rec.expiry = t.rec.expiry;
-        d.rec.fire = t.rec.fire;
-        d.queued = true;
+        if let Some(o) = d.obj() {
+            o.rec.overruns = o.rec.overruns.saturating_add(t.rec.overruns);
+            o.rec.expiry = t.rec.expiry;
+            o.rec.fire = t.rec.fire;
+        }
         d.next = head;
         self.g.ev_head = t.slot;
         if head == NIL {
@@ -1088,16 +1316,18 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Puts a fired callout on the executor's list and kicks the executor.
     fn push_fired(&mut self, slot: u32) {
         let tail = self.g.fired_tail;
-        let d = self.data(slot);
-        if d.on_fired {
+        let Some(o) = self.data(slot).obj() else {
+            return;
+        };
+        if o.on_fired {
             return;
         }
-        d.on_fired = true;
-        d.fired_next = NIL;
+        o.on_fired = true;
+        o.fired_next = NIL;
         if tail == NIL {
             self.g.fired_head = slot;
-        } else {
-            self.data(tail).fired_next = slot;
+        } else if let Some(t) = self.data(tail).obj() {
+            t.fired_next = slot;
         }
         self.g.fired_tail = slot;
         self.engine.kick_executor();
@@ -1108,14 +1338,43 @@ impl<'a, B: Backend> Locked<'a, B> {
         if slot == NIL {
             return None;
         }
-        let d = self.data(slot);
-        d.on_fired = false;
-        let next = d.fired_next;
+        // Every slot on the list is an object: `free` unlinks one before dropping its state.
+        let next = self.data(slot).obj().map_or(NIL, |o| {
+            o.on_fired = false;
+            o.fired_next
+        });
         self.g.fired_head = next;
         if next == NIL {
             self.g.fired_tail = NIL;
         }
         Some(slot)
+    }
+
+    /// Takes `slot` off the executor's list (a walk: only when a fired callout is destroyed).
+    fn unfire(&mut self, slot: u32) {
+        let next_of = |l: &mut Self, s: u32| l.data(s).obj().map_or(NIL, |o| o.fired_next);
+        let mut prev = NIL;
+        let mut cur = self.g.fired_head;
+        while cur != NIL && cur != slot {
+            prev = cur;
+            cur = next_of(self, cur);
+        }
+        let next = next_of(self, slot);
+        if let Some(o) = self.data(slot).obj() {
+            o.on_fired = false;
+            o.fired_next = NIL;
+        }
+        if cur == NIL {
+            return;
+        }
+        if prev == NIL {
+            self.g.fired_head = next;
+        } else if let Some(p) = self.data(prev).obj() {
+            p.fired_next = next;
+        }
+        if self.g.fired_tail == slot {
+            self.g.fired_tail = prev;
+        }
     }
 
     /// The engine's Mach queue limit.
@@ -1145,7 +1404,7 @@ impl<'a, B: Backend> Locked<'a, B> {
         let mut cur = self.g.ev_head;
         while cur != NIL && q <= slots {
             let d = self.data(cur);
-            ok &= d.id != 0 && d.queued;
+            ok &= d.id != 0;
             q += 1;
             cur = d.next;
         }

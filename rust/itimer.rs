@@ -14,7 +14,7 @@
 //!   (or this timer's previous message is unread); the missed count rides on the next message
 //!   that gets through, then restarts at zero.
 
-use crate::engine::{Backend, Engine, Kind, Overrun, Sched};
+use crate::engine::{Backend, Engine, Kind, Locked, Object, Overrun, Sched};
 use crate::timer::{self, Clock};
 use crate::uapi;
 use kernel::prelude::*;
@@ -50,7 +50,7 @@ pub(crate) fn create<B: Backend>(
         cookie,
         GFP_KERNEL_ACCOUNT,
         |l, slot| {
-            l.data(slot).overrun = overrun;
+            l.data(slot).obj().ok_or(EINVAL)?.overrun = overrun;
             Ok(())
         },
     )
@@ -66,20 +66,23 @@ pub(crate) fn delete<B: Backend>(engine: &Engine<B>, id: u64) -> Result {
     Ok(())
 }
 
+/// The object state of interval timer `id`.
+fn object<'a>(l: &'a mut Locked<'_, impl Backend>, slot: u32) -> Result<&'a mut Object> {
+    l.data(slot).obj().ok_or(ENOENT)
+}
+
 /// The current setting: time left and period (zeros when disarmed).
-fn current<B: Backend>(l: &mut crate::engine::Locked<'_, B>, slot: u32) -> Itimer {
+fn current<B: Backend>(l: &mut Locked<'_, B>, slot: u32) -> Result<Itimer> {
+    let interval = object(l, slot)?.interval as u64;
     if l.data(slot).sched != Sched::Armed {
-        return Itimer {
-            value: 0,
-            interval: l.data(slot).interval as u64,
-        };
+        return Ok(Itimer { value: 0, interval });
     }
     // An armed timer is never exactly due: report at least 1 ns, as POSIX does.
     let left = l.remaining(slot).max(1) as u64;
-    Itimer {
+    Ok(Itimer {
         value: left,
-        interval: l.data(slot).interval as u64,
-    }
+        interval,
+    })
 }
 
 /// QNX `TimerSettime`: replaces the setting and returns the old one; never blocks.
@@ -95,22 +98,24 @@ pub(crate) fn settime<B: Backend>(
     }
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Interval)?;
-    let old = current(&mut l, slot);
+    let old = current(&mut l, slot)?;
     l.disarm(slot);
     let interval = saturate(new.interval);
-    let d = l.data(slot);
-    d.interval = interval;
-    d.absolute = flags & uapi::HRC_TIMER_ABSTIME != 0;
-    d.expired = false;
+    let absolute = flags & uapi::HRC_TIMER_ABSTIME != 0;
+    let clock = l.data(slot).clock;
+    let o = object(&mut l, slot)?;
+    o.interval = interval;
+    o.absolute = absolute;
+    o.expired = false;
     if new.value == 0 {
         return Ok(old);
     }
-    let expiry = if d.absolute {
+    let expiry = if absolute {
         saturate(new.value)
     } else {
         engine
             .backend
-            .now(d.clock)
+            .now(clock)
             .saturating_add(saturate(new.value))
     };
     l.arm(slot, expiry, interval)?;
@@ -121,7 +126,7 @@ pub(crate) fn settime<B: Backend>(
 pub(crate) fn gettime<B: Backend>(engine: &Engine<B>, id: u64) -> Result<Itimer> {
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Interval)?;
-    Ok(current(&mut l, slot))
+    current(&mut l, slot)
 }
 
 /// What [`info`] reports.
@@ -140,31 +145,32 @@ pub(crate) fn info<B: Backend>(engine: &Engine<B>, id: u64, flags: u32) -> Resul
     }
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Interval)?;
-    let value = current(&mut l, slot);
-    let d = l.data(slot);
+    let value = current(&mut l, slot)?;
+    let (armed, clock) = (l.data(slot).sched == Sched::Armed, l.data(slot).clock);
+    let o = object(&mut l, slot)?;
     let mut state = 0;
-    if d.sched == Sched::Armed {
+    if armed {
         state |= uapi::HRC_TI_ACTIVE;
-        if d.absolute {
+        if o.absolute {
             state |= uapi::HRC_TI_ABSOLUTE;
         }
     }
-    if d.expired {
+    if o.expired {
         state |= uapi::HRC_TI_EXPIRED;
     }
-    let notify = match d.overrun {
+    let notify = match o.overrun {
         Overrun::Coalesce => uapi::HRC_NOTIFY_SI_TIMER,
         Overrun::QueueLimit => uapi::HRC_NOTIFY_MACH,
     };
-    let overruns = d.total_overruns;
+    let overruns = o.total_overruns;
     if flags & uapi::HRC_TIMER_RESET_OVERRUNS != 0 {
-        d.total_overruns = 0;
+        o.total_overruns = 0;
     }
     Ok(Info {
         flags: state,
         overruns,
         value,
-        clock: d.clock,
+        clock,
         notify,
     })
 }
@@ -195,14 +201,16 @@ pub(crate) fn arm<B: Backend>(
     if l.data(slot).sched == Sched::Armed {
         return Err(EBUSY);
     }
-    let d = l.data(slot);
-    d.absolute = flags & uapi::HRC_MACH_ABSOLUTE != 0;
-    d.expired = false;
+    let clock = l.data(slot).clock;
+    let absolute = flags & uapi::HRC_MACH_ABSOLUTE != 0;
+    let o = object(&mut l, slot)?;
+    o.absolute = absolute;
+    o.expired = false;
     // Mach: an expiry at or before now fires at once.
-    let expiry = if d.absolute {
+    let expiry = if absolute {
         expire
     } else {
-        engine.backend.now(d.clock).saturating_add(expire)
+        engine.backend.now(clock).saturating_add(expire)
     };
     l.arm(slot, expiry, if periodic { interval } else { 0 })
 }
@@ -215,11 +223,11 @@ pub(crate) fn cancel<B: Backend>(engine: &Engine<B>, id: u64, flags: u32) -> Res
     }
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Interval)?;
-    let d = l.data(slot);
-    if d.sched != Sched::Armed {
+    if l.data(slot).sched != Sched::Armed {
         return Err(EALREADY);
     }
-    let (expiry, interval) = (d.expiry, d.interval);
+    let interval = object(&mut l, slot)?.interval;
+    let expiry = l.expiry(slot);
     if flags & uapi::HRC_MACH_PERIODIC != 0 && interval > 0 {
         return l.arm(slot, expiry.saturating_add(interval), interval);
     }

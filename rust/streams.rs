@@ -13,7 +13,7 @@
 //! unknown, has fired, was cancelled, belongs to another file, or is the running callback's own
 //! (illumos semantics, chosen over OpenSS7's "undefined", see `docs/semantics.md`).
 
-use crate::engine::{Backend, Engine, HrBackend, Kind, Locked, Sched};
+use crate::engine::{Backend, Body, Engine, HrBackend, Kind, Locked, Sched};
 use crate::timer::Clock;
 use kernel::{alloc::Flags, bindings, prelude::*, sync::Arc};
 
@@ -58,7 +58,9 @@ fn arm_once<B: Backend>(
     flags: Flags,
 ) -> Result<u64> {
     engine.alloc_with(kind, Clock::Monotonic, cookie, flags, |l, slot| {
-        l.data(slot).callback = callback;
+        if let Some((func, arg)) = callback {
+            l.set_callback(slot, func, arg);
+        }
         let now = engine.backend.now(Clock::Monotonic);
         l.arm(slot, now.saturating_add(delay_ns.max(0)), 0)
     })
@@ -99,11 +101,14 @@ pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i6
     {
         let mut l = engine.lock();
         let slot = l.lookup_kind(id, Kind::KernelTimeout)?;
-        let d = l.data(slot);
-        if !d.running {
+        let running_cpu = match l.data(slot).body {
+            Body::Kernel { cpu, .. } => cpu,
+            _ => u32::MAX,
+        };
+        if running_cpu == u32::MAX {
             return cancel_armed(&mut l, slot);
         }
-        if d.running_cpu == kernel::cpu::CpuId::current().as_u32() {
+        if running_cpu == kernel::cpu::CpuId::current().as_u32() {
             // The callback itself (or an interrupt on top of it): waiting would deadlock.
             return Err(ENOENT);
         }
@@ -129,6 +134,24 @@ pub(crate) fn timeout_event<B: Backend>(
         None,
         GFP_KERNEL_ACCOUNT,
     )
+}
+
+/// `HRC_IOC_BATCH`: a [`timeout_event`] for each `(delay_ns, cookie)` of `reqs`, its id
+/// written to the same index of `ids`, with one lock hold and one clock read per few timers:
+/// the delays of those count from that read, made after the call began, so none is early.
+/// Stops at the first failure: returns how many were armed, and the failure.
+pub(crate) fn timeout_events<B: Backend>(
+    engine: &Engine<B>,
+    reqs: &[(i64, u64)],
+    ids: &mut [u64],
+) -> (usize, Result) {
+    let n = reqs.len().min(ids.len());
+    engine.batch(n, GFP_KERNEL_ACCOUNT, |l, i, now| {
+        let (delay_ns, cookie) = reqs[i];
+        let expiry = now.saturating_add(delay_ns.max(0));
+        ids[i] = l.alloc_one_shot(Kind::Timeout, Clock::Monotonic, cookie, expiry)?;
+        Ok(())
+    })
 }
 
 /// `HRC_IOC_UNTIMEOUT`: the ns that were left, or `ENOENT` if it fired or is unknown here.

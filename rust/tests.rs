@@ -190,7 +190,7 @@ mod fake_clock {
         {
             let mut l = e.lock();
             let slot = l.lookup(id)?;
-            l.data(slot).overrun = Overrun::Coalesce;
+            l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::Coalesce;
             l.arm(slot, start, 10)?;
         }
         // Ten periods pass with nobody reading: one record standing for the latest expiry,
@@ -246,7 +246,7 @@ mod fake_clock {
         {
             let mut l = e.lock();
             let slot = l.lookup(id)?;
-            l.data(slot).overrun = Overrun::QueueLimit;
+            l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::QueueLimit;
             l.arm(slot, 10, 10)?;
         }
         e.backend.advance(50); // five expiries: one message, four missed
@@ -315,6 +315,35 @@ mod fake_clock {
         Ok(())
     }
 
+    static RESET_RUNS: Log = Log::new();
+    fn reset_ran(arg: usize) {
+        RESET_RUNS.push(arg);
+    }
+
+    #[test]
+    fn a_reset_under_the_lock_after_fire_runs_the_new_schedule_once() -> Result {
+        let e = fake()?;
+        let lock = CalloutLock::new(LockKind::Mutex)?;
+        let c = callout::init(&*e, Mode::Lk(lock.clone()), GFP_KERNEL)?;
+        callout::reset(&*e, c, tick_ns(), 0, Run::Func(reset_ran, 1))?;
+        let guard = lock.lock();
+        e.backend.advance(2 * tick_ns());
+        // Give the executor time to pop the fired callout and block on our lock.
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(50));
+        // Under the lock, the waiting run is replaced by a new schedule, which fires too: the
+        // executor must skip the old run and still run the new one once it gets the lock.
+        callout::reset(&*e, c, tick_ns(), 0, Run::Func(reset_ran, 2))?;
+        e.backend.advance(2 * tick_ns());
+        drop(guard);
+        e.flush_executor();
+        assert_eq!(RESET_RUNS.count(), 1);
+        assert_eq!(RESET_RUNS.at(0), 2);
+        assert_eq!(callout::pending(&*e, c), Ok(0));
+        callout::destroy(&*e, c)?;
+        e.shutdown();
+        Ok(())
+    }
+
     #[test]
     fn callout_reset_replaces_the_schedule_and_ticks_floor_at_one() -> Result {
         let e = fake()?;
@@ -325,7 +354,7 @@ mod fake_clock {
             let slot = l.lookup(c)?;
             let now = e.backend.now(Clock::Monotonic);
             // Non-positive delays become one tick (BSD).
-            assert_eq!(l.data(slot).expiry, now + tick_ns());
+            assert_eq!(l.expiry(slot), now + tick_ns());
         }
         callout::reset(&*e, c, 50 * tick_ns(), 0, Run::Func(noop, 0))?;
         e.backend.advance(10 * tick_ns());

@@ -13,7 +13,7 @@ use kernel::{bindings, prelude::*, types::Opaque};
 
 /// The clocks a timer can run on (values are the `clockid_t` numbers of the UAPI).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u32)]
+#[repr(u8)]
 pub(crate) enum Clock {
     /// `CLOCK_REALTIME`: follows `settimeofday`/`clock_settime` for absolute expiries.
     Realtime = 0,
@@ -59,16 +59,18 @@ pub(crate) type Expire = unsafe extern "C" fn(*mut bindings::hrtimer) -> binding
 /// A `struct hrtimer` on a clock chosen at run time, expiring in soft-irq context (the engine)
 /// or hard-irq context (the raw baseline of the benchmarks).
 ///
+/// It is just the C timer: an engine slot holds one per timer, so every byte counts. The mode
+/// the timer was set up with is read back from its `is_soft`/`is_hard` bits.
+///
 /// # Invariants
 ///
-/// `timer` has been set up by `hrtimer_setup` with `mode` (in [`RawTimer::new`]) and is never
-/// moved. It is the first field, so a `*mut bindings::hrtimer` to it is a `*mut RawTimer`.
+/// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new`]) and is never moved. It is
+/// the only field, so a `*mut bindings::hrtimer` to it is a `*mut RawTimer`.
 #[pin_data]
 #[repr(C)]
 pub(crate) struct RawTimer {
     #[pin]
     timer: Opaque<bindings::hrtimer>,
-    mode: bindings::hrtimer_mode,
 }
 
 // SAFETY: the hrtimer core serialises all operations on a `struct hrtimer` with its base lock;
@@ -100,8 +102,18 @@ impl RawTimer {
                 // SAFETY: `place` points at pinned, writable memory for a `struct hrtimer`.
                 unsafe { bindings::hrtimer_setup(place, Some(expire), clock as i32, mode) }
             }),
-            mode,
         })
+    }
+
+    /// The absolute mode the timer was set up with (soft or hard expiry).
+    fn mode(&self) -> bindings::hrtimer_mode {
+        // SAFETY: by the type invariant the timer is valid; `is_hard` is written only by
+        // `hrtimer_setup`, which never runs concurrently with a method of a live `RawTimer`.
+        if unsafe { core::ptr::addr_of!((*self.as_ptr()).is_hard).read() } {
+            HARD
+        } else {
+            SOFT
+        }
     }
 
     /// The address of the C timer, for `container_of` in the expiry callback.
@@ -117,14 +129,14 @@ impl RawTimer {
     pub(crate) fn set_clock(&self, expire: Expire, clock: Clock) {
         // SAFETY: by the type invariant the timer is valid and pinned; the caller guarantees it
         // is inactive, so re-initialising it cannot corrupt a queued node.
-        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, self.mode) }
+        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, self.mode()) }
     }
 
     /// Starts (or restarts) the timer at absolute time `expires_ns` on its clock, with no slack.
     pub(crate) fn start(&self, expires_ns: i64) {
         // SAFETY: by the type invariant the timer is set up; a start of a queued or running
         // timer is allowed and re-queues it.
-        unsafe { bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, self.mode) }
+        unsafe { bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, self.mode()) }
     }
 
     /// Cancels without waiting.
@@ -144,6 +156,17 @@ impl RawTimer {
     pub(crate) fn cancel(&self) {
         // SAFETY: by the type invariant the timer is set up; the caller upholds the rules above.
         unsafe { bindings::hrtimer_cancel(self.as_ptr()) };
+    }
+
+    /// The absolute expiry the timer was last started for, on its clock (`hrtimer_get_expires`).
+    /// It stays set after the timer fired or was cancelled, so the engine keeps no copy.
+    ///
+    /// The callers serialise it with every [`RawTimer::start`] (the engine lock), the only
+    /// writer of the field besides `hrtimer_setup`.
+    pub(crate) fn expires(&self) -> i64 {
+        // SAFETY: by the type invariant the timer is valid; the field is only written by
+        // `hrtimer_start_range_ns` and `hrtimer_setup`, which the callers do not run meanwhile.
+        unsafe { core::ptr::addr_of!((*self.as_ptr()).node.expires).read() }
     }
 
     /// Whether the timer is queued; false inside a callback unless someone re-started it.
