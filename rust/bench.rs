@@ -78,7 +78,8 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<S
     for _ in 0..pending {
         population.push(streams::timeout_event(e, far(&mut r), 0)?, GFP_KERNEL)?;
     }
-    let probe = KBox::pin_init(RawTimer::new(never, Clock::Monotonic), GFP_KERNEL)?;
+    // The baseline wraps nothing: a timer in the engine's own expiry context for these kinds.
+    let probe = KBox::pin_init(RawTimer::new_hard(never, Clock::Monotonic), GFP_KERNEL)?;
     let c = callout::init(e, Mode::Mp, GFP_KERNEL)?;
     let mut per_op = KVec::with_capacity(ROUNDS, GFP_KERNEL)?;
     let mut result = Ok(());

@@ -22,7 +22,7 @@
 //!   `deactivate`. Both are stable only from the callback itself, or after the callback ran and
 //!   before the next `reset`, as the man page says.
 
-use crate::engine::{Backend, Engine, Kind, Sched};
+use crate::engine::{Backend, Engine, Kind, Locked, Sched};
 use crate::timer::Clock;
 use kernel::{
     new_mutex, new_spinlock,
@@ -320,34 +320,36 @@ pub(crate) fn destroy<B: Backend>(engine: &Engine<B>, id: u64) -> Result {
     Ok(())
 }
 
-/// The executor's handling of one fired callout (thread context).
-pub(crate) fn dispatch<B: Backend>(engine: &Engine<B>, slot: u32) {
-    let (id, gen, mode) = {
-        let mut l = engine.lock();
-        let d = l.data(slot);
-        if d.kind != Kind::Callout || d.sched != Sched::Fired {
-            return;
-        }
-        let id = d.id;
-        match d.obj() {
-            Some(o) => (id, o.gen, o.callout.mode.clone()),
-            None => return,
-        }
+/// The executor's handling of one fired callout (thread context), which it has just popped
+/// under `l`.
+pub(crate) fn dispatch<B: Backend>(mut l: Locked<'_, B>, slot: u32) {
+    let engine = l.engine;
+    let d = l.data(slot);
+    if d.kind != Kind::Callout || d.sched != Sched::Fired {
+        return;
+    }
+    let id = d.id;
+    let (gen, mode) = match d.obj() {
+        Some(o) => (o.gen, o.callout.mode.clone()),
+        None => return,
     };
     // Take the callout's lock, then re-check under it: a `stop` or `reset` made meanwhile
-    // (e.g. by a thread holding this lock while we waited for it) changed the generation.
+    // (e.g. by a thread holding this lock while we waited for it) changed the generation. An
+    // MP callout has no lock to wait for: it is claimed in the same engine lock hold.
     let mut giant = None;
-    let guard = match &mode {
-        Some(Mode::Lk(lk)) => Some(lk.lock()),
-        Some(Mode::Giant) => {
-            giant = Some(GIANT.lock());
-            GIANT_OWNER.store(current_task(), Relaxed);
-            None
+    let mut guard = None;
+    if matches!(mode, Some(Mode::Lk(_) | Mode::Giant)) {
+        drop(l);
+        match &mode {
+            Some(Mode::Lk(lk)) => guard = Some(lk.lock()),
+            _ => {
+                giant = Some(GIANT.lock());
+                GIANT_OWNER.store(current_task(), Relaxed);
+            }
         }
-        _ => None,
-    };
+        l = engine.lock();
+    }
     let run = {
-        let mut l = engine.lock();
         let d = l.data(slot);
         let fired = d.id == id && d.sched == Sched::Fired;
         // The schedule popped is still the current one unless a `stop` or `reset` changed the
@@ -367,6 +369,7 @@ pub(crate) fn dispatch<B: Backend>(engine: &Engine<B>, slot: u32) {
             _ => None,
         }
     };
+    drop(l);
     if let Some(run) = run {
         let lock_held = match &mode {
             Some(Mode::Lk(lk)) => lk.held_by_current(),

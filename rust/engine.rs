@@ -3,8 +3,9 @@
 //! The timer engine every personality sits on.
 //!
 //! An [`Engine`] owns a table of timer slots ([`Entry`]), each with one hrtimer, and hands out
-//! ids for them. It arms and cancels them, handles their expiry in soft-irq context, queues
-//! event records for readers, and runs thread-context callbacks on its executor.
+//! ids for them. It arms and cancels them, handles their expiry in irq context (hard irq, as
+//! timerfd does, except in-kernel timeouts: soft irq), queues event records for readers, and
+//! runs thread-context callbacks on its executor.
 //!
 //! Design, in short:
 //! - **Slots are recycled, never freed one by one.** They come in pinned, size-aligned chunks
@@ -16,7 +17,7 @@
 //! - **Ids** are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter, so an
 //!   id is never reused while the module is loaded, is never 0, never a kernel address, and is
 //!   looked up in O(1). A stale or foreign id finds a slot whose id differs: `ENOENT`.
-//! - **One lock per engine** (a `SpinLockIrq`, since the expiry callback takes it) protects the
+//! - **One lock per engine** (a `SpinLockIrq`: the hard-irq expiry callback takes it) guards the
 //!   slot data, the free list, the event queue and the executor's list.
 //! - **Cancellation never waits for an hrtimer callback.** Every state change happens under the
 //!   engine lock; an expiry callback that lost the race sees it under the same lock and does
@@ -88,6 +89,15 @@ impl Kind {
             Kind::Interval => crate::uapi::HRC_EV_INTERVAL,
             Kind::Mtcp => crate::uapi::HRC_EV_MTCP,
         }) as u16
+    }
+
+    /// Whether the hrtimer expires in hard-irq context. The expiry of every kind but in-kernel
+    /// timeouts only updates the slot, queues a record and wakes readers, or hands the
+    /// callout to the executor, all irq-safe and short, as timerfd does in hard-irq context:
+    /// it spares the soft-irq hop before a reader or the executor wakes. In-kernel timeouts
+    /// run their caller's callback, which STREAMS code expects in soft-irq context.
+    fn hard_expiry(self) -> bool {
+        self != Kind::KernelTimeout
     }
 
     /// Whether the slot goes back to the free list once its one event has been consumed.
@@ -265,7 +275,8 @@ const _: () = assert!(core::mem::size_of::<Entry<HrBackend>>() <= ENTRY_BYTES);
 impl<B: Backend> Entry<B> {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            timer <- RawTimer::new(expire_trampoline::<B>, Clock::Monotonic),
+            // Most kinds expire in hard-irq context (see `Kind::hard_expiry`).
+            timer <- RawTimer::new_hard(expire_trampoline::<B>, Clock::Monotonic),
             data: UnsafeCell::new(EntryData {
                 id: 0,
                 cookie: 0,
@@ -330,7 +341,8 @@ impl<B: Backend> Chunk<B> {
     }
 }
 
-/// The expiry callback of every engine hrtimer (soft-irq context).
+/// The expiry callback of every engine hrtimer (hard- or soft-irq context, see
+/// `Kind::hard_expiry`).
 ///
 /// # Safety
 ///
@@ -364,8 +376,6 @@ pub(crate) trait Backend: Sized + Send + Sync + 'static {
     fn is_queued(&self, e: &Entry<Self>) -> bool;
     /// Cancels and waits for a running expiry of `e` (never with the engine lock held).
     fn cancel(&self, e: &Entry<Self>);
-    /// Moves an inactive timer to `clock`.
-    fn set_clock(&self, e: &Entry<Self>, clock: Clock);
     /// The absolute expiry `e` was last started for (kept after it fired or was cancelled).
     fn expires(&self, e: &Entry<Self>) -> i64;
 }
@@ -392,10 +402,6 @@ impl Backend for HrBackend {
 
     fn cancel(&self, e: &Entry<Self>) {
         e.timer.cancel()
-    }
-
-    fn set_clock(&self, e: &Entry<Self>, clock: Clock) {
-        e.timer.set_clock(Self::EXPIRE, clock)
     }
 
     fn expires(&self, e: &Entry<Self>) -> i64 {
@@ -543,8 +549,6 @@ impl Backend for FakeClock {
     fn cancel(&self, e: &Entry<Self>) {
         self.remove(e);
     }
-
-    fn set_clock(&self, _e: &Entry<Self>, _clock: Clock) {}
 
     fn expires(&self, e: &Entry<Self>) -> i64 {
         let addr = core::ptr::from_ref(e) as usize;
@@ -862,14 +866,11 @@ impl<B: Backend> Engine<B> {
     /// The executor: runs fired thread-context callbacks one at a time.
     fn run_executor(&self) {
         loop {
-            let slot = {
-                let mut l = self.lock();
-                match l.pop_fired() {
-                    Some(slot) => slot,
-                    None => return,
-                }
+            let mut l = self.lock();
+            let Some(slot) = l.pop_fired() else {
+                return;
             };
-            crate::callout::dispatch(self, slot);
+            crate::callout::dispatch(l, slot);
         }
     }
 
@@ -1105,14 +1106,16 @@ impl<'a, B: Backend> Locked<'a, B> {
             o.interval = interval.max(0);
         }
         let clock = d.clock;
-        let switch = d.timer_clock != clock;
+        let hard = d.kind.hard_expiry();
+        let clock_changed = d.timer_clock != clock;
         d.timer_clock = clock;
         let e = Engine::entry_in(&self.g, slot);
-        if switch {
-            // `hrtimer_setup` needs an inactive timer; a callback still running is harmless
-            // (it will find the timer queued again and ignore itself).
+        if clock_changed || e.timer.is_hard() != hard {
+            // A slot reused for another clock or context: `hrtimer_setup` needs a timer that
+            // is not queued. A callback still running is harmless (it will find the timer
+            // queued again, or the slot no longer armed, and ignore itself).
             let _ = engine.backend.try_cancel(e);
-            engine.backend.set_clock(e, clock);
+            e.timer.setup(B::EXPIRE, clock, hard);
         }
         engine.backend.start(e, clock, expiry);
         Ok(())

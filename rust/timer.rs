@@ -53,19 +53,18 @@ pub(crate) enum TryCancel {
     Running,
 }
 
-/// The callback type of a [`RawTimer`]: called in soft-irq context with the timer's address.
+/// The callback type of a [`RawTimer`]: called in irq context with the timer's address.
 pub(crate) type Expire = unsafe extern "C" fn(*mut bindings::hrtimer) -> bindings::hrtimer_restart;
 
-/// A `struct hrtimer` on a clock chosen at run time, expiring in soft-irq context (the engine)
-/// or hard-irq context (the raw baseline of the benchmarks).
+/// A `struct hrtimer` on a clock and expiry context (hard or soft irq) chosen at run time.
 ///
 /// It is just the C timer: an engine slot holds one per timer, so every byte counts. The mode
 /// the timer was set up with is read back from its `is_soft`/`is_hard` bits.
 ///
 /// # Invariants
 ///
-/// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new`]) and is never moved. It is
-/// the only field, so a `*mut bindings::hrtimer` to it is a `*mut RawTimer`.
+/// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new_hard`]) and is never moved.
+/// It is the only field, so a `*mut bindings::hrtimer` to it is a `*mut RawTimer`.
 #[pin_data]
 #[repr(C)]
 pub(crate) struct RawTimer {
@@ -79,17 +78,12 @@ unsafe impl Send for RawTimer {}
 // SAFETY: as above.
 unsafe impl Sync for RawTimer {}
 
-/// `HRTIMER_MODE_ABS_SOFT`: every engine timer expires in soft-irq context on an absolute time.
+/// `HRTIMER_MODE_ABS_SOFT`: soft-irq expiry on an absolute time (in-kernel timeouts).
 const SOFT: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_SOFT;
-/// `HRTIMER_MODE_ABS_HARD`: hard-irq expiry, for the benchmarks' raw baseline.
+/// `HRTIMER_MODE_ABS_HARD`: hard-irq expiry on an absolute time (every other engine timer).
 const HARD: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_HARD;
 
 impl RawTimer {
-    /// Sets up a soft-irq timer on `clock` that calls `expire` when it fires.
-    pub(crate) fn new(expire: Expire, clock: Clock) -> impl PinInit<Self> {
-        Self::with_mode(expire, clock, SOFT)
-    }
-
     /// Sets up a hard-irq timer on `clock` that calls `expire` when it fires.
     pub(crate) fn new_hard(expire: Expire, clock: Clock) -> impl PinInit<Self> {
         Self::with_mode(expire, clock, HARD)
@@ -121,15 +115,22 @@ impl RawTimer {
         self.timer.get()
     }
 
-    /// Moves an inactive timer to another clock.
+    /// Whether the timer expires in hard-irq context.
+    pub(crate) fn is_hard(&self) -> bool {
+        self.mode() == HARD
+    }
+
+    /// Sets an inactive timer up again, on another clock or expiry context.
     ///
-    /// The caller must make sure the timer is neither queued nor running its callback, which
-    /// `hrtimer_setup` requires; the engine only calls this on a timer it has just cancelled
-    /// with [`RawTimer::cancel`] or one that never ran.
-    pub(crate) fn set_clock(&self, expire: Expire, clock: Clock) {
+    /// The caller must make sure the timer is not queued, which `hrtimer_setup` requires; the
+    /// engine only calls this on a timer it has just cancelled. A callback of the old setup
+    /// may still be returning on another CPU: the core no longer touches the timer then but
+    /// to clear its base's `running`, which `hrtimer_setup` does not write.
+    pub(crate) fn setup(&self, expire: Expire, clock: Clock, hard: bool) {
+        let mode = if hard { HARD } else { SOFT };
         // SAFETY: by the type invariant the timer is valid and pinned; the caller guarantees it
-        // is inactive, so re-initialising it cannot corrupt a queued node.
-        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, self.mode()) }
+        // is not queued, so re-initialising it cannot corrupt a queued node.
+        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, mode) }
     }
 
     /// Starts (or restarts) the timer at absolute time `expires_ns` on its clock, with no slack.
