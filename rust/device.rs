@@ -367,20 +367,18 @@ fn batch(e: &Engine<HrBackend>, ops: u64, count: u32) -> Result<u32> {
     let len = count as usize * ONE;
     let base = usize::try_from(ops).map_err(|_| EFAULT)?;
     let mut done = 0u32;
-    let mut buf = KVec::<uapi::hrc_timeout>::with_capacity(CHUNK, GFP_KERNEL)?;
+    // One copy in and one copy out per `CHUNK` entries, not one per entry.
+    let mut buf = KBox::new([uapi::hrc_timeout::default(); CHUNK], GFP_KERNEL)?;
     let mut reqs = KVec::<(i64, u64)>::with_capacity(CHUNK, GFP_KERNEL)?;
     let mut ids = [0u64; CHUNK];
     let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(base), len).reader_writer();
     while (done as usize) < count as usize {
         let n = (count as usize - done as usize).min(CHUNK);
-        buf.clear();
-        reqs.clear();
-        for _ in 0..n {
-            buf.push(reader.read::<uapi::hrc_timeout>()?, GFP_KERNEL)?;
-        }
+        reader.read_slice(&mut buf.as_bytes_mut()[..n * ONE])?;
         // Validate first: the valid prefix is armed, the first invalid entry ends the batch.
+        reqs.clear();
         let mut err = None;
-        for t in buf.iter() {
+        for t in buf[..n].iter() {
             let r = if t.pad != 0 {
                 Err(EINVAL)
             } else {
@@ -400,8 +398,8 @@ fn batch(e: &Engine<HrBackend>, ops: u64, count: u32) -> Result<u32> {
         }
         for (t, id) in buf.iter_mut().zip(ids.iter()).take(armed) {
             t.id = *id;
-            writer.write(&*t)?;
         }
+        writer.write_slice(&buf.as_bytes()[..armed * ONE])?;
         done += armed as u32;
         if let Some(x) = err {
             return if done == 0 { Err(x) } else { Ok(done) };

@@ -55,8 +55,10 @@ struct hrc_untimeout {
 
 /*
  * HRC_IOC_BATCH: many STREAMS timeouts in one call. `ops` points at `count` (at most 65536)
- * struct hrc_timeout; each gets its id written back. Stops at the first failure: `done` says
- * how many succeeded; the call fails with that entry's errno only if none did.
+ * struct hrc_timeout; each armed one gets its id written back. Stops at the first failure:
+ * `done` says how many succeeded; the call fails with that entry's errno only if none did.
+ * Relative times count from one clock read per few entries, made during the call: an entry
+ * never expires before the call began plus its delay.
  */
 struct hrc_batch {
 	__u64 ops;		/* user pointer to struct hrc_timeout[count] */

@@ -111,6 +111,20 @@ impl Device {
         Ok(t.id)
     }
 
+    /// `HRC_IOC_BATCH`: arms a timeout for each entry of `ops` (its `id` is written back);
+    /// returns how many were armed. Stops at the first entry that fails, which is the call's
+    /// error only when it is the first.
+    pub fn timeout_batch(&self, ops: &mut [sys::hrc_timeout]) -> io::Result<u32> {
+        let mut b = sys::hrc_batch {
+            ops: ops.as_mut_ptr() as u64,
+            count: u32::try_from(ops.len())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+            done: 0,
+        };
+        self.ioctl(sys::HRC_IOC_BATCH, &mut b)?;
+        Ok(b.done)
+    }
+
     /// STREAMS `untimeout()`: the time that was left.
     pub fn untimeout(&self, id: u64) -> io::Result<sys::hrc_untimeout> {
         let mut u = sys::hrc_untimeout {

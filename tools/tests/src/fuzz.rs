@@ -105,7 +105,7 @@ fn some_id(r: &mut Rng, s: &Shared) -> u64 {
 /// documented for that call.
 fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
     use libc::*;
-    let op = r.below(22);
+    let op = r.below(24);
     // Per-call allowed errnos (docs/errno.md); the common ones apply everywhere.
     let common = [EINVAL, EFAULT, ENOENT, ENOMEM, E2BIG, ENOTTY];
     let check = |name: &str, res: std::io::Result<i32>, extra: &[i32]| -> Result<(), String> {
@@ -322,6 +322,39 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
             Ok(())
         }
         20 => check("INFO", d.info().map(|_| 0), &[]),
+        21 => {
+            // HRC_IOC_BATCH: random entries (some invalid), a random count (sometimes past
+            // the array or above the limit), and a random pointer for the array.
+            let n = r.below(200) as usize;
+            let mut ops: Vec<sys::hrc_timeout> = (0..n)
+                .map(|_| sys::hrc_timeout {
+                    time: absurd_time(r),
+                    cookie: r.next(),
+                    flags: r.pick(&[sys::HRC_TIMEOUT_NS, sys::HRC_TIMEOUT_NS, 0, 0x10]),
+                    pad: r.pick(&[0, 0, 0, 0, 0, 0, 0, 1]),
+                    id: 0,
+                })
+                .collect();
+            let count = r.pick(&[n as u32, n as u32, n as u32, n as u32 + 64, 70000]);
+            let good = ops.as_mut_ptr() as usize;
+            let mut b = sys::hrc_batch {
+                ops: if count as usize > n {
+                    8
+                } else {
+                    pointer(r, good) as u64
+                },
+                count,
+                done: 0,
+            };
+            let p = pointer(r, &mut b as *mut _ as usize);
+            let res = d.raw_ioctl(sys::HRC_IOC_BATCH, p);
+            if res.is_ok() && p == &b as *const _ as usize && b.ops == good as u64 {
+                for t in ops.iter().take(b.done as usize) {
+                    remember(s, t.id);
+                }
+            }
+            check("BATCH", res, &[ENOSPC])
+        }
         _ => {
             let c = d.check().map_err(|e| format!("CHECK: {e}"))?;
             if c.ok != 1 {
@@ -347,7 +380,7 @@ fn worker(
         one_op(&mut r, d, s).map_err(|e| format!("seed {seed} thread {tid} op {n}: {e}"))?;
         n += 1;
         ops.fetch_add(1, Relaxed);
-        if n % 256 == 0 {
+        if n.is_multiple_of(256) {
             let c = d.check().map_err(|e| e.to_string())?;
             if c.ok != 1 {
                 return Err(format!(
@@ -462,10 +495,9 @@ fn stress(secs: u64) -> Result<u64, String> {
                 let lk = d.lock_create(sys::HRC_LOCK_MUTEX).ok();
                 let mut callouts = Vec::new();
                 for i in 0..8 {
-                    let c = if i % 2 == 0 || lk.is_none() {
-                        d.callout_init(sys::HRC_CALLOUT_INIT_MP, 0)
-                    } else {
-                        d.callout_init(sys::HRC_CALLOUT_INIT_LK, lk.unwrap())
+                    let c = match lk {
+                        Some(lk) if i % 2 == 1 => d.callout_init(sys::HRC_CALLOUT_INIT_LK, lk),
+                        _ => d.callout_init(sys::HRC_CALLOUT_INIT_MP, 0),
                     };
                     if let Ok(c) = c {
                         let rr = sys::hrc_callout_reset {

@@ -78,7 +78,7 @@ fn untimeout_before_expiry_cancels_and_returns_the_remainder() -> Result<(), Str
 fn untimeout_of_fired_foreign_or_garbage_ids_is_enoent() -> Result<(), String> {
     let d = open()?;
     let other = open()?;
-    let fired = d.timeout_ns(1 * MS, 0).map_err(|e| e.to_string())?;
+    let fired = d.timeout_ns(MS, 0).map_err(|e| e.to_string())?;
     one_event(&d, 5000)?;
     expect_errno(d.untimeout(fired), libc::ENOENT, "fired id")?;
     let pending = d.timeout_ns(10_000 * MS, 0).map_err(|e| e.to_string())?;
@@ -222,6 +222,103 @@ fn a_stale_id_never_cancels_a_newer_timer() -> Result<(), String> {
         .map_err(|e| format!("new id after stale attempt: {e}"))?;
     Ok(())
 }
+/// `n` nanosecond timeouts, `delay(i)` ns each, cookie `i`.
+fn batch_ops(n: usize, delay: impl Fn(usize) -> i64) -> Vec<sys::hrc_timeout> {
+    (0..n)
+        .map(|i| sys::hrc_timeout {
+            time: delay(i),
+            cookie: i as u64,
+            flags: sys::HRC_TIMEOUT_NS,
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn batch_arms_every_entry_and_each_fires_once() -> Result<(), String> {
+    let d = open()?;
+    // More than one 64-entry copy, several 16-entry lock holds, and two 136-slot chunks.
+    let n = 300;
+    let t0 = now();
+    let mut ops = batch_ops(n, |i| 20 * MS + (i as i64 % 7) * MS);
+    let done = d.timeout_batch(&mut ops).map_err(|e| e.to_string())?;
+    ensure!(done as usize == n, "armed {done} of {n}");
+    let ids: HashSet<u64> = ops.iter().map(|t| t.id).collect();
+    ensure!(
+        ids.len() == n && !ids.contains(&0),
+        "ids not unique and non-zero"
+    );
+    let evs = collect(&d, 1000, n + 1)?;
+    ensure!(evs.len() == n, "{} records for {n} timeouts", evs.len());
+    for ev in &evs {
+        let op = ops
+            .get(ev.cookie as usize)
+            .ok_or(format!("cookie {}", ev.cookie))?;
+        ensure!(ev.id == op.id, "record {:#x} for op id {:#x}", ev.id, op.id);
+        ensure!(
+            ev.expiry_ns >= t0 + op.time && ev.fire_ns >= ev.expiry_ns,
+            "op {} due at {} fired at {} (armed from {t0})",
+            ev.cookie,
+            ev.expiry_ns,
+            ev.fire_ns
+        );
+    }
+    let c = d.check().map_err(|e| e.to_string())?;
+    ensure!(c.ok == 1 && c.live == 0, "check {c:?}");
+    Ok(())
+}
+
+fn batch_stops_at_the_first_bad_entry() -> Result<(), String> {
+    let d = open()?;
+    let mut ops = batch_ops(100, |_| 10_000 * MS);
+    ops[70].pad = 1;
+    let done = d.timeout_batch(&mut ops).map_err(|e| e.to_string())?;
+    ensure!(
+        done == 70,
+        "armed {done}, expected the 70 before the bad entry"
+    );
+    ensure!(
+        ops[..70].iter().all(|t| t.id != 0) && ops[70..].iter().all(|t| t.id == 0),
+        "ids written back past the armed prefix"
+    );
+    ensure!(
+        d.check().map_err(|e| e.to_string())?.live == 70,
+        "live count"
+    );
+    // A bad first entry is the call's error; nothing is armed.
+    let mut bad = batch_ops(3, |_| 1000 * MS);
+    bad[0].flags = 0x80;
+    expect_errno(d.timeout_batch(&mut bad), libc::EINVAL, "bad first entry")?;
+    ensure!(
+        d.check().map_err(|e| e.to_string())?.live == 70,
+        "armed on error"
+    );
+    // Bad pointers and counts.
+    let mut b = sys::hrc_batch {
+        ops: 8,
+        count: 4,
+        done: 0,
+    };
+    expect_errno(
+        d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize),
+        libc::EFAULT,
+        "unmapped ops",
+    )?;
+    let mut b = sys::hrc_batch {
+        ops: ops.as_mut_ptr() as u64,
+        count: 65537,
+        done: 0,
+    };
+    expect_errno(
+        d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize),
+        libc::EINVAL,
+        "count above 65536",
+    )?;
+    ensure!(
+        d.check().map_err(|e| e.to_string())?.live == 70,
+        "armed on error"
+    );
+    Ok(())
+}
 
 pub const CASES: &[Case] = &[
     (
@@ -258,5 +355,13 @@ pub const CASES: &[Case] = &[
     (
         "timeout_close_with_pending_and_unread",
         close_with_pending_and_unread_events,
+    ),
+    (
+        "batch_arms_every_entry_once",
+        batch_arms_every_entry_and_each_fires_once,
+    ),
+    (
+        "batch_stops_at_first_bad_entry",
+        batch_stops_at_the_first_bad_entry,
     ),
 ];
