@@ -232,6 +232,7 @@ pub(crate) struct EntryData {
 
 impl EntryData {
     /// The object state of a callout or interval timer.
+    #[inline]
     pub(crate) fn obj(&mut self) -> Option<&mut Object> {
         match &mut self.body {
             Body::Object(o) => Some(o),
@@ -240,6 +241,7 @@ impl EntryData {
     }
 
     /// [`EntryData::obj`], shared.
+    #[inline]
     pub(crate) fn obj_ref(&self) -> Option<&Object> {
         match &self.body {
             Body::Object(o) => Some(o),
@@ -654,6 +656,7 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Locks the engine.
+    #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, B> {
         Locked {
             engine: self,
@@ -788,6 +791,7 @@ impl<B: Backend> Engine<B> {
         Ok(())
     }
 
+    #[inline]
     fn entry_in(g: &EngineInner<B>, slot: u32) -> &Entry<B> {
         &g.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK]
     }
@@ -969,6 +973,7 @@ pub(crate) struct Check {
 
 impl<'a, B: Backend> Locked<'a, B> {
     /// The data of `slot`.
+    #[inline]
     pub(crate) fn data(&mut self, slot: u32) -> &mut EntryData {
         let e = Engine::entry_in(&self.g, slot);
         // SAFETY: the engine lock is held (`self.g`), and the returned borrow is tied to
@@ -977,6 +982,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     }
 
     /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
+    #[inline]
     pub(crate) fn lookup(&mut self, id: u64) -> Result<u32> {
         let slot = (id & SLOT_MASK) as u32;
         if id == 0 || slot as usize >= self.g.chunks.len() * CHUNK {
@@ -989,6 +995,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     }
 
     /// Looks `id` up and checks it is of `kind`.
+    #[inline]
     pub(crate) fn lookup_kind(&mut self, id: u64, kind: Kind) -> Result<u32> {
         let slot = self.lookup(id)?;
         if self.data(slot).kind != kind {
@@ -999,6 +1006,7 @@ impl<'a, B: Backend> Locked<'a, B> {
 
     /// Whether allocating needs a new chunk first: no free slot, though the engine is alive
     /// and below its limit (then [`Locked::take_free`] fails with the right error).
+    #[inline]
     fn needs_growth(&self) -> bool {
         self.g.free == NIL && !self.g.dying && self.g.live < self.engine.max_timers
     }
@@ -1141,6 +1149,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     }
 
     /// The absolute expiry of the latest schedule of `slot`, on its clock.
+    #[inline]
     pub(crate) fn expiry(&mut self, slot: u32) -> i64 {
         let e = Engine::entry_in(&self.g, slot);
         self.engine.backend.expires(e)
@@ -1157,6 +1166,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     }
 
     /// Whether `slot`'s record is in the event queue (`slot` is live).
+    #[inline]
     pub(crate) fn rec_queued(&mut self, slot: u32) -> bool {
         let tail = self.g.ev_tail;
         self.data(slot).next != NIL || tail == slot

@@ -32,6 +32,7 @@ impl Clock {
     }
 
     /// The current time on this clock, in nanoseconds.
+    #[inline]
     pub(crate) fn now(self) -> i64 {
         match self {
             // SAFETY: `ktime_get` may be called from any context.
@@ -100,6 +101,7 @@ impl RawTimer {
     }
 
     /// The absolute mode the timer was set up with (soft or hard expiry).
+    #[inline]
     fn mode(&self) -> bindings::hrtimer_mode {
         // SAFETY: by the type invariant the timer is valid; `is_hard` is written only by
         // `hrtimer_setup`, which never runs concurrently with a method of a live `RawTimer`.
@@ -116,6 +118,7 @@ impl RawTimer {
     }
 
     /// Whether the timer expires in hard-irq context.
+    #[inline]
     pub(crate) fn is_hard(&self) -> bool {
         self.mode() == HARD
     }
@@ -134,6 +137,7 @@ impl RawTimer {
     }
 
     /// Starts (or restarts) the timer at absolute time `expires_ns` on its clock, with no slack.
+    #[inline]
     pub(crate) fn start(&self, expires_ns: i64) {
         // SAFETY: by the type invariant the timer is set up; a start of a queued or running
         // timer is allowed and re-queues it.
@@ -141,6 +145,7 @@ impl RawTimer {
     }
 
     /// Cancels without waiting.
+    #[inline]
     pub(crate) fn try_cancel(&self) -> TryCancel {
         // SAFETY: by the type invariant the timer is set up.
         match unsafe { bindings::hrtimer_try_to_cancel(self.as_ptr()) } {
@@ -164,6 +169,7 @@ impl RawTimer {
     ///
     /// The callers serialise it with every [`RawTimer::start`] (the engine lock), the only
     /// writer of the field besides `hrtimer_setup`.
+    #[inline]
     pub(crate) fn expires(&self) -> i64 {
         // SAFETY: by the type invariant the timer is valid; the field is only written by
         // `hrtimer_start_range_ns` and `hrtimer_setup`, which the callers do not run meanwhile.
@@ -175,6 +181,7 @@ impl RawTimer {
     /// The engine uses it to recognise a stale callback invocation: the core dequeues a timer
     /// before calling its callback, so a queued timer seen from the callback has been re-armed
     /// for a newer schedule in the meantime.
+    #[inline]
     pub(crate) fn is_queued(&self) -> bool {
         // SAFETY: by the type invariant the timer is valid; this is `hrtimer_is_queued()`, a
         // `READ_ONCE` of a bool the hrtimer core updates with `WRITE_ONCE`.
