@@ -51,6 +51,18 @@ fn emit(mode: &str, m: &Metric) {
     );
 }
 
+/// A figure judged on its own value (`value <= max`), not as a ratio to a baseline.
+fn emit_absolute(mode: &str, id: &str, name: &str, value: f64, unit: &str, max: f64) {
+    let met = value <= max;
+    println!(
+        "{{\"id\":\"{id}\",\"name\":\"{name}\",\"mode\":\"{mode}\",\"unit\":\"{unit}\",\"subject\":{value:.1},\"target\":\"<= {max}\",\"met\":{met}}}"
+    );
+    eprintln!(
+        "{id:<4} {name}: {value:.1} {unit} (target <= {max}: {})",
+        if met { "MET" } else { "MISSED" }
+    );
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -367,10 +379,13 @@ fn user_benchmarks(mode: &str) -> Result<(), String> {
         mode,
         &Metric {
             id: "P3",
-            name: format!("batch arm per timer ({n}) vs timerfd create+arm ({n_fd}); speedup"),
+            // Inverted: the ratio is the speedup, so the timerfd cost is the subject.
+            name: format!(
+                "speedup: timerfd create+arm per timer ({n_fd}) / HRC_IOC_BATCH arm per timer ({n})"
+            ),
             subject: tfd_ns,
             baseline: batch_ns,
-            unit: "x",
+            unit: "ns",
             cmp: "ge",
             target: 5.0,
         },
@@ -387,10 +402,13 @@ fn user_benchmarks(mode: &str) -> Result<(), String> {
             target: 0.2,
         },
     );
-    println!("{{\"id\":\"P4b\",\"name\":\"bytes per pending timeout\",\"mode\":\"{mode}\",\"unit\":\"B\",\"subject\":{ours_bytes:.1},\"target\":\"<= 128\",\"met\":{}}}", ours_bytes <= 128.0);
-    eprintln!(
-        "P4b  bytes per pending timeout: {ours_bytes:.1} B (target <= 128: {})",
-        if ours_bytes <= 128.0 { "MET" } else { "MISSED" }
+    emit_absolute(
+        mode,
+        "P4b",
+        "bytes per pending timeout",
+        ours_bytes,
+        "B",
+        128.0,
     );
 
     // P5: delivered expirations per second to one reader, K firing together.
@@ -471,6 +489,15 @@ fn user_benchmarks(mode: &str) -> Result<(), String> {
             cmp: "ge",
             target: 3.0,
         },
+    );
+    // Under icount a guest nanosecond is one instruction: the cost of one delivered event.
+    emit_absolute(
+        mode,
+        "P5b",
+        "guest ns (icount: instructions) per delivered event",
+        1e9 / ours_rate,
+        "ns",
+        1000.0,
     );
 
     // P8: lateness as the reader sees it: expiry -> read() returns.
