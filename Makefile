@@ -17,7 +17,7 @@ clippy:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
 
 tools:
-	cd tools && cargo build --release --locked
+	cargo build --release --locked
 
 kernel:
 	scripts/kernel.sh
@@ -33,12 +33,12 @@ bench:
 
 fmt:
 	rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml rust/*.rs
-	cd tools && cargo fmt
+	cargo fmt
 
 clean:
 	-test -n "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) clean
 	rm -f rust/uapi_generated.rs
-	cd tools && cargo clean
+	cargo clean
 
 help:
 	@echo "make kernel   fetch, configure and build the cached test kernel"

@@ -17,7 +17,7 @@ rm -rf build/bench-module && mkdir -p build/bench-module
 cp -r Kbuild include rust build/bench-module/
 rm -f build/bench-module/rust/*.o build/bench-module/rust/.*.cmd
 make -s -C "$KB" M="$HRC_ROOT/build/bench-module" "${HRC_KMAKE_VARS[@]}" modules
-(cd tools && cargo build --release --locked -q)
+cargo build --release --locked -q
 
 : >"$out/results.jsonl"
 for mode in icount tcg; do

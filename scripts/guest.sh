@@ -11,7 +11,7 @@ KDIR=${KDIR:-$("$HRC_ROOT/scripts/kernel.sh" --print)}
 [ -n "$KDIR" ] || die "no cached test kernel: run scripts/kernel.sh"
 ko="${HRC_KO:-$HRC_ROOT/hrcallout.ko}"
 [ -f "$ko" ] || die "hrcallout.ko not built"
-bin="$HRC_ROOT/tools/target/x86_64-unknown-linux-gnu/release"
+bin="$HRC_ROOT/target/x86_64-unknown-linux-gnu/release"
 
 step "guest: building the initramfs"
 root=$(mktemp -d) && trap 'rm -rf "$root"' EXIT

@@ -8,6 +8,6 @@ scripts/setup-toolchain.sh
 export KDIR=$(scripts/kernel.sh | tail -n1)
 step "build: hrcallout.ko and the tools"
 make -s module KDIR="$KDIR"
-(cd tools && cargo build --release --locked -q)
+cargo build --release --locked -q
 mkdir -p build
 scripts/guest.sh scripts/guest/demo-job.sh build/run.log "${HRC_GUEST_TIMEOUT:-600}"

@@ -24,10 +24,10 @@ touch rust/hrcallout_main.rs
 make -s clippy KDIR="$KDIR" 2>&1 | tee "$OUT/clippy.log"
 if grep -qE '^(warning|error)' "$OUT/clippy.log"; then bad "module is clippy-clean"; else ok "module is clippy-clean"; fi
 step "build: userspace tools"
-(cd tools && cargo build --release --locked -q)
+cargo build --release --locked -q
 
 step "host: cargo test (ABI layout, argument parsing)"
-if (cd tools && cargo test --release --locked -q 2>&1) | tee "$OUT/cargo-test.log"; then :; fi
+if cargo test --release --locked -q 2>&1 | tee "$OUT/cargo-test.log"; then :; fi
 read -r hp hf < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$OUT/cargo-test.log")
 pass=$((pass + hp)) fail=$((fail + hf))
 echo "host cargo test: $hp passed, $hf failed"
