@@ -270,6 +270,49 @@ fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// P4c: one file holds 1M pending timeouts armed from userspace; bytes per timeout at that
+/// scale. Fails the benchmark if any arming fails or the engine's own count disagrees.
+fn million_pending(mode: &str) -> Result<(), String> {
+    const N: usize = 1_000_000;
+    let far = 3600 * 1_000_000_000i64;
+    let mut ops: Vec<sys::hrc_timeout> = (0..N)
+        .map(|i| sys::hrc_timeout {
+            time: far + i as i64,
+            flags: sys::HRC_TIMEOUT_NS,
+            ..Default::default()
+        })
+        .collect();
+    let d = Device::open().map_err(|e| e.to_string())?;
+    let m0 = mem_available_kb();
+    // HRC_IOC_BATCH takes at most 65536 entries per call.
+    for chunk in ops.chunks_mut(65536) {
+        let done = d
+            .timeout_batch(chunk)
+            .map_err(|e| format!("HRC_IOC_BATCH: {e}"))?;
+        if done as usize != chunk.len() {
+            return Err(format!("batch armed {done} of {}", chunk.len()));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let bytes = (m0 - mem_available_kb()) as f64 * 1024.0 / N as f64;
+    let c = d.check().map_err(|e| e.to_string())?;
+    if c.ok == 0 || c.live as usize != N {
+        return Err(format!(
+            "after arming {N}: check ok={} live={}",
+            c.ok, c.live
+        ));
+    }
+    emit_absolute(
+        mode,
+        "P4c",
+        &format!("bytes per pending timeout, {N} pending on one file"),
+        bytes,
+        "B",
+        128.0,
+    );
+    Ok(())
+}
+
 /// Userspace figures (P2 - P5, P8, P9).
 fn user_benchmarks(mode: &str) -> Result<(), String> {
     let d = Device::open().map_err(|e| e.to_string())?;
@@ -651,6 +694,7 @@ pub fn run(mode: &str, kernel: bool, user: bool, big: bool) -> Result<(), String
     }
     if user {
         user_benchmarks(mode)?;
+        million_pending(mode)?;
     }
     Ok(())
 }
