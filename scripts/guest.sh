@@ -30,7 +30,7 @@ set +e
 timeout --kill-after=10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "${HRC_MEM:-1024}" ${HRC_QEMU_OPTS:-} \
 	-nographic -no-reboot -monitor none -serial stdio \
 	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$root.cpio.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic rdinit=/init loglevel=4 ${HRC_APPEND:-kunit.enable=1}" \
+	-append "console=ttyS0 panic=-1 oops=panic rdinit=/init loglevel=4 log_buf_len=16M ${HRC_APPEND:-kunit.enable=1}" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e

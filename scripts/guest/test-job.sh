@@ -45,4 +45,8 @@ while [ $i -lt ${HRC_CYCLES:-100} ]; do
 done
 echo "HRC-STAT insmod_rmmod_cycles $i"
 [ $i -eq ${HRC_CYCLES:-100} ] && note ok insmod_rmmod_cycles || note fail insmod_rmmod_cycles
+
+# 7. Lockdep turns itself off after its first report: it must still be on after all of the above.
+grep -qE 'debug_locks: +1$' /proc/lockdep_stats && note ok lockdep_still_enabled ||
+	note fail lockdep_still_enabled
 exit 0
