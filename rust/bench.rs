@@ -8,7 +8,7 @@
 use crate::callout::{self, Mode, Run};
 use crate::engine::{Engine, HrBackend, Kind};
 use crate::streams;
-use crate::timer::{Clock, RawTimer};
+use crate::timer::{Clock, Expiry, RawTimer};
 use crate::uapi;
 use kernel::{
     bindings,
@@ -79,7 +79,10 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<S
         population.push(streams::timeout_event(e, far(&mut r), 0)?, GFP_KERNEL)?;
     }
     // The baseline wraps nothing: a timer in the engine's own expiry context for these kinds.
-    let probe = KBox::pin_init(RawTimer::new_hard(never, Clock::Monotonic), GFP_KERNEL)?;
+    let probe = KBox::pin_init(
+        RawTimer::new(never, Clock::Monotonic, Expiry::Hard),
+        GFP_KERNEL,
+    )?;
     let c = callout::init(e, Mode::Mp, GFP_KERNEL)?;
     let mut per_op = KVec::with_capacity(ROUNDS, GFP_KERNEL)?;
     let mut result = Ok(());
@@ -213,7 +216,7 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
             for _ in 0..n {
                 let t = KBox::pin_init(
                     pin_init!(LateTimer {
-                        timer <- RawTimer::new_hard(late_expire, Clock::Monotonic),
+                        timer <- RawTimer::new(late_expire, Clock::Monotonic, Expiry::Hard),
                         expiry: Atomic::new(0),
                         late: Atomic::new(i64::MIN),
                         hop,

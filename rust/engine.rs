@@ -29,7 +29,7 @@
 //! - **The executor** is the engine's work item on the high-priority system workqueue, the
 //!   analogue of DragonFly's softclock thread: it runs thread-context callbacks one at a time.
 
-use crate::timer::{Clock, Expire, RawTimer, TryCancel};
+use crate::timer::{Clock, Expire, Expiry, RawTimer, TryCancel};
 use core::{cell::UnsafeCell, pin::Pin};
 use kernel::{
     alloc::Flags,
@@ -91,13 +91,18 @@ impl Kind {
         }) as u16
     }
 
-    /// Whether the hrtimer expires in hard-irq context. The expiry of every kind but in-kernel
-    /// timeouts only updates the slot, queues a record and wakes readers, or hands the
-    /// callout to the executor, all irq-safe and short, as timerfd does in hard-irq context:
-    /// it spares the soft-irq hop before a reader or the executor wakes. In-kernel timeouts
-    /// run their caller's callback, which STREAMS code expects in soft-irq context.
-    fn hard_expiry(self) -> bool {
-        self != Kind::KernelTimeout
+    /// Where the hrtimer expires. The expiry of every kind but in-kernel timeouts only updates
+    /// the slot, queues a record and wakes readers, or hands the callout to the executor, all
+    /// irq-safe and short: like timerfd's, it runs in hard-irq context (soft-irq on
+    /// PREEMPT_RT, where the engine lock sleeps), sparing the soft-irq hop before a reader or
+    /// the executor wakes. In-kernel timeouts run their caller's callback, which STREAMS code
+    /// expects in soft-irq context.
+    fn expiry(self) -> Expiry {
+        if self == Kind::KernelTimeout {
+            Expiry::Soft
+        } else {
+            Expiry::Irq
+        }
     }
 
     /// Whether the slot goes back to the free list once its one event has been consumed.
@@ -277,8 +282,8 @@ const _: () = assert!(core::mem::size_of::<Entry<HrBackend>>() <= ENTRY_BYTES);
 impl<B: Backend> Entry<B> {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            // Most kinds expire in hard-irq context (see `Kind::hard_expiry`).
-            timer <- RawTimer::new_hard(expire_trampoline::<B>, Clock::Monotonic),
+            // Most kinds expire in irq context (see `Kind::expiry`).
+            timer <- RawTimer::new(expire_trampoline::<B>, Clock::Monotonic, Expiry::Irq),
             data: UnsafeCell::new(EntryData {
                 id: 0,
                 cookie: 0,
@@ -344,7 +349,7 @@ impl<B: Backend> Chunk<B> {
 }
 
 /// The expiry callback of every engine hrtimer (hard- or soft-irq context, see
-/// `Kind::hard_expiry`).
+/// `Kind::expiry`).
 ///
 /// # Safety
 ///
@@ -1114,16 +1119,16 @@ impl<'a, B: Backend> Locked<'a, B> {
             o.interval = interval.max(0);
         }
         let clock = d.clock;
-        let hard = d.kind.hard_expiry();
+        let context = d.kind.expiry();
         let clock_changed = d.timer_clock != clock;
         d.timer_clock = clock;
         let e = Engine::entry_in(&self.g, slot);
-        if clock_changed || e.timer.is_hard() != hard {
+        if clock_changed || e.timer.expiry() != context.effective() {
             // A slot reused for another clock or context: `hrtimer_setup` needs a timer that
             // is not queued. A callback still running is harmless (it will find the timer
             // queued again, or the slot no longer armed, and ignore itself).
             let _ = engine.backend.try_cancel(e);
-            e.timer.setup(B::EXPIRE, clock, hard);
+            e.timer.setup(B::EXPIRE, clock, context);
         }
         engine.backend.start(e, clock, expiry);
         Ok(())

@@ -57,14 +57,49 @@ pub(crate) enum TryCancel {
 /// The callback type of a [`RawTimer`]: called in irq context with the timer's address.
 pub(crate) type Expire = unsafe extern "C" fn(*mut bindings::hrtimer) -> bindings::hrtimer_restart;
 
-/// A `struct hrtimer` on a clock and expiry context (hard or soft irq) chosen at run time.
+/// Where a [`RawTimer`]'s callback runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Expiry {
+    /// Soft-irq context (`HRTIMER_MODE_ABS_SOFT`).
+    Soft,
+    /// Hard-irq context, except on PREEMPT_RT, where the core moves the timer to soft-irq
+    /// (`HRTIMER_MODE_ABS`, the mode timerfd uses). So the callback may take `spinlock_t`s
+    /// (sleeping locks on RT), and lockdep's wait-context checks allow it.
+    Irq,
+    /// Hard-irq context everywhere (`HRTIMER_MODE_ABS_HARD`): the callback may take raw
+    /// spinlocks only. Used by the benchmarks' raw baseline.
+    Hard,
+}
+
+impl Expiry {
+    /// The context the timer really gets on this kernel, as its `is_soft`/`is_hard` bits
+    /// record it.
+    #[inline]
+    pub(crate) fn effective(self) -> Self {
+        if cfg!(CONFIG_PREEMPT_RT) && self == Expiry::Irq {
+            Expiry::Soft
+        } else {
+            self
+        }
+    }
+
+    fn mode(self) -> bindings::hrtimer_mode {
+        match self {
+            Expiry::Soft => bindings::hrtimer_mode_HRTIMER_MODE_ABS_SOFT,
+            Expiry::Irq => bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+            Expiry::Hard => bindings::hrtimer_mode_HRTIMER_MODE_ABS_HARD,
+        }
+    }
+}
+
+/// A `struct hrtimer` on a clock and expiry context chosen at run time.
 ///
-/// It is just the C timer: an engine slot holds one per timer, so every byte counts. The mode
-/// the timer was set up with is read back from its `is_soft`/`is_hard` bits.
+/// It is just the C timer: an engine slot holds one per timer, so every byte counts. The
+/// context the timer was set up with is read back from its `is_soft`/`is_hard` bits.
 ///
 /// # Invariants
 ///
-/// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new_hard`]) and is never moved.
+/// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new`]) and is never moved.
 /// It is the only field, so a `*mut bindings::hrtimer` to it is a `*mut RawTimer`.
 #[pin_data]
 #[repr(C)]
@@ -79,18 +114,10 @@ unsafe impl Send for RawTimer {}
 // SAFETY: as above.
 unsafe impl Sync for RawTimer {}
 
-/// `HRTIMER_MODE_ABS_SOFT`: soft-irq expiry on an absolute time (in-kernel timeouts).
-const SOFT: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_SOFT;
-/// `HRTIMER_MODE_ABS_HARD`: hard-irq expiry on an absolute time (every other engine timer).
-const HARD: bindings::hrtimer_mode = bindings::hrtimer_mode_HRTIMER_MODE_ABS_HARD;
-
 impl RawTimer {
-    /// Sets up a hard-irq timer on `clock` that calls `expire` when it fires.
-    pub(crate) fn new_hard(expire: Expire, clock: Clock) -> impl PinInit<Self> {
-        Self::with_mode(expire, clock, HARD)
-    }
-
-    fn with_mode(expire: Expire, clock: Clock, mode: bindings::hrtimer_mode) -> impl PinInit<Self> {
+    /// Sets up a timer on `clock` that calls `expire` in the `expiry` context when it fires.
+    pub(crate) fn new(expire: Expire, clock: Clock, expiry: Expiry) -> impl PinInit<Self> {
+        let mode = expiry.mode();
         pin_init!(Self {
             // INVARIANT: `hrtimer_setup` initialises the timer in place with `mode`.
             timer <- Opaque::ffi_init(move |place: *mut bindings::hrtimer| {
@@ -100,15 +127,25 @@ impl RawTimer {
         })
     }
 
-    /// The absolute mode the timer was set up with (soft or hard expiry).
+    /// The context the timer expires in (already [`Expiry::effective`]).
     #[inline]
-    fn mode(&self) -> bindings::hrtimer_mode {
-        // SAFETY: by the type invariant the timer is valid; `is_hard` is written only by
-        // `hrtimer_setup`, which never runs concurrently with a method of a live `RawTimer`.
-        if unsafe { core::ptr::addr_of!((*self.as_ptr()).is_hard).read() } {
-            HARD
+    pub(crate) fn expiry(&self) -> Expiry {
+        let t = self.as_ptr();
+        // SAFETY: by the type invariant the timer is valid; `is_hard` and `is_soft` are written
+        // only by `hrtimer_setup`, which never runs concurrently with a method of a live
+        // `RawTimer`.
+        let (hard, soft) = unsafe {
+            (
+                core::ptr::addr_of!((*t).is_hard).read(),
+                core::ptr::addr_of!((*t).is_soft).read(),
+            )
+        };
+        if hard {
+            Expiry::Hard
+        } else if soft {
+            Expiry::Soft
         } else {
-            SOFT
+            Expiry::Irq
         }
     }
 
@@ -117,23 +154,16 @@ impl RawTimer {
         self.timer.get()
     }
 
-    /// Whether the timer expires in hard-irq context.
-    #[inline]
-    pub(crate) fn is_hard(&self) -> bool {
-        self.mode() == HARD
-    }
-
     /// Sets an inactive timer up again, on another clock or expiry context.
     ///
     /// The caller must make sure the timer is not queued, which `hrtimer_setup` requires; the
     /// engine only calls this on a timer it has just cancelled. A callback of the old setup
     /// may still be returning on another CPU: the core no longer touches the timer then but
     /// to clear its base's `running`, which `hrtimer_setup` does not write.
-    pub(crate) fn setup(&self, expire: Expire, clock: Clock, hard: bool) {
-        let mode = if hard { HARD } else { SOFT };
+    pub(crate) fn setup(&self, expire: Expire, clock: Clock, expiry: Expiry) {
         // SAFETY: by the type invariant the timer is valid and pinned; the caller guarantees it
         // is not queued, so re-initialising it cannot corrupt a queued node.
-        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, mode) }
+        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, expiry.mode()) }
     }
 
     /// Starts (or restarts) the timer at absolute time `expires_ns` on its clock, with no slack.
@@ -141,7 +171,9 @@ impl RawTimer {
     pub(crate) fn start(&self, expires_ns: i64) {
         // SAFETY: by the type invariant the timer is set up; a start of a queued or running
         // timer is allowed and re-queues it.
-        unsafe { bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, self.mode()) }
+        unsafe {
+            bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, self.expiry().mode())
+        }
     }
 
     /// Cancels without waiting.
