@@ -173,6 +173,73 @@ fn bad_user_pointers_get_efault() -> Result<(), String> {
     Ok(())
 }
 
+/// A read whose buffer ends in an unmapped page mid-way returns exactly the records before the
+/// fault, in order; the others stay queued (the kernel copies records out in batches, and a
+/// batch that faults goes back to the queue).
+fn read_stops_at_the_faulting_record() -> Result<(), String> {
+    const N: usize = 11;
+    const FIT: usize = 3;
+    let rec = std::mem::size_of::<Event>();
+    let d = open()?;
+    let t0 = now();
+    for i in 0..N {
+        // 1 us apart: distinct expiries, so the queue order is the cookie order.
+        d.timeout_ns(i as i64 * 1000, i as u64 + 1)
+            .map_err(|e| e.to_string())?;
+    }
+    while d.check().map_err(|e| e.to_string())?.queued < N as u32 {
+        ensure!(now() - t0 < 5000 * MS, "{N} records not queued within 5 s");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // SAFETY: two fresh anonymous pages; the second is unmapped again, so a copy crossing
+    // into it faults. Only the first page is read, and it is unmapped at the end.
+    let page = unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            8192,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        ensure!(p != libc::MAP_FAILED, "mmap failed");
+        libc::munmap(p.cast::<u8>().add(4096).cast(), 4096);
+        p.cast::<u8>()
+    };
+    // SAFETY: `buf` is FIT records before the end of the mapped page; the read may write there.
+    let (n, got) = unsafe {
+        let buf = page.add(4096 - FIT * rec);
+        let n = libc::read(d_fd(&d), buf.cast(), N * rec);
+        let got: Vec<Event> = (0..FIT)
+            .map(|i| std::ptr::read_unaligned(buf.add(i * rec).cast::<Event>()))
+            .collect();
+        libc::munmap(page.cast(), 4096);
+        (n, got)
+    };
+    ensure!(
+        n == (FIT * rec) as isize,
+        "read returned {n}, want {}",
+        FIT * rec
+    );
+    let cookies: Vec<u64> = got.iter().map(|e| e.cookie).collect();
+    ensure!(
+        cookies == [1, 2, 3],
+        "records before the fault: {cookies:?}"
+    );
+    let rest: Vec<u64> = d
+        .read_events(N)
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|e| e.cookie)
+        .collect();
+    let want: Vec<u64> = (FIT as u64 + 1..=N as u64).collect();
+    ensure!(
+        rest == want,
+        "records after the fault: {rest:?}, want {want:?}"
+    );
+    Ok(())
+}
+
 fn d_fd(d: &Device) -> i32 {
     use std::os::fd::AsRawFd;
     d.as_raw_fd()
@@ -301,6 +368,10 @@ pub const CASES: &[Case] = &[
     ("unknown_ioctls_get_enotty", unknown_ioctls_get_enotty),
     ("bad_user_pointers_get_efault", bad_user_pointers_get_efault),
     ("struct_sizes_are_checked", struct_sizes_are_checked),
+    (
+        "read_stops_at_the_faulting_record",
+        read_stops_at_the_faulting_record,
+    ),
     ("read_rules", read_rules),
     ("poll_wakes_on_expiry", poll_wakes_on_expiry),
     (
