@@ -210,8 +210,11 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
     match kind {
-        uapi::HRC_BENCH_RAW_LATENCY | uapi::HRC_BENCH_WQ_LATENCY => {
+        uapi::HRC_BENCH_RAW_LATENCY | uapi::HRC_BENCH_WQ_LATENCY | uapi::HRC_BENCH_RAW_BURST => {
             let hop = kind == uapi::HRC_BENCH_WQ_LATENCY;
+            // A burst: every timer due at one instant, so the last one's lateness is the
+            // hrtimer core's cost of expiring them all, one after another.
+            let burst = kind == uapi::HRC_BENCH_RAW_BURST;
             let mut timers = KVec::with_capacity(n, GFP_KERNEL)?;
             for _ in 0..n {
                 let t = KBox::pin_init(
@@ -227,7 +230,11 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
             }
             let t0 = Clock::Monotonic.now() + 10_000_000;
             for t in &timers {
-                let at = t0 + r.below(spread as u64) as i64;
+                let at = if burst {
+                    t0
+                } else {
+                    t0 + r.below(spread as u64) as i64
+                };
                 t.expiry.store(at, Relaxed);
                 t.timer.start(at);
             }
@@ -324,6 +331,7 @@ pub(crate) fn run(e: &Arc<Engine<HrBackend>>, b: &uapi::hrc_bench) -> Result<Sta
             pairs(e, b.kind, b.iterations, b.pending)
         }
         uapi::HRC_BENCH_RAW_LATENCY
+        | uapi::HRC_BENCH_RAW_BURST
         | uapi::HRC_BENCH_SOFT_LATENCY
         | uapi::HRC_BENCH_THREAD_LATENCY
         | uapi::HRC_BENCH_WQ_LATENCY => latency(e, b.kind, b.iterations, b.spread_ns as i64),

@@ -20,6 +20,8 @@ for r in rows:
                   f"{r['baseline']:.1f} | {r['ratio']:.3f} | {r['target']} | {'yes' if r['met'] else '**no**'} |")
     elif "lock" in r:
         md.append(f"| floor | {r['name']} | {r['mode']} | {r['lock']} / {r['clock']} ns | | | | |")
+    elif "value" in r:
+        md.append(f"| {r['id']} | {r['name']} | {r['mode']} | {r['value']:.1f} {r['unit']} | | | | |")
     elif "p50" in r:
         md.append(f"| {r['id']} | {r['name']} (p50/p99/p99.9/max ns) | {r['mode']} | "
                   f"{r['p50']} / {r['p99']} / {r['p999']} / {r['max']} | | | | |")

@@ -261,6 +261,7 @@ enum hrc_bench_kind {
 	HRC_BENCH_WQ_LATENCY = 7,	/* raw hard hrtimer -> work item on system_highpri (baseline) */
 	HRC_BENCH_LOCK_PAIR = 8,	/* floor: the engine lock taken and released */
 	HRC_BENCH_CLOCK_READ = 9,	/* floor: one CLOCK_MONOTONIC read */
+	HRC_BENCH_RAW_BURST = 10,	/* raw hard hrtimers all due at one instant (latency output) */
 };
 
 struct hrc_bench {
