@@ -97,7 +97,7 @@ impl Kind {
     /// PREEMPT_RT, where the engine lock sleeps), sparing the soft-irq hop before a reader or
     /// the executor wakes. In-kernel timeouts run their caller's callback, which STREAMS code
     /// expects in soft-irq context.
-    fn expiry(self) -> Expiry {
+    fn expiry_context(self) -> Expiry {
         if self == Kind::KernelTimeout {
             Expiry::Soft
         } else {
@@ -282,7 +282,7 @@ const _: () = assert!(core::mem::size_of::<Entry<HrBackend>>() <= ENTRY_BYTES);
 impl<B: Backend> Entry<B> {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            // Most kinds expire in irq context (see `Kind::expiry`).
+            // Most kinds expire in irq context (see `Kind::expiry_context`).
             timer <- RawTimer::new(expire_trampoline::<B>, Clock::Monotonic, Expiry::Irq),
             data: UnsafeCell::new(EntryData {
                 id: 0,
@@ -349,7 +349,7 @@ impl<B: Backend> Chunk<B> {
 }
 
 /// The expiry callback of every engine hrtimer (hard- or soft-irq context, see
-/// `Kind::expiry`).
+/// `Kind::expiry_context`).
 ///
 /// # Safety
 ///
@@ -1119,11 +1119,11 @@ impl<'a, B: Backend> Locked<'a, B> {
             o.interval = interval.max(0);
         }
         let clock = d.clock;
-        let context = d.kind.expiry();
+        let context = d.kind.expiry_context();
         let clock_changed = d.timer_clock != clock;
         d.timer_clock = clock;
         let e = Engine::entry_in(&self.g, slot);
-        if clock_changed || e.timer.expiry() != context.effective() {
+        if clock_changed || e.timer.expiry_context() != context.effective() {
             // A slot reused for another clock or context: `hrtimer_setup` needs a timer that
             // is not queued. A callback still running is harmless (it will find the timer
             // queued again, or the slot no longer armed, and ignore itself).

@@ -129,7 +129,7 @@ impl RawTimer {
 
     /// The context the timer expires in (already [`Expiry::effective`]).
     #[inline]
-    pub(crate) fn expiry(&self) -> Expiry {
+    pub(crate) fn expiry_context(&self) -> Expiry {
         let t = self.as_ptr();
         // SAFETY: by the type invariant the timer is valid; `is_hard` and `is_soft` are written
         // only by `hrtimer_setup`, which never runs concurrently with a method of a live
@@ -172,7 +172,12 @@ impl RawTimer {
         // SAFETY: by the type invariant the timer is set up; a start of a queued or running
         // timer is allowed and re-queues it.
         unsafe {
-            bindings::hrtimer_start_range_ns(self.as_ptr(), expires_ns, 0, self.expiry().mode())
+            bindings::hrtimer_start_range_ns(
+                self.as_ptr(),
+                expires_ns,
+                0,
+                self.expiry_context().mode(),
+            )
         }
     }
 

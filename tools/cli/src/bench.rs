@@ -486,32 +486,16 @@ fn user_benchmarks(mode: &str) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         );
     }
-    let due = now_ns(CLOCK_MONOTONIC) + BURST_LEAD_NS;
-    for &id in &ids {
-        d.timer_settime(id, sys::HRC_TIMER_ABSTIME, due as u64, 0)
-            .map_err(|e| e.to_string())?;
-    }
-    ensure_armed_before(due, "P5 hrcallout timers")?;
-    let mut got = 0;
-    while got < k {
-        got += d.read_events(256).map_err(|e| e.to_string())?.len();
-    }
+    let due = arm_burst(&d, &ids, "P5 hrcallout timers")?;
+    read_n(&d, k)?;
     let ours_rate = k as f64 / ((now_ns(CLOCK_MONOTONIC) - due).max(1) as f64 / 1e9);
     // The reader's share: the same burst again, read only once every record is queued.
-    let due = now_ns(CLOCK_MONOTONIC) + BURST_LEAD_NS;
-    for &id in &ids {
-        d.timer_settime(id, sys::HRC_TIMER_ABSTIME, due as u64, 0)
-            .map_err(|e| e.to_string())?;
-    }
-    ensure_armed_before(due, "P5r hrcallout timers")?;
+    arm_burst(&d, &ids, "P5r hrcallout timers")?;
     while (d.check().map_err(|e| e.to_string())?.queued as usize) < k {
         std::thread::sleep(Duration::from_millis(10));
     }
     let t = now_ns(CLOCK_MONOTONIC);
-    let mut got = 0;
-    while got < k {
-        got += d.read_events(256).map_err(|e| e.to_string())?.len();
-    }
+    read_n(&d, k)?;
     let read_ns = (now_ns(CLOCK_MONOTONIC) - t) as f64 / k as f64;
     drop(d);
     // SAFETY: plain epoll/timerfd syscalls on our own fds.
@@ -688,7 +672,6 @@ fn user_benchmarks(mode: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A record must never come before its timer was due.
 /// Fails if arming finished after `due`: the burst would then overlap the arming loop.
 fn ensure_armed_before(due: i64, what: &str) -> Result<(), String> {
     let now = now_ns(CLOCK_MONOTONIC);
@@ -701,6 +684,28 @@ fn ensure_armed_before(due: i64, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Arms every timer of `ids` (QNX timers) for one absolute instant `BURST_LEAD_NS` ahead and
+/// returns it; fails if the arming overran it.
+fn arm_burst(d: &Device, ids: &[u64], what: &str) -> Result<i64, String> {
+    let due = now_ns(CLOCK_MONOTONIC) + BURST_LEAD_NS;
+    for &id in ids {
+        d.timer_settime(id, sys::HRC_TIMER_ABSTIME, due as u64, 0)
+            .map_err(|e| e.to_string())?;
+    }
+    ensure_armed_before(due, what)?;
+    Ok(due)
+}
+
+/// Reads records, 256 per call, until `k` have come.
+fn read_n(d: &Device, k: usize) -> Result<(), String> {
+    let mut got = 0;
+    while got < k {
+        got += d.read_events(256).map_err(|e| e.to_string())?.len();
+    }
+    Ok(())
+}
+
+/// A record must never come before its timer was due.
 fn ensure_fired_after(fire_ns: i64, due_ns: i64) -> Result<(), String> {
     if fire_ns < due_ns {
         return Err(format!("a timeout fired {} ns early", due_ns - fire_ns));
