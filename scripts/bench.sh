@@ -9,14 +9,10 @@ cd "$HRC_ROOT"
 scripts/setup-toolchain.sh
 KB=$(scripts/kernel.sh kernel/bench.config | tail -n1)
 out="$HRC_ROOT/bench"
-mkdir -p "$out" build/bench-module
+mkdir -p "$out"
 
 step "bench: building hrcallout.ko against the benchmark kernel"
-# A copy of the sources: the module built here for the test kernel stays as it is.
-rm -rf build/bench-module && mkdir -p build/bench-module
-cp -r Kbuild include rust build/bench-module/
-rm -f build/bench-module/rust/*.o build/bench-module/rust/.*.cmd
-make -s -C "$KB" M="$HRC_ROOT/build/bench-module" "${HRC_KMAKE_VARS[@]}" modules
+build_bench_module "$KB"
 cargo build --release --locked -q
 
 : >"$out/results.jsonl"

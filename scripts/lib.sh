@@ -19,3 +19,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Builds hrcallout.ko against the benchmark kernel tree $1 in build/bench-module (a copy of
+# the sources, so the module built for the test kernel stays as it is).
+build_bench_module() {
+	rm -rf "$HRC_ROOT/build/bench-module" && mkdir -p "$HRC_ROOT/build/bench-module"
+	cp -r "$HRC_ROOT"/{Kbuild,include,rust} "$HRC_ROOT/build/bench-module/"
+	rm -f "$HRC_ROOT"/build/bench-module/rust/*.o "$HRC_ROOT"/build/bench-module/rust/.*.cmd
+	make -s -C "$1" M="$HRC_ROOT/build/bench-module" "${HRC_KMAKE_VARS[@]}" modules
+}

@@ -762,3 +762,74 @@ pub fn run(mode: &str, kernel: bool, user: bool, big: bool) -> Result<(), String
     }
     Ok(())
 }
+
+/// The operations `hrcallout spin` repeats for scripts/profile.sh.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum SpinOp {
+    /// HRC_IOC_TIMEOUT + HRC_IOC_UNTIMEOUT (P2's pair).
+    Timeout,
+    /// HRC_IOC_CALLOUT_RESET + HRC_IOC_CALLOUT_STOP on one MP callout.
+    Callout,
+    /// timerfd_settime arm + disarm (P2's baseline).
+    Timerfd,
+    /// HRC_IOC_BATCH of 64 timeouts, then their untimeouts (P3).
+    Batch,
+    /// 64 QNX timers due at one instant 5 ms ahead, then their records read (P5).
+    Burst,
+}
+
+/// Repeats `op` until killed; prints `PROF-READY` once set up.
+pub fn spin(op: SpinOp) -> Result<(), String> {
+    let d = Device::open().map_err(|e| e.to_string())?;
+    let far = 3600 * 1000 * MS;
+    let err = |e: std::io::Error| e.to_string();
+    let callout = d.callout_init(sys::HRC_CALLOUT_INIT_MP, 0).map_err(err)?;
+    let tfd = timerfd();
+    let timers = (0..64)
+        .map(|_| d.timer_create(CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER, 0))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    println!("PROF-READY");
+    loop {
+        match op {
+            SpinOp::Timeout => {
+                let id = d.timeout_ns(far, 0).map_err(err)?;
+                d.untimeout(id).map_err(err)?;
+            }
+            SpinOp::Callout => {
+                let r = sys::hrc_callout_reset {
+                    id: callout,
+                    time: far,
+                    flags: sys::HRC_CALLOUT_NS,
+                    actions: sys::HRC_CA_EVENT,
+                    ..Default::default()
+                };
+                d.callout_reset(&r).map_err(err)?;
+                d.callout_stop(callout).map_err(err)?;
+            }
+            SpinOp::Timerfd => {
+                timerfd_set(tfd, far);
+                timerfd_set(tfd, 0);
+            }
+            SpinOp::Batch => {
+                let mut ops = [sys::hrc_timeout {
+                    time: far,
+                    flags: sys::HRC_TIMEOUT_NS,
+                    ..Default::default()
+                }; 64];
+                d.timeout_batch(&mut ops).map_err(err)?;
+                for o in &ops {
+                    d.untimeout(o.id).map_err(err)?;
+                }
+            }
+            SpinOp::Burst => {
+                let due = now_ns(CLOCK_MONOTONIC) + 5 * MS;
+                for &id in &timers {
+                    d.timer_settime(id, sys::HRC_TIMER_ABSTIME, due as u64, 0)
+                        .map_err(err)?;
+                }
+                read_n(&d, timers.len())?;
+            }
+        }
+    }
+}

@@ -105,6 +105,12 @@ enum Cmd {
         #[arg(long)]
         big: bool,
     },
+    /// Repeat one operation forever, for scripts/profile.sh to trace (prints PROF-READY).
+    #[command(hide = true)]
+    Spin {
+        #[arg(value_enum)]
+        op: bench::SpinOp,
+    },
     /// mTCP mtcp_settimer: a one-shot timer whose event carries ID.
     Settimer {
         #[arg(allow_hyphen_values = true)]
@@ -364,6 +370,7 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
             user_only,
             big,
         } => bench::run(&mode, !user_only, !kernel_only, big)?,
+        Cmd::Spin { op } => bench::spin(op)?,
         Cmd::Callout(c) => callout(dev, c)?,
         Cmd::Timer(t) => timer(dev, t)?,
         Cmd::Settime {
