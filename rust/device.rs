@@ -30,7 +30,7 @@ use kernel::{
     sync::{poll::PollTable, Arc, ArcBorrow, Mutex},
     transmute::{AsBytes, FromBytes},
     types::{ForeignOwnable, Opaque},
-    uaccess::{UserPtr, UserSlice},
+    uaccess::{UserPtr, UserSlice, UserSliceReader},
 };
 
 /// Per-file state.
@@ -97,15 +97,8 @@ fn with_arg<T: FromBytes + AsBytes + Default>(
     let mut val = T::default();
     if dir & kernel::uapi::_IOC_WRITE != 0 {
         val = reader.read::<T>()?;
-        let mut rest = [0u8; 64];
-        let mut left = size - size_of::<T>();
-        while left > 0 {
-            let n = left.min(rest.len());
-            reader.read_slice(&mut rest[..n])?;
-            if rest[..n].iter().any(|b| *b != 0) {
-                return Err(E2BIG);
-            }
-            left -= n;
+        if size > size_of::<T>() {
+            check_zero_tail(&mut reader, size - size_of::<T>())?;
         }
     }
     let ret = f(&mut val)?;
@@ -113,6 +106,22 @@ fn with_arg<T: FromBytes + AsBytes + Default>(
         writer.write(&val)?;
     }
     Ok(ret)
+}
+
+/// Checks that the `left` bytes a newer caller appended to an argument are zero (`E2BIG` if
+/// not). Out of line: only such callers pay for its buffer.
+#[cold]
+fn check_zero_tail(reader: &mut UserSliceReader, mut left: usize) -> Result {
+    let mut rest = [0u8; 64];
+    while left > 0 {
+        let n = left.min(rest.len());
+        reader.read_slice(&mut rest[..n])?;
+        if rest[..n].iter().any(|b| *b != 0) {
+            return Err(E2BIG);
+        }
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Nanoseconds from a tick-or-ns time and its "ns" flag.

@@ -30,15 +30,20 @@
 //!   analogue of DragonFly's softclock thread: it runs thread-context callbacks one at a time.
 
 use crate::timer::{Clock, Expire, Expiry, RawTimer, TryCancel};
-use core::{cell::UnsafeCell, pin::Pin};
+use core::{
+    cell::{Cell, UnsafeCell},
+    pin::Pin,
+};
 use kernel::{
     alloc::Flags,
-    bindings, new_condvar, new_poll_condvar, new_spinlock_irq, new_work,
+    bindings,
+    interrupt::LocalInterruptDisabled,
+    new_condvar, new_poll_condvar, new_spinlock_irq, new_work,
     prelude::*,
     sync::{
         atomic::{ordering::Relaxed, Atomic},
         poll::PollCondVar,
-        Arc, ArcBorrow, CondVar, SpinLockIrq,
+        Arc, ArcBorrow, CondVar, SpinLockGuard, SpinLockIrq, SpinLockIrqGuard,
     },
     workqueue::{self, impl_has_work, Work, WorkItem},
 };
@@ -283,7 +288,7 @@ impl<B: Backend> Entry<B> {
     fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // Most kinds expire in irq context (see `Kind::expiry_context`).
-            timer <- RawTimer::new(expire_trampoline::<B>, Clock::Monotonic, Expiry::Irq),
+            timer <- RawTimer::new(expire_fn::<B>(Expiry::Irq), Clock::Monotonic, Expiry::Irq),
             data: UnsafeCell::new(EntryData {
                 id: 0,
                 cookie: 0,
@@ -348,31 +353,69 @@ impl<B: Backend> Chunk<B> {
     }
 }
 
-/// The expiry callback of every engine hrtimer (hard- or soft-irq context, see
-/// `Kind::expiry_context`).
+/// The expiry callback of the engine's soft-irq hrtimers (see `Kind::expiry_context`).
 ///
 /// # Safety
 ///
 /// `timer` is the `timer` field of an [`Entry<B>`], as set up by [`Entry::new`].
-unsafe extern "C" fn expire_trampoline<B: Backend>(
+unsafe extern "C" fn expire_soft<B: Backend>(
     timer: *mut bindings::hrtimer,
 ) -> bindings::hrtimer_restart {
+    // SAFETY: as required of our caller.
+    let (engine, entry, slot) = unsafe { expired_entry::<B>(timer) };
+    engine.expire(entry, slot, None);
+    // Periodic timers are re-armed under the engine lock by `expire` (see the module doc).
+    bindings::hrtimer_restart::HRTIMER_NORESTART
+}
+
+/// The expiry callback of the engine's hard-irq hrtimers: [`expire_soft`], knowing that
+/// interrupts are off. [`expire_fn`] only sets it up for timers whose context really is hard
+/// irq on this kernel.
+///
+/// # Safety
+///
+/// `timer` is the `timer` field of an [`Entry<B>`], as set up by [`Entry::new`], and the call
+/// comes from the hrtimer core in hard-irq context.
+unsafe extern "C" fn expire_hard<B: Backend>(
+    timer: *mut bindings::hrtimer,
+) -> bindings::hrtimer_restart {
+    // SAFETY: as required of our caller.
+    let (engine, entry, slot) = unsafe { expired_entry::<B>(timer) };
+    // SAFETY: the hrtimer core runs a timer that is not soft with interrupts disabled, for
+    // the whole callback.
+    let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
+    engine.expire(entry, slot, Some(irq_off));
+    bindings::hrtimer_restart::HRTIMER_NORESTART
+}
+
+/// The hrtimer callback for a slot expiring in `context`.
+fn expire_fn<B: Backend>(context: Expiry) -> Expire {
+    match context.effective() {
+        Expiry::Soft => expire_soft::<B>,
+        Expiry::Irq | Expiry::Hard => expire_hard::<B>,
+    }
+}
+
+/// The engine, entry and slot number of an expiring hrtimer.
+///
+/// # Safety
+///
+/// `timer` is the `timer` field of a live [`Entry<B>`].
+#[inline]
+unsafe fn expired_entry<'a, B: Backend>(
+    timer: *mut bindings::hrtimer,
+) -> (&'a Engine<B>, &'a Entry<B>, u32) {
     // The C timer is `RawTimer`'s first field (`repr(C)`), so this is the field's address.
     let timer = timer.cast::<RawTimer>();
     // SAFETY: by the safety contract `timer` is the `timer` field of a live `Entry<B>`.
     let entry = unsafe { &*kernel::container_of!(timer, Entry<B>, timer) };
     let (chunk, slot) = Chunk::of(entry);
     // SAFETY: by the `Chunk` invariant the engine outlives its chunks.
-    let engine = unsafe { &*chunk.engine };
-    engine.expire(entry, slot);
-    // Periodic timers are re-armed under the engine lock by `expire` (see the module doc).
-    bindings::hrtimer_restart::HRTIMER_NORESTART
+    (unsafe { &*chunk.engine }, entry, slot)
 }
 
 /// The time source and expiry mechanism of an engine.
 pub(crate) trait Backend: Sized + Send + Sync + 'static {
-    /// The hrtimer callback every entry of this backend is set up with.
-    const EXPIRE: Expire = expire_trampoline::<Self>;
     /// Now on `clock`, in ns.
     fn now(&self, clock: Clock) -> i64;
     /// Starts `e`'s timer at absolute `expires` on `clock` (moving it if queued).
@@ -486,7 +529,14 @@ impl FakeClock {
             let entry = unsafe { &*(addr as *const Entry<FakeClock>) };
             let (chunk, slot) = Chunk::of(entry);
             // SAFETY: by the `Chunk` invariant its engine outlives it.
-            unsafe { &*chunk.engine }.expire(entry, slot);
+            let engine = unsafe { &*chunk.engine };
+            // As the hrtimer core would: interrupts off unless the timer is a soft one.
+            if entry.timer.expiry_context() == Expiry::Soft {
+                engine.expire(entry, slot, None);
+            } else {
+                let irq_off = kernel::interrupt::local_interrupt_disable();
+                engine.expire(entry, slot, Some(&irq_off));
+            }
         }
     }
 
@@ -623,11 +673,40 @@ impl<B: Backend> WorkItem for Engine<B> {
 /// A locked engine: the guard plus the operations that need it.
 pub(crate) struct Locked<'a, B: Backend> {
     pub(crate) engine: &'a Engine<B>,
-    g: kernel::sync::lock::Guard<
-        'a,
-        EngineInner<B>,
-        kernel::sync::lock::spinlock::SpinLockIrqBackend,
-    >,
+    g: EngineGuard<'a, B>,
+    /// The slot last looked up and its entry (see [`Locked::entry`]).
+    last: Cell<(u32, *const Entry<B>)>,
+}
+
+/// How a [`Locked`] holds the engine lock.
+enum EngineGuard<'a, B: Backend> {
+    /// Taken with interrupts disabled (process context).
+    Irq(SpinLockIrqGuard<'a, EngineInner<B>>),
+    /// Taken in an expiry that runs in hard irq, where interrupts are already off: the plain
+    /// spin lock, without the interrupt-state bookkeeping (about 30 instructions less).
+    InIrq(SpinLockGuard<'a, EngineInner<B>>),
+}
+
+impl<B: Backend> core::ops::Deref for EngineGuard<'_, B> {
+    type Target = EngineInner<B>;
+
+    #[inline]
+    fn deref(&self) -> &EngineInner<B> {
+        match self {
+            Self::Irq(g) => g,
+            Self::InIrq(g) => g,
+        }
+    }
+}
+
+impl<B: Backend> core::ops::DerefMut for EngineGuard<'_, B> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut EngineInner<B> {
+        match self {
+            Self::Irq(g) => g,
+            Self::InIrq(g) => g,
+        }
+    }
 }
 
 impl<B: Backend> Engine<B> {
@@ -663,10 +742,13 @@ impl<B: Backend> Engine<B> {
     /// Locks the engine.
     #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, B> {
-        Locked {
-            engine: self,
-            g: self.inner.lock(),
-        }
+        Locked::new(self, EngineGuard::Irq(self.inner.lock()))
+    }
+
+    /// Locks the engine where interrupts are off: the plain spin lock is enough.
+    #[inline]
+    fn lock_in_irq<'a>(&'a self, irq_off: &'a LocalInterruptDisabled) -> Locked<'a, B> {
+        Locked::new(self, EngineGuard::InIrq(self.inner.lock_with(irq_off)))
     }
 
     /// Allocates a slot for a new object and gives it an id. Grows the table with `flags` when
@@ -783,7 +865,7 @@ impl<B: Backend> Engine<B> {
         }
         // Cannot allocate: capacity was ensured above.
         g.chunks.push(chunk, GFP_ATOMIC)?;
-        let mut l = Locked { engine: self, g };
+        let mut l = Locked::new(self, EngineGuard::Irq(g));
         for i in (0..CHUNK).rev() {
             let slot = (base + i) as u32;
             let head = l.g.free;
@@ -801,9 +883,14 @@ impl<B: Backend> Engine<B> {
         &g.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK]
     }
 
-    /// Soft-irq expiry of `entry`'s timer, which is slot `slot`.
-    fn expire(&self, entry: &Entry<B>, slot: u32) {
-        let mut l = self.lock();
+    /// Expiry of `entry`'s timer, which is slot `slot` of this engine; `irq_off` when it runs
+    /// with interrupts disabled (hard irq).
+    fn expire(&self, entry: &Entry<B>, slot: u32, irq_off: Option<&LocalInterruptDisabled>) {
+        let mut l = match irq_off {
+            Some(irq_off) => self.lock_in_irq(irq_off),
+            None => self.lock(),
+        };
+        l.last.set((slot, entry));
         // A callback that lost a race with a cancel or re-arm finds the slot no longer armed,
         // or its timer queued again for a newer schedule: nothing to do.
         if l.g.dying || self.backend.is_queued(entry) || l.data(slot).sched != Sched::Armed {
@@ -885,9 +972,15 @@ impl<B: Backend> Engine<B> {
 
     /// Blocks until `cond` on the slot's data is false; `cond` is evaluated under the lock.
     pub(crate) fn wait_while(&self, slot: u32, cond: impl Fn(&EntryData) -> bool) {
-        let mut l = self.lock();
-        while cond(l.data(slot)) {
-            self.done.wait(&mut l.g);
+        let mut g = self.inner.lock();
+        loop {
+            let e = Self::entry_in(&g, slot);
+            // SAFETY: the engine lock is held (`g`); the shared borrow ends before `g` is
+            // used again.
+            if !cond(unsafe { &*e.data.get() }) {
+                return;
+            }
+            self.done.wait(&mut g);
         }
     }
 
@@ -977,10 +1070,36 @@ pub(crate) struct Check {
 }
 
 impl<'a, B: Backend> Locked<'a, B> {
+    #[inline]
+    fn new(engine: &'a Engine<B>, g: EngineGuard<'a, B>) -> Self {
+        Self {
+            engine,
+            g,
+            last: Cell::new((NIL, core::ptr::null())),
+        }
+    }
+
+    /// The entry of `slot`. An operation touches its slot several times (lookup, cancel,
+    /// free, ...), and finding an entry divides by `CHUNK` and checks bounds: the last one
+    /// found is remembered.
+    #[inline]
+    fn entry(&self, slot: u32) -> &Entry<B> {
+        let (last, e) = self.last.get();
+        if last == slot {
+            // SAFETY: `e` is the entry of `slot` in this engine (set below, or by `expire`
+            // from the expiring entry). Chunks are pinned boxes freed only with the engine,
+            // which outlives `self`, so it is still valid.
+            return unsafe { &*e };
+        }
+        let e = Engine::entry_in(&self.g, slot);
+        self.last.set((slot, e));
+        e
+    }
+
     /// The data of `slot`.
     #[inline]
     pub(crate) fn data(&mut self, slot: u32) -> &mut EntryData {
-        let e = Engine::entry_in(&self.g, slot);
+        let e = self.entry(slot);
         // SAFETY: the engine lock is held (`self.g`), and the returned borrow is tied to
         // `&mut self`, so no other reference to this slot's data can exist meanwhile.
         unsafe { &mut *e.data.get() }
@@ -1122,13 +1241,13 @@ impl<'a, B: Backend> Locked<'a, B> {
         let context = d.kind.expiry_context();
         let clock_changed = d.timer_clock != clock;
         d.timer_clock = clock;
-        let e = Engine::entry_in(&self.g, slot);
+        let e = self.entry(slot);
         if clock_changed || e.timer.expiry_context() != context.effective() {
             // A slot reused for another clock or context: `hrtimer_setup` needs a timer that
             // is not queued. A callback still running is harmless (it will find the timer
             // queued again, or the slot no longer armed, and ignore itself).
             let _ = engine.backend.try_cancel(e);
-            e.timer.setup(B::EXPIRE, clock, context);
+            e.timer.setup(expire_fn::<B>(context), clock, context);
         }
         engine.backend.start(e, clock, expiry);
         Ok(())
@@ -1147,7 +1266,7 @@ impl<'a, B: Backend> Locked<'a, B> {
         if was == Sched::Armed {
             // `Running` means the expiry callback is spinning on our lock (it will find the
             // slot idle) or is past it (then the slot was no longer `Armed`).
-            let e = Engine::entry_in(&self.g, slot);
+            let e = self.entry(slot);
             let _ = engine.backend.try_cancel(e);
         }
         was
@@ -1156,7 +1275,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// The absolute expiry of the latest schedule of `slot`, on its clock.
     #[inline]
     pub(crate) fn expiry(&mut self, slot: u32) -> i64 {
-        let e = Engine::entry_in(&self.g, slot);
+        let e = self.entry(slot);
         self.engine.backend.expires(e)
     }
 
@@ -1222,7 +1341,14 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.enqueue_record(slot);
     }
 
-    /// Appends `slot`'s record (not queued yet) to the event queue and wakes readers.
+    /// Appends `slot`'s record (not queued yet) to the event queue; wakes readers if it was
+    /// empty.
+    ///
+    /// Readers only sleep (and poll only reports "not readable") on an empty queue, checked
+    /// under this lock, so the wake-up that ended the last empty spell reached every waiter.
+    /// Until a reader empties the queue again, more records need none: a burst costs one
+    /// wake-up, not one per record. Edge-triggered epoll users read until `EAGAIN`, as with
+    /// sockets (`docs/semantics.md`).
     fn enqueue_record(&mut self, slot: u32) {
         let tail = self.g.ev_tail;
         self.data(slot).next = NIL;
@@ -1233,7 +1359,9 @@ impl<'a, B: Backend> Locked<'a, B> {
         }
         self.g.ev_tail = slot;
         self.g.nqueued += 1;
-        self.engine.readers.notify_all();
+        if tail == NIL {
+            self.engine.readers.notify_all();
+        }
     }
 
     /// Removes `slot`'s record from the event queue if it is there (a walk: only used when an
@@ -1325,10 +1453,13 @@ impl<'a, B: Backend> Locked<'a, B> {
         }
         d.next = head;
         self.g.ev_head = t.slot;
+        self.g.nqueued += 1;
         if head == NIL {
             self.g.ev_tail = t.slot;
+            // Another reader may have gone to sleep on the queue we emptied: the next enqueue
+            // would not wake it (see `enqueue_record`).
+            self.engine.readers.notify_all();
         }
-        self.g.nqueued += 1;
     }
 
     /// Puts a fired callout on the executor's list and kicks the executor.

@@ -360,6 +360,106 @@ fn blocking_read_waits_for_the_event() -> Result<(), String> {
     Ok(())
 }
 
+/// Readers are woken when the queue goes from empty to non-empty, so an edge-triggered epoll
+/// user that reads until `EAGAIN` gets a new edge for the next record, and none while it has
+/// not drained.
+fn edge_triggered_epoll_wakes_after_a_drain() -> Result<(), String> {
+    let d = open()?;
+    d.set_nonblocking(true).map_err(|e| e.to_string())?;
+    // SAFETY: plain epoll calls on valid fds; `ep` is closed on every path below.
+    let ep = unsafe { libc::epoll_create1(0) };
+    ensure!(ep >= 0, "epoll_create1 failed");
+    let wait = |ms: i32| {
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 1];
+        // SAFETY: `out` has room for one event.
+        unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, ms) }
+    };
+    let r = (|| {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: 1,
+        };
+        // SAFETY: valid fds and event.
+        let rc = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, d_fd(&d), &mut ev) };
+        ensure!(rc == 0, "epoll_ctl failed");
+        for (delay, cookie) in [(20 * MS, 1), (20 * MS, 2), (400 * MS, 3)] {
+            d.timeout_ns(delay, cookie).map_err(|e| e.to_string())?;
+        }
+        ensure!(wait(5000) == 1, "no edge for the first records");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut got = Vec::new();
+        loop {
+            match d.read_events(1) {
+                Ok(v) => got.extend(v.iter().map(|e| e.cookie)),
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        ensure!(
+            got == [1, 2],
+            "drained {got:?}, expected the two due at 20 ms"
+        );
+        ensure!(wait(5000) == 1, "no edge for a record after the drain");
+        let last = d.read_events(4).map_err(|e| e.to_string())?;
+        ensure!(
+            last.len() == 1 && last[0].cookie == 3,
+            "read {last:?} after the second edge"
+        );
+        ensure!(wait(100) == 0, "an edge with nothing new queued");
+        Ok(())
+    })();
+    // SAFETY: our epoll fd.
+    unsafe { libc::close(ep) };
+    r
+}
+
+/// Two readers blocked on one file share a burst: every record reaches one of them, and the
+/// one left sleeping after the burst is still woken by a later record.
+fn blocked_readers_share_a_burst() -> Result<(), String> {
+    const N: usize = 200;
+    const STOP: u64 = u64::MAX;
+    let d = std::sync::Arc::new(open()?);
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let (d, tx) = (d.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let mut n = 0usize;
+            // One record per read, until a STOP record: each reader takes exactly one.
+            let r = loop {
+                match d.read_events(1) {
+                    Ok(v) if v.first().is_some_and(|e| e.cookie == STOP) => break Ok(n),
+                    Ok(v) => n += v.len(),
+                    Err(e) => break Err(e.to_string()),
+                }
+            };
+            let _ = tx.send(r);
+        });
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // Due within nanoseconds of each other (one clock read per few batch entries).
+    let mut ops = vec![
+        sys::hrc_timeout {
+            time: 100 * MS,
+            flags: sys::HRC_TIMEOUT_NS,
+            ..Default::default()
+        };
+        N
+    ];
+    let done = d.timeout_batch(&mut ops).map_err(|e| e.to_string())?;
+    ensure!(done as usize == N, "batch armed {done} of {N}");
+    d.timeout_ns(500 * MS, STOP).map_err(|e| e.to_string())?;
+    d.timeout_ns(700 * MS, STOP).map_err(|e| e.to_string())?;
+    let mut total = 0;
+    for _ in 0..2 {
+        let n = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .map_err(|_| "a blocked reader was not woken within 20 s".to_string())??;
+        total += n;
+    }
+    ensure!(total == N, "the readers got {total} of {N} records");
+    Ok(())
+}
+
 pub const CASES: &[Case] = &[
     (
         "info_reports_abi_and_a_precise_clock",
@@ -377,5 +477,13 @@ pub const CASES: &[Case] = &[
     (
         "blocking_read_waits_for_the_event",
         blocking_read_waits_for_the_event,
+    ),
+    (
+        "edge_triggered_epoll_wakes_after_a_drain",
+        edge_triggered_epoll_wakes_after_a_drain,
+    ),
+    (
+        "blocked_readers_share_a_burst",
+        blocked_readers_share_a_burst,
     ),
 ];
