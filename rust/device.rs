@@ -429,7 +429,8 @@ const READ_BATCH: usize = 8;
 /// Reads whole event records: blocks for the first one unless `O_NONBLOCK`.
 ///
 /// Records leave the queue `READ_BATCH` at a time under one lock hold and go out in one copy:
-/// a burst costs a lock round trip and a `copy_to_user` per batch, not per record. If a copy
+/// a burst costs a lock round trip and a `copy_to_user` per batch, not per record. A call
+/// returns at most the records queued when it took its first one. If a copy
 /// faults, the batch goes back to the head of the queue in order and is retried one record at
 /// a time, so the call returns exactly the records before the fault and loses none.
 fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize> {
@@ -443,11 +444,18 @@ fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize>
     let mut batch = READ_BATCH;
     let mut evs = [uapi::hrc_event::default(); READ_BATCH];
     let mut taken: [Option<Taken>; READ_BATCH] = [const { None }; READ_BATCH];
+    // Records still to take of those queued when the first one was taken: newer ones wait for
+    // the next read, so a timer that keeps one record queued never shows two in one call.
+    let mut left = 0;
     while done + REC <= count {
-        let want = batch.min((count - done) / REC);
+        let room = batch.min((count - done) / REC);
         let mut n = 0;
         {
             let mut l = e.lock();
+            if done == 0 {
+                left = l.queue_len();
+            }
+            let want = room.min(left);
             while n < want {
                 let Some(t) = l.take_record() else {
                     break;
@@ -456,6 +464,7 @@ fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize>
                 n += 1;
             }
         }
+        left -= n;
         let taken = &mut taken[..n];
         if n == 0 {
             if done > 0 {
@@ -499,10 +508,14 @@ fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize>
             }
         }
         match copied {
+            Ok(()) if left == 0 => return Ok(done + n * REC),
             Ok(()) => done += n * REC,
             Err(err) if n == 1 => return if done > 0 { Ok(done) } else { Err(err) },
-            // Find the faulting record one at a time.
-            Err(_) => batch = 1,
+            // The batch is back in the queue: find the faulting record one at a time.
+            Err(_) => {
+                left += n;
+                batch = 1;
+            }
         }
     }
     Ok(done)

@@ -1289,6 +1289,11 @@ impl<'a, B: Backend> Locked<'a, B> {
         (self.expiry(slot) - self.engine.backend.now(clock)).max(0)
     }
 
+    /// How many records the event queue holds.
+    pub(crate) fn queue_len(&self) -> usize {
+        self.g.nqueued as usize
+    }
+
     /// Whether `slot`'s record is in the event queue (`slot` is live).
     #[inline]
     pub(crate) fn rec_queued(&mut self, slot: u32) -> bool {
@@ -1435,7 +1440,20 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Completes a [`Locked::take_record`]: a copied record of a finished one-shot frees its
     /// slot; a record that could not be copied goes back to the head of the queue.
     pub(crate) fn finish_record(&mut self, t: &Taken, copied: bool) {
-        if self.data(t.slot).id != t.id || self.rec_queued(t.slot) {
+        if self.data(t.slot).id != t.id {
+            return;
+        }
+        if self.rec_queued(t.slot) {
+            // The timer fired again while the record was out and queued a newer one (a slot
+            // has one queue link): a record that did not reach userspace becomes overruns of
+            // the queued one, so its expiries are not lost.
+            if !copied {
+                if let Some(o) = self.data(t.slot).obj() {
+                    let lost = t.rec.overruns.saturating_add(1);
+                    o.rec.overruns = o.rec.overruns.saturating_add(lost);
+                    o.total_overruns = o.total_overruns.saturating_add(1);
+                }
+            }
             return;
         }
         let head = self.g.ev_head;

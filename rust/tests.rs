@@ -213,6 +213,33 @@ mod fake_clock {
     }
 
     #[test]
+    fn a_record_lost_to_a_fault_folds_into_the_newer_one() -> Result {
+        let e = fake()?;
+        let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;
+        let start = e.backend.now(Clock::Monotonic) + 100;
+        {
+            let mut l = e.lock();
+            let slot = l.lookup(id)?;
+            l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::Coalesce;
+            l.arm(slot, start, 10)?;
+        }
+        e.backend.advance(100 + 25); // three expiries: one record, two overruns
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!(t.rec.overruns, 2);
+        // While the record is out (a read copying it), the timer fires again and queues a
+        // newer record; then the copy faults. The three expiries become its overruns.
+        e.backend.advance(10);
+        e.lock().finish_record(&t, false);
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!((t.rec.expiry, t.rec.overruns), (start + 30, 3));
+        e.lock().finish_record(&t, true);
+        assert!(e.lock().take_record().is_none());
+        assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
     fn a_late_periodic_callback_stands_for_the_latest_period() -> Result {
         let e = fake()?;
         let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;

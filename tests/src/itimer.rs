@@ -171,6 +171,23 @@ fn si_timer_never_queues_two_records() -> Result<(), String> {
     Ok(())
 }
 
+/// A timer much faster than a read fires again while each read copies its record out: the
+/// newer record waits for the next read, so no call returns two of them.
+fn si_timer_one_record_per_read() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    settime(&d, t, 0, 20_000, 20_000)?; // 20 us
+    let mut expiries = 0u64;
+    for i in 0..300 {
+        let ev = d.read_events(64).map_err(|e| e.to_string())?;
+        ensure!(ev.len() == 1, "read {i} returned {} records", ev.len());
+        expiries += 1 + ev[0].overruns;
+    }
+    settime(&d, t, 0, 0, 0)?;
+    ensure!(expiries >= 300, "{expiries} expiries in 300 records");
+    Ok(())
+}
+
 fn mach_queue_limit_and_overruns_add_up() -> Result<(), String> {
     let d = open()?;
     d.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -497,6 +514,10 @@ pub const CASES: &[Case] = &[
     (
         "itimer_si_timer_one_record",
         si_timer_never_queues_two_records,
+    ),
+    (
+        "itimer_si_timer_one_record_per_read",
+        si_timer_one_record_per_read,
     ),
     (
         "itimer_mach_qlimit_overruns_add_up",
