@@ -147,9 +147,7 @@ fn si_timer_never_queues_two_records() -> Result<(), String> {
         "only {} overruns in 100 ms of a 1 ms timer",
         ev[0].overruns
     );
-    let i = d
-        .timer_info(t, sys::HRC_TIMER_RESET_OVERRUNS)
-        .map_err(|e| e.to_string())?;
+    let i = d.timer_info(t, 0).map_err(|e| e.to_string())?;
     ensure!(
         i.overruns >= ev[0].overruns,
         "TimerInfo overruns {} < record's {}",
@@ -161,9 +159,20 @@ fn si_timer_never_queues_two_records() -> Result<(), String> {
         "flags {:#x}",
         i.info_flags
     );
+    // Disarmed first, so that no expiry can land between the reset and the next look (a 1 ms
+    // timer fires many times between two ioctls when the vCPU is descheduled under TCG).
     settime(&d, t, 0, 0, 0)?;
+    let reset = d
+        .timer_info(t, sys::HRC_TIMER_RESET_OVERRUNS)
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        reset.overruns >= i.overruns,
+        "overruns went down from {} to {} without a reset",
+        i.overruns,
+        reset.overruns
+    );
     let i = d.timer_info(t, 0).map_err(|e| e.to_string())?;
-    ensure!(i.overruns <= 2, "overruns not reset: {}", i.overruns);
+    ensure!(i.overruns == 0, "overruns not reset: {}", i.overruns);
     ensure!(
         i.info_flags & sys::HRC_TI_ACTIVE == 0,
         "disarmed timer reported active"
@@ -461,9 +470,12 @@ fn differential_overruns_match_posix_timers() -> Result<(), String> {
     }
     let p = PosixTimer::new(Some(sig))?;
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    let armed = now();
     p.settime(5 * MS, 5 * MS);
     settime(&d, t, 0, 5 * MS, 5 * MS)?;
+    let arming = now() - armed;
     sleep(Duration::from_millis(200));
+    let sampled = now();
     // Both dequeue their one pending notification; then compare the overrun counts.
     let posix = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -481,15 +493,20 @@ fn differential_overruns_match_posix_timers() -> Result<(), String> {
         ensure!(r == sig, "no POSIX timer signal");
         libc::timer_getoverrun(p.0) as i64
     };
-    let ev = d.read_events(4).map_err(|e| e.to_string())?;
-    p.settime(0, 0);
+    // Disarming fixes our record's count, as the dequeue fixed POSIX's.
     settime(&d, t, 0, 0, 0)?;
+    let sampling = now() - sampled;
+    p.settime(0, 0);
+    let ev = d.read_events(4).map_err(|e| e.to_string())?;
     ensure!(ev.len() == 1, "{} records for one SI_TIMER timer", ev.len());
     let ours = ev[0].overruns as i64;
-    // Both count ~39 missed periods; they were started and read a few µs apart: ±2.
+    // Both count ~39 missed periods. They were armed, and their counts fixed, a few µs apart
+    // on an idle machine, but a vCPU descheduled under TCG can stretch either gap over
+    // periods: each 5 ms of gap allows one more period of difference.
+    let slack = 2 + (arming + sampling) / (5 * MS);
     ensure!(
-        (posix - ours).abs() <= 2,
-        "overruns: posix {posix}, ours {ours}"
+        (posix - ours).abs() <= slack,
+        "overruns: posix {posix}, ours {ours} (allowed ±{slack})"
     );
     ensure!(
         ours >= 20,
