@@ -6,7 +6,7 @@
 //! parameter (the benchmark guest sets it), since a run occupies a CPU for seconds.
 
 use crate::callout::{self, Mode, Run};
-use crate::engine::{Engine, HrBackend, Kind};
+use crate::engine::{Engine, HrBackend, Kind, CHUNK};
 use crate::streams;
 use crate::timer::{Clock, Expiry, RawTimer};
 use crate::uapi;
@@ -261,15 +261,27 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
             }
             SAMPLES.store(core::ptr::from_ref(&slots) as usize, Relaxed);
             let mut callouts = KVec::with_capacity(n, GFP_KERNEL)?;
+            // In-kernel timeouts need an engine whose expiries run in soft irq, like the
+            // module's kernel engine (a file's engine expires in hard irq).
+            let soft = if kind == uapi::HRC_BENCH_SOFT_LATENCY {
+                Some(Engine::new(
+                    HrBackend,
+                    n as u32 + CHUNK as u32,
+                    16,
+                    Expiry::Soft,
+                )?)
+            } else {
+                None
+            };
             let t0 = Clock::Monotonic.now() + 10_000_000;
             let mut res = Ok(());
             for (i, (exp, _)) in slots.iter().enumerate() {
                 let at = t0 + r.below(spread as u64) as i64;
                 exp.store(at, Relaxed);
                 let delay = at - Clock::Monotonic.now();
-                if kind == uapi::HRC_BENCH_SOFT_LATENCY {
+                if let Some(soft) = &soft {
                     // An in-kernel timeout armed at the exact absolute expiry.
-                    res = e
+                    res = soft
                         .alloc_with(
                             Kind::KernelTimeout,
                             Clock::Monotonic,
@@ -302,6 +314,9 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
             }
             for c in callouts {
                 let _ = callout::destroy(e, c);
+            }
+            if let Some(soft) = &soft {
+                soft.shutdown();
             }
             SAMPLES.store(0, Relaxed);
             res?;

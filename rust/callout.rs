@@ -3,11 +3,11 @@
 //! DragonFly BSD `callout(9)` on the engine.
 //!
 //! A callout is a slot of kind [`Kind::Callout`] that lives from `init` to `destroy`. Its
-//! hrtimer only moves it to [`Sched::Fired`] and onto the engine's executor list; the executor
+//! expiry only moves it to [`Sched::Fired`] and onto the engine's executor list; the executor
 //! (a work item on the high-priority workqueue, DragonFly's softclock thread) takes the
 //! callout's lock, **re-checks under that lock** that the schedule it popped is still the
 //! current one, and only then runs the callback. So a `stop` made while holding the callout's
-//! lock prevents the run even if the hrtimer already fired and the executor is waiting for the
+//! lock prevents the run even if the timer already expired and the executor is waiting for the
 //! lock (DragonFly's `LK_CANCELABLE`, emulated with the slot generation).
 //!
 //! Semantics chosen where DragonFly versions differ (see `docs/semantics.md`):
@@ -18,7 +18,7 @@
 //!   that lock held), where it returns at once.
 //! - `reset` of a running callout does not block: the new schedule counts from the call, and
 //!   the new run starts after the current one returned (the executor runs one at a time).
-//! - `pending` is 0 from the moment the hrtimer fired; `active` is cleared only by `stop` and
+//! - `pending` is 0 from the moment the timer expired; `active` is cleared only by `stop` and
 //!   `deactivate`. Both are stable only from the callback itself, or after the callback ran and
 //!   before the next `reset`, as the man page says.
 
@@ -231,7 +231,7 @@ pub(crate) fn reset<B: Backend>(
     c.delay = delay;
     c.run = Some(run);
     let now = engine.backend.now(Clock::Monotonic);
-    // `arm` moves a queued hrtimer and bumps the generation, which also cancels a fired run
+    // `arm` moves an armed schedule and bumps the generation, which also cancels a fired run
     // still waiting for the executor: no separate cancel needed.
     l.arm(slot, now.saturating_add(delay), 0)
 }
@@ -280,7 +280,7 @@ pub(crate) fn active<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i32> {
     Ok(i32::from(l.data(slot).obj().ok_or(ENOENT)?.callout.active))
 }
 
-/// `callout_pending`: scheduled and the hrtimer has not fired yet.
+/// `callout_pending`: scheduled and not expired yet.
 pub(crate) fn pending<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i32> {
     let mut l = engine.lock();
     let slot = l.lookup_kind(id, Kind::Callout)?;

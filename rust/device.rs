@@ -17,7 +17,7 @@ use crate::callout::{self, CalloutLock, LockKind, Mode, Run};
 use crate::engine::{Engine, HrBackend, Taken};
 use crate::itimer::{self, Itimer};
 use crate::streams;
-use crate::timer::{self, Clock};
+use crate::timer::{self, Clock, Expiry};
 use crate::uapi;
 use core::{ffi::c_void, mem::size_of};
 use kernel::{
@@ -61,7 +61,13 @@ impl MiscDevice for Context {
     type Ptr = Arc<Context>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Context>> {
-        let engine = Engine::new(HrBackend, crate::max_timers(), crate::default_qlimit())?;
+        // A file's expiries only queue records and wake readers or the executor: hard irq.
+        let engine = Engine::new(
+            HrBackend,
+            crate::max_timers(),
+            crate::default_qlimit(),
+            Expiry::Irq,
+        )?;
         Arc::pin_init(
             try_pin_init!(Context { engine, locks <- new_mutex!(KVec::new()) }),
             GFP_KERNEL_ACCOUNT,

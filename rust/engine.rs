@@ -2,38 +2,43 @@
 
 //! The timer engine every personality sits on.
 //!
-//! An [`Engine`] owns a table of timer slots ([`Entry`]), each with one hrtimer, and hands out
-//! ids for them. It arms and cancels them, handles their expiry in irq context (hard irq, as
-//! timerfd does, except in-kernel timeouts: soft irq), queues event records for readers, and
-//! runs thread-context callbacks on its executor.
+//! An [`Engine`] owns a table of timer slots ([`EntryData`]) and hands out ids for them. It
+//! keeps the armed ones in one min-heap per clock, ordered by expiry, with one hrtimer per
+//! clock started for the earliest. When that hrtimer fires, one pass expires everything due:
+//! it queues event records for readers, calls in-kernel timeouts, and hands callouts to the
+//! engine's executor.
 //!
 //! Design, in short:
-//! - **Slots are recycled, never freed one by one.** They come in pinned, size-aligned chunks
-//!   of [`CHUNK`] and go back to a free list, so arming costs no allocation once the table has
-//!   grown. Each slot's event record lives in the slot (one-shots) or its object state
-//!   (callouts, interval timers): an expiry never allocates and so can never lose an event for
-//!   want of memory. A slot is 120 bytes, 80 of them the hrtimer: a pending timeout costs one.
-//!   Long-lived objects keep their larger state in an [`Object`] allocated with them.
+//! - **One hrtimer per clock, not one per timer.** Arming is a heap insert and cancelling a
+//!   heap removal, both O(1) on average for the usual patterns (delays in arming order, or
+//!   random far ones) and O(log n) at worst. The hrtimer is started again only when a new
+//!   earliest expiry comes in. A cancel never touches it: if it was started for a timer that
+//!   is gone, it fires early once, finds nothing due and is started for the new earliest.
+//!   Expiries stay exact (absolute, zero slack, never early). A burst of timers due together
+//!   costs one hrtimer expiry and a heap pop each.
+//! - **Slots are recycled, never freed one by one.** They come in chunks of [`CHUNK`] and go
+//!   back to a free list, so arming costs no allocation once the table has grown. Each slot's
+//!   event record lives in the slot (one-shots) or its object state (callouts, interval
+//!   timers): an expiry never allocates and so can never lose an event for want of memory. A
+//!   slot is 56 bytes; heap places are reserved per slot of that clock when the slot is
+//!   taken, so arming cannot fail for want of one. Long-lived objects keep their larger state
+//!   in an [`Object`] allocated with them.
 //! - **Ids** are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter, so an
 //!   id is never reused while the module is loaded, is never 0, never a kernel address, and is
 //!   looked up in O(1). A stale or foreign id finds a slot whose id differs: `ENOENT`.
-//! - **One lock per engine** (a `SpinLockIrq`: the hard-irq expiry callback takes it) guards the
-//!   slot data, the free list, the event queue and the executor's list.
-//! - **Cancellation never waits for an hrtimer callback.** Every state change happens under the
-//!   engine lock; an expiry callback that lost the race sees it under the same lock and does
-//!   nothing. A periodic timer is re-armed by the callback itself with `hrtimer_start` under the
-//!   lock (never with `HRTIMER_RESTART`), and a callback that finds its hrtimer queued again
-//!   knows it is stale. Only teardown waits (`hrtimer_cancel`), with the lock dropped.
-//! - **Time sits behind [`Backend`]**: [`HrBackend`] uses real hrtimers, [`FakeClock`] lets
+//! - **One lock per engine** (a `SpinLockIrq`: the hard-irq expiry takes it) guards the slots,
+//!   the heaps, the free list, the event queue and the executor's list. Cancellation never
+//!   waits: every state change happens under the lock, and the expiry pass sees it there.
+//!   Only teardown waits (`hrtimer_cancel`), with the lock dropped.
+//! - **Expiry context is the engine's**: hard irq for a file's engine (timerfd's mode: the
+//!   pass only queues records and wakes readers or the executor), soft irq for the kernel
+//!   engine, whose `timeout()` callbacks STREAMS code expects there.
+//! - **Time sits behind [`Backend`]**: [`HrBackend`] uses the real hrtimers, [`FakeClock`] lets
 //!   KUnit drive expiry deterministically.
 //! - **The executor** is the engine's work item on the high-priority system workqueue, the
 //!   analogue of DragonFly's softclock thread: it runs thread-context callbacks one at a time.
 
-use crate::timer::{Clock, Expire, Expiry, RawTimer, TryCancel};
-use core::{
-    cell::{Cell, UnsafeCell},
-    pin::Pin,
-};
+use crate::timer::{Clock, Expire, Expiry, RawTimer};
 use kernel::{
     alloc::Flags,
     bindings,
@@ -53,19 +58,22 @@ pub(crate) const SLOT_BITS: u32 = 22;
 /// The most slots one engine can have.
 pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
 const SLOT_MASK: u64 = (MAX_SLOTS as u64) - 1;
-/// Bytes per chunk of slots: an order-2 page allocation with nothing rounded away (chunks are
-/// above the largest kmalloc cache, so the page allocator rounds each up to a power of two).
-const CHUNK_BYTES: usize = 16384;
-/// Slots per chunk: as many as fit in [`CHUNK_BYTES`] after the chunk's header (the size does
-/// not depend on `B`).
-pub(crate) const CHUNK: usize = (CHUNK_BYTES - 16) / core::mem::size_of::<Entry<HrBackend>>();
-/// End of an intrusive list.
+/// Slots per chunk of the table: a power of two, so finding a slot is a shift and a mask.
+const CHUNK_SHIFT: u32 = 8;
+/// Slots per chunk (14 KiB of slots).
+pub(crate) const CHUNK: usize = 1 << CHUNK_SHIFT;
+/// Places per chunk of a heap (4 KiB).
+const HEAP_SHIFT: u32 = 8;
+const HEAP_CHUNK: usize = 1 << HEAP_SHIFT;
+/// End of an intrusive list; "not in the heap".
 const NIL: u32 = u32::MAX;
 /// Sequence numbers an engine takes from [`NEXT_SEQ`] at a time, so arming touches no shared
 /// cache line.
 const SEQ_BATCH: u64 = 1024;
 /// Sequence numbers stay below this, so ids are positive `i64`s.
 const SEQ_LIMIT: u64 = 1 << (63 - SLOT_BITS);
+/// Expiries one pass handles per lock hold; between holds other CPUs get the lock.
+const EXPIRE_HOLD: u32 = 64;
 
 /// The next sequence block; starts at 1 so that no id is 0.
 static NEXT_SEQ: Atomic<u64> = Atomic::new(1);
@@ -75,7 +83,8 @@ static NEXT_SEQ: Atomic<u64> = Atomic::new(1);
 pub(crate) enum Kind {
     /// STREAMS `timeout()` from userspace: one record, then freed when read.
     Timeout,
-    /// STREAMS `timeout()` from the kernel: a callback in soft-irq context, then freed.
+    /// STREAMS `timeout()` from the kernel: a callback in soft-irq context, then freed. Only
+    /// on engines that expire in soft irq.
     KernelTimeout,
     /// A DragonFly callout: thread-context callback on the executor; lives until destroyed.
     Callout,
@@ -96,20 +105,6 @@ impl Kind {
         }) as u16
     }
 
-    /// Where the hrtimer expires. The expiry of every kind but in-kernel timeouts only updates
-    /// the slot, queues a record and wakes readers, or hands the callout to the executor, all
-    /// irq-safe and short: like timerfd's, it runs in hard-irq context (soft-irq on
-    /// PREEMPT_RT, where the engine lock sleeps), sparing the soft-irq hop before a reader or
-    /// the executor wakes. In-kernel timeouts run their caller's callback, which STREAMS code
-    /// expects in soft-irq context.
-    fn expiry_context(self) -> Expiry {
-        if self == Kind::KernelTimeout {
-            Expiry::Soft
-        } else {
-            Expiry::Irq
-        }
-    }
-
     /// Whether the slot goes back to the free list once its one event has been consumed.
     fn one_shot(self) -> bool {
         matches!(self, Kind::Timeout | Kind::KernelTimeout | Kind::Mtcp)
@@ -121,9 +116,9 @@ impl Kind {
 pub(crate) enum Sched {
     /// Not scheduled.
     Idle,
-    /// The hrtimer is queued (for [`Locked::expiry`]).
+    /// In its clock's heap, waiting for its expiry.
     Armed,
-    /// The hrtimer fired; the executor has not started the callback yet.
+    /// Expired; the executor has not started the callback yet.
     Fired,
 }
 
@@ -218,29 +213,48 @@ impl Object {
     };
 }
 
-/// The mutable part of a slot. Only accessed with the engine lock held.
+/// A timer slot. Only accessed with the engine lock held (it lives in [`EngineInner`]).
 ///
-/// Kept to 40 bytes so that a slot with its 80-byte hrtimer is 120 bytes: a pending timeout
-/// costs one slot. The expiry lives in the hrtimer itself ([`Backend::expires`]); whether the
-/// record is queued is told by the queue link ([`Locked::rec_queued`]); whatever only
-/// long-lived objects need is in their [`Object`].
+/// Kept to 56 bytes: with its heap place (16), a pending timeout costs 72. Whether the record
+/// is queued is told by the queue link ([`Locked::rec_queued`]); whatever only long-lived
+/// objects need is in their [`Object`].
 pub(crate) struct EntryData {
     /// The id of the object using the slot; 0 while the slot is free.
     pub(crate) id: u64,
     /// The user's cookie (in-kernel timeouts: the callback's argument).
     pub(crate) cookie: u64,
+    /// The absolute expiry of the latest schedule, on `clock` (kept after it fired or was
+    /// cancelled, for the record and for Mach's periodic cancel).
+    expiry: i64,
     pub(crate) body: Body,
     /// Link in the free list or the event queue (a slot is never on both); `NIL` for a live
     /// slot whose record is not queued, unless it is the queue's tail.
     next: u32,
+    /// The slot's place in its clock's heap while it is [`Sched::Armed`], else `NIL`.
+    heap: u32,
     pub(crate) kind: Kind,
     pub(crate) clock: Clock,
-    /// The clock the hrtimer is currently set up on.
-    timer_clock: Clock,
     pub(crate) sched: Sched,
 }
 
+const _: () = assert!(core::mem::size_of::<EntryData>() <= 56);
+
 impl EntryData {
+    /// A free slot.
+    fn free() -> Self {
+        Self {
+            id: 0,
+            cookie: 0,
+            expiry: 0,
+            body: Body::Once { fire: 0 },
+            next: NIL,
+            heap: NIL,
+            kind: Kind::Timeout,
+            clock: Clock::Monotonic,
+            sched: Sched::Idle,
+        }
+    }
+
     /// The object state of a callout or interval timer.
     #[inline]
     pub(crate) fn obj(&mut self) -> Option<&mut Object> {
@@ -260,363 +274,63 @@ impl EntryData {
     }
 }
 
-/// Bytes per slot: the hrtimer (80) and [`EntryData`] (40).
-const ENTRY_BYTES: usize = 120;
+/// A place in a heap: an armed slot and its expiry (a copy of the slot's, so that ordering
+/// the heap touches only the heap).
+#[derive(Clone, Copy)]
+struct HeapEnt {
+    expiry: i64,
+    slot: u32,
+}
 
-/// One timer slot: an hrtimer and its data.
+/// The armed slots of one clock, as a binary min-heap on expiry, in chunks of [`HEAP_CHUNK`]
+/// places; and the state of that clock's hrtimer.
 ///
-/// # Invariants
+/// # Invariants (checked by [`Locked::check`])
 ///
-/// - An entry only lives in the `entries` of a [`Chunk`].
-/// - `data` is only accessed with the lock of that chunk's engine held.
-#[pin_data]
-pub(crate) struct Entry<B: Backend> {
-    #[pin]
-    timer: RawTimer,
-    data: UnsafeCell<EntryData>,
-    _backend: core::marker::PhantomData<B>,
+/// - `len <= users <= capacity()`: every live slot of this clock has a place reserved.
+/// - Place `p` holds an armed slot of this clock whose `heap` is `p` and whose `expiry` is the
+///   place's; a place's expiry is not below its parent's.
+/// - If the heap is not empty, the clock's hrtimer is queued for `armed`, or has fired and
+///   its expiry pass has not finished; `armed` is not after the earliest expiry.
+struct Heap {
+    chunks: KVec<KBox<[HeapEnt; HEAP_CHUNK]>>,
+    len: u32,
+    /// Live slots of this clock.
+    users: u32,
+    /// The expiry the hrtimer was last started for, until its expiry pass ends.
+    armed: Option<i64>,
 }
 
-// SAFETY: `timer` is `Sync`; `data` is only accessed under the engine lock (type invariant).
-unsafe impl<B: Backend> Send for Entry<B> {}
-// SAFETY: as above.
-unsafe impl<B: Backend> Sync for Entry<B> {}
-
-const _: () = assert!(core::mem::size_of::<Entry<HrBackend>>() <= ENTRY_BYTES);
-
-impl<B: Backend> Entry<B> {
-    fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            // Most kinds expire in irq context (see `Kind::expiry_context`).
-            timer <- RawTimer::new(expire_fn::<B>(Expiry::Irq), Clock::Monotonic, Expiry::Irq),
-            data: UnsafeCell::new(EntryData {
-                id: 0,
-                cookie: 0,
-                body: Body::Once { fire: 0 },
-                next: NIL,
-                kind: Kind::Timeout,
-                clock: Clock::Monotonic,
-                timer_clock: Clock::Monotonic,
-                sched: Sched::Idle,
-            }),
-            _backend: core::marker::PhantomData,
-        })
-    }
-}
-
-/// A chunk of slots and the engine they belong to.
-///
-/// Aligned to its size, so that the expiry callback, which only gets the hrtimer's address,
-/// finds the engine and slot number by masking that address: a slot carries neither.
-///
-/// # Invariants
-///
-/// `engine` points at the [`Engine`] whose table holds this chunk; it outlives the chunk.
-#[pin_data]
-#[repr(C, align(16384))]
-pub(crate) struct Chunk<B: Backend> {
-    engine: *const Engine<B>,
-    /// Slot number of `entries[0]`.
-    base: u32,
-    #[pin]
-    entries: [Entry<B>; CHUNK],
-}
-
-// SAFETY: `engine` is only dereferenced as a shared reference to a `Sync` engine; the entries
-// are `Send` and `Sync`.
-unsafe impl<B: Backend> Send for Chunk<B> {}
-// SAFETY: as above.
-unsafe impl<B: Backend> Sync for Chunk<B> {}
-
-const _: () = assert!(core::mem::align_of::<Chunk<HrBackend>>() == CHUNK_BYTES);
-const _: () = assert!(core::mem::size_of::<Chunk<HrBackend>>() == CHUNK_BYTES);
-
-impl<B: Backend> Chunk<B> {
-    fn new(engine: *const Engine<B>, base: u32) -> impl PinInit<Self> {
-        pin_init!(Self {
-            // INVARIANT: the engine creates its chunks and passes itself.
-            engine,
-            base,
-            entries <- pin_init::pin_init_array_from_fn(|_| Entry::new()),
-        })
-    }
-
-    /// The chunk holding `entry`, and `entry`'s slot number.
-    fn of(entry: &Entry<B>) -> (&Self, u32) {
-        let addr = core::ptr::from_ref(entry) as usize;
-        // SAFETY: by the `Entry` invariant `entry` lives in a `Chunk`, whose alignment is
-        // `CHUNK_BYTES` and whose size is `CHUNK_BYTES`, so masking gives the chunk's address.
-        let chunk = unsafe { &*((addr & !(CHUNK_BYTES - 1)) as *const Self) };
-        let first = core::ptr::from_ref(&chunk.entries[0]) as usize;
-        let n = (addr - first) / core::mem::size_of::<Entry<B>>();
-        (chunk, chunk.base + n as u32)
-    }
-}
-
-/// The expiry callback of the engine's soft-irq hrtimers (see `Kind::expiry_context`).
-///
-/// # Safety
-///
-/// `timer` is the `timer` field of an [`Entry<B>`], as set up by [`Entry::new`].
-unsafe extern "C" fn expire_soft<B: Backend>(
-    timer: *mut bindings::hrtimer,
-) -> bindings::hrtimer_restart {
-    // SAFETY: as required of our caller.
-    let (engine, entry, slot) = unsafe { expired_entry::<B>(timer) };
-    engine.expire(entry, slot, None);
-    // Periodic timers are re-armed under the engine lock by `expire` (see the module doc).
-    bindings::hrtimer_restart::HRTIMER_NORESTART
-}
-
-/// The expiry callback of the engine's hard-irq hrtimers: [`expire_soft`], knowing that
-/// interrupts are off. [`expire_fn`] only sets it up for timers whose context really is hard
-/// irq on this kernel.
-///
-/// # Safety
-///
-/// `timer` is the `timer` field of an [`Entry<B>`], as set up by [`Entry::new`], and the call
-/// comes from the hrtimer core in hard-irq context.
-unsafe extern "C" fn expire_hard<B: Backend>(
-    timer: *mut bindings::hrtimer,
-) -> bindings::hrtimer_restart {
-    // SAFETY: as required of our caller.
-    let (engine, entry, slot) = unsafe { expired_entry::<B>(timer) };
-    // SAFETY: the hrtimer core runs a timer that is not soft with interrupts disabled, for
-    // the whole callback.
-    let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
-    engine.expire(entry, slot, Some(irq_off));
-    bindings::hrtimer_restart::HRTIMER_NORESTART
-}
-
-/// The hrtimer callback for a slot expiring in `context`.
-fn expire_fn<B: Backend>(context: Expiry) -> Expire {
-    match context.effective() {
-        Expiry::Soft => expire_soft::<B>,
-        Expiry::Irq | Expiry::Hard => expire_hard::<B>,
-    }
-}
-
-/// The engine, entry and slot number of an expiring hrtimer.
-///
-/// # Safety
-///
-/// `timer` is the `timer` field of a live [`Entry<B>`].
-#[inline]
-unsafe fn expired_entry<'a, B: Backend>(
-    timer: *mut bindings::hrtimer,
-) -> (&'a Engine<B>, &'a Entry<B>, u32) {
-    // The C timer is `RawTimer`'s first field (`repr(C)`), so this is the field's address.
-    let timer = timer.cast::<RawTimer>();
-    // SAFETY: by the safety contract `timer` is the `timer` field of a live `Entry<B>`.
-    let entry = unsafe { &*kernel::container_of!(timer, Entry<B>, timer) };
-    let (chunk, slot) = Chunk::of(entry);
-    // SAFETY: by the `Chunk` invariant the engine outlives its chunks.
-    (unsafe { &*chunk.engine }, entry, slot)
-}
-
-/// The time source and expiry mechanism of an engine.
-pub(crate) trait Backend: Sized + Send + Sync + 'static {
-    /// Now on `clock`, in ns.
-    fn now(&self, clock: Clock) -> i64;
-    /// Starts `e`'s timer at absolute `expires` on `clock` (moving it if queued).
-    fn start(&self, e: &Entry<Self>, clock: Clock, expires: i64);
-    /// Non-blocking cancel.
-    fn try_cancel(&self, e: &Entry<Self>) -> TryCancel;
-    /// Whether `e`'s timer is queued.
-    fn is_queued(&self, e: &Entry<Self>) -> bool;
-    /// Cancels and waits for a running expiry of `e` (never with the engine lock held).
-    fn cancel(&self, e: &Entry<Self>);
-    /// The absolute expiry `e` was last started for (kept after it fired or was cancelled).
-    fn expires(&self, e: &Entry<Self>) -> i64;
-}
-
-/// Real hrtimers.
-pub(crate) struct HrBackend;
-
-impl Backend for HrBackend {
-    fn now(&self, clock: Clock) -> i64 {
-        clock.now()
-    }
-
-    fn start(&self, e: &Entry<Self>, _clock: Clock, expires: i64) {
-        e.timer.start(expires)
-    }
-
-    fn try_cancel(&self, e: &Entry<Self>) -> TryCancel {
-        e.timer.try_cancel()
-    }
-
-    fn is_queued(&self, e: &Entry<Self>) -> bool {
-        e.timer.is_queued()
-    }
-
-    fn cancel(&self, e: &Entry<Self>) {
-        e.timer.cancel()
-    }
-
-    fn expires(&self, e: &Entry<Self>) -> i64 {
-        e.timer.expires()
-    }
-}
-
-/// A clock that only moves when a test says so; expiries run in the test's thread.
-#[pin_data]
-pub(crate) struct FakeClock {
-    #[pin]
-    inner: SpinLockIrq<FakeInner>,
-}
-
-struct FakeInner {
-    /// Monotonic now; realtime is `mono + offset`.
-    mono: i64,
-    offset: i64,
-    /// Queued timers: (expiry, clock, entry address).
-    queue: KVec<(i64, Clock, usize)>,
-    /// The last expiry each started entry had (like an hrtimer's, it outlives the expiry).
-    last: KVec<(usize, i64)>,
-}
-
-impl FakeInner {
-    /// Monotonic time at which a queued expiry is due.
-    fn due(&self, expiry: i64, clock: Clock) -> i64 {
-        match clock {
-            Clock::Monotonic => expiry,
-            Clock::Realtime => expiry - self.offset,
-        }
-    }
-}
-
-impl FakeClock {
-    /// A fake clock at `start` ns on both clocks.
-    pub(crate) fn new(start: i64) -> impl PinInit<Self> {
-        pin_init!(Self {
-            inner <- new_spinlock_irq!(FakeInner {
-                mono: start,
-                offset: 0,
-                queue: KVec::new(),
-                last: KVec::new(),
-            }),
-        })
-    }
-
-    /// Moves time forward by `delta` ns, firing due timers in expiry order, each with the
-    /// clock set to its expiry.
-    pub(crate) fn advance(&self, delta: i64) {
-        let target = self.inner.lock().mono + delta;
-        loop {
-            let addr = {
-                let mut g = self.inner.lock();
-                let next = g
-                    .queue
-                    .iter()
-                    .enumerate()
-                    .map(|(i, q)| (g.due(q.0, q.1), i, q.2))
-                    .min();
-                match next {
-                    Some((due, i, addr)) if due <= target => {
-                        let _ = g.queue.remove(i);
-                        g.mono = g.mono.max(due);
-                        addr
-                    }
-                    _ => {
-                        g.mono = target;
-                        return;
-                    }
-                }
-            };
-            // SAFETY: only entries of live engines are queued; an engine cancels all its
-            // timers (removing them here) before it is freed.
-            let entry = unsafe { &*(addr as *const Entry<FakeClock>) };
-            let (chunk, slot) = Chunk::of(entry);
-            // SAFETY: by the `Chunk` invariant its engine outlives it.
-            let engine = unsafe { &*chunk.engine };
-            // As the hrtimer core would: interrupts off unless the timer is a soft one.
-            if entry.timer.expiry_context() == Expiry::Soft {
-                engine.expire(entry, slot, None);
-            } else {
-                let irq_off = kernel::interrupt::local_interrupt_disable();
-                engine.expire(entry, slot, Some(&irq_off));
-            }
+impl Heap {
+    fn new() -> Self {
+        Self {
+            chunks: KVec::new(),
+            len: 0,
+            users: 0,
+            armed: None,
         }
     }
 
-    /// Moves time forward by `delta` ns without firing anything, then fires what is due: the
-    /// expiries run late, as on a stalled machine.
-    pub(crate) fn stall(&self, delta: i64) {
-        self.inner.lock().mono += delta;
-        self.advance(0);
+    fn capacity(&self) -> u32 {
+        (self.chunks.len() * HEAP_CHUNK) as u32
     }
 
-    /// Steps only the realtime clock (like `clock_settime`), then fires what became due.
-    pub(crate) fn set_realtime(&self, delta: i64) {
-        self.inner.lock().offset += delta;
-        self.advance(0);
+    #[inline]
+    fn get(&self, pos: u32) -> HeapEnt {
+        self.chunks[(pos >> HEAP_SHIFT) as usize][pos as usize & (HEAP_CHUNK - 1)]
     }
 
-    fn remove(&self, e: &Entry<Self>) -> bool {
-        let addr = core::ptr::from_ref(e) as usize;
-        let mut g = self.inner.lock();
-        match g.queue.iter().position(|q| q.2 == addr) {
-            Some(i) => {
-                let _ = g.queue.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-impl Backend for FakeClock {
-    fn now(&self, clock: Clock) -> i64 {
-        let g = self.inner.lock();
-        match clock {
-            Clock::Monotonic => g.mono,
-            Clock::Realtime => g.mono + g.offset,
-        }
-    }
-
-    fn start(&self, e: &Entry<Self>, clock: Clock, expires: i64) {
-        self.remove(e);
-        let addr = core::ptr::from_ref(e) as usize;
-        let mut g = self.inner.lock();
-        // A failed push would lose the timer: tests run with memory to spare, and the fake
-        // clock is never used outside KUnit.
-        let _ = g.queue.push((expires, clock, addr), GFP_ATOMIC);
-        match g.last.iter_mut().find(|l| l.0 == addr) {
-            Some(l) => l.1 = expires,
-            None => {
-                let _ = g.last.push((addr, expires), GFP_ATOMIC);
-            }
-        }
-    }
-
-    fn try_cancel(&self, e: &Entry<Self>) -> TryCancel {
-        if self.remove(e) {
-            TryCancel::Removed
-        } else {
-            TryCancel::NotActive
-        }
-    }
-
-    fn is_queued(&self, e: &Entry<Self>) -> bool {
-        let addr = core::ptr::from_ref(e) as usize;
-        self.inner.lock().queue.iter().any(|q| q.2 == addr)
-    }
-
-    fn cancel(&self, e: &Entry<Self>) {
-        self.remove(e);
-    }
-
-    fn expires(&self, e: &Entry<Self>) -> i64 {
-        let addr = core::ptr::from_ref(e) as usize;
-        let g = self.inner.lock();
-        g.last.iter().find(|l| l.0 == addr).map_or(0, |l| l.1)
+    #[inline]
+    fn set(&mut self, pos: u32, ent: HeapEnt) {
+        self.chunks[(pos >> HEAP_SHIFT) as usize][pos as usize & (HEAP_CHUNK - 1)] = ent;
     }
 }
 
 /// The engine state behind the lock.
-pub(crate) struct EngineInner<B: Backend> {
-    chunks: KVec<Pin<KBox<Chunk<B>>>>,
+pub(crate) struct EngineInner {
+    slots: KVec<KBox<[EntryData; CHUNK]>>,
+    /// The armed slots per clock, indexed by `Clock as usize`.
+    heaps: [Heap; 2],
     free: u32,
     nfree: u32,
     /// Slots in use (timers and unread one-shot records).
@@ -634,6 +348,325 @@ pub(crate) struct EngineInner<B: Backend> {
     pub(crate) qlimit: u32,
 }
 
+impl EngineInner {
+    fn new(qlimit: u32) -> Self {
+        Self {
+            slots: KVec::new(),
+            heaps: [Heap::new(), Heap::new()],
+            free: NIL,
+            nfree: 0,
+            live: 0,
+            ev_head: NIL,
+            ev_tail: NIL,
+            nqueued: 0,
+            fired_head: NIL,
+            fired_tail: NIL,
+            seq_next: 0,
+            seq_end: 0,
+            dying: false,
+            qlimit,
+        }
+    }
+
+    #[inline]
+    fn slot(&mut self, slot: u32) -> &mut EntryData {
+        &mut self.slots[(slot >> CHUNK_SHIFT) as usize][slot as usize & (CHUNK - 1)]
+    }
+
+    #[inline]
+    fn slot_ref(&self, slot: u32) -> &EntryData {
+        &self.slots[(slot >> CHUNK_SHIFT) as usize][slot as usize & (CHUNK - 1)]
+    }
+
+    /// Slots the table has.
+    fn capacity(&self) -> u32 {
+        (self.slots.len() * CHUNK) as u32
+    }
+
+    /// Puts `ent` at place `pos` of heap `c` and tells its slot.
+    #[inline]
+    fn place(&mut self, c: usize, pos: u32, ent: HeapEnt) {
+        self.heaps[c].set(pos, ent);
+        self.slot(ent.slot).heap = pos;
+    }
+
+    /// Fills the hole at `pos` of heap `c` with `ent`, moving it up past later parents.
+    fn sift_up(&mut self, c: usize, mut pos: u32, ent: HeapEnt) {
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            let p = self.heaps[c].get(parent);
+            if p.expiry <= ent.expiry {
+                break;
+            }
+            self.place(c, pos, p);
+            pos = parent;
+        }
+        self.place(c, pos, ent);
+    }
+
+    /// Fills the hole at `pos` of heap `c` with `ent`, moving it down past earlier children.
+    /// Stops at a child that is not earlier: timers due together cost no swaps.
+    fn sift_down(&mut self, c: usize, mut pos: u32, ent: HeapEnt) {
+        let len = self.heaps[c].len;
+        loop {
+            let mut child = 2 * pos + 1;
+            if child >= len {
+                break;
+            }
+            let mut m = self.heaps[c].get(child);
+            if child + 1 < len {
+                let r = self.heaps[c].get(child + 1);
+                if r.expiry < m.expiry {
+                    child += 1;
+                    m = r;
+                }
+            }
+            if m.expiry >= ent.expiry {
+                break;
+            }
+            self.place(c, pos, m);
+            pos = child;
+        }
+        self.place(c, pos, ent);
+    }
+
+    /// Fills the hole at `pos` of heap `c` with `ent`, wherever the order puts it.
+    #[inline]
+    fn refill(&mut self, c: usize, pos: u32, ent: HeapEnt) {
+        if pos > 0 && self.heaps[c].get((pos - 1) / 2).expiry > ent.expiry {
+            self.sift_up(c, pos, ent);
+        } else {
+            self.sift_down(c, pos, ent);
+        }
+    }
+
+    /// Adds `ent` to heap `c`, which has a free place (reserved for its slot).
+    #[inline]
+    fn heap_push(&mut self, c: usize, ent: HeapEnt) {
+        let pos = self.heaps[c].len;
+        self.heaps[c].len += 1;
+        self.sift_up(c, pos, ent);
+    }
+
+    /// Removes place `pos` from heap `c`; its slot is no longer in the heap.
+    #[inline]
+    fn heap_remove(&mut self, c: usize, pos: u32) {
+        let gone = self.heaps[c].get(pos);
+        self.slot(gone.slot).heap = NIL;
+        self.heaps[c].len -= 1;
+        let last = self.heaps[c].len;
+        if pos != last {
+            let moved = self.heaps[c].get(last);
+            self.refill(c, pos, moved);
+        }
+    }
+
+    /// The earliest place of heap `c`.
+    #[inline]
+    fn heap_min(&self, c: usize) -> Option<HeapEnt> {
+        (self.heaps[c].len > 0).then(|| self.heaps[c].get(0))
+    }
+}
+
+/// The expiry callback of an engine's hrtimer for the monotonic (`REAL` false) or realtime
+/// clock, run in soft irq (`IRQ_OFF` false) or hard irq.
+///
+/// # Safety
+///
+/// `timer` is the `mono_timer` (`REAL` false) or `real_timer` (`REAL` true) field of a live
+/// [`Engine<B>`], as set up by [`Engine::new`]; with `IRQ_OFF` the call comes from the hrtimer
+/// core in hard-irq context.
+unsafe extern "C" fn expire_cb<B: Backend, const REAL: bool, const IRQ_OFF: bool>(
+    timer: *mut bindings::hrtimer,
+) -> bindings::hrtimer_restart {
+    // The C timer is `RawTimer`'s only field (`repr(C)`), so this is the field's address.
+    let timer = timer.cast::<RawTimer>();
+    // SAFETY: by the safety contract `timer` is this field of a live `Engine<B>`.
+    let engine = unsafe {
+        &*if REAL {
+            kernel::container_of!(timer, Engine<B>, real_timer)
+        } else {
+            kernel::container_of!(timer, Engine<B>, mono_timer)
+        }
+    };
+    let clock = if REAL {
+        Clock::Realtime
+    } else {
+        Clock::Monotonic
+    };
+    if IRQ_OFF {
+        // SAFETY: the hrtimer core runs a timer that is not soft with interrupts disabled, for
+        // the whole callback (the safety contract says this one is not soft).
+        let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
+        engine.expire(clock, Some(irq_off));
+    } else {
+        engine.expire(clock, None);
+    }
+    // The pass starts the hrtimer again itself, under the engine lock, when more is armed.
+    bindings::hrtimer_restart::HRTIMER_NORESTART
+}
+
+/// The hrtimer callback for an engine's `clock` expiring in `context`.
+fn expire_fn<B: Backend>(clock: Clock, context: Expiry) -> Expire {
+    let irq_off = context.effective() != Expiry::Soft;
+    match (clock, irq_off) {
+        (Clock::Monotonic, false) => expire_cb::<B, false, false>,
+        (Clock::Monotonic, true) => expire_cb::<B, false, true>,
+        (Clock::Realtime, false) => expire_cb::<B, true, false>,
+        (Clock::Realtime, true) => expire_cb::<B, true, true>,
+    }
+}
+
+/// The time source and expiry mechanism of an engine.
+pub(crate) trait Backend: Sized + Send + Sync + 'static {
+    /// Now on `clock`, in ns.
+    fn now(&self, clock: Clock) -> i64;
+    /// Starts the engine's hrtimer `t` for `clock` at absolute `expires` (moving it if queued).
+    fn start(&self, t: &RawTimer, clock: Clock, expires: i64);
+    /// Cancels `t` and waits for its running callback (never with the engine lock held).
+    fn cancel(&self, t: &RawTimer, clock: Clock);
+}
+
+/// Real hrtimers.
+pub(crate) struct HrBackend;
+
+impl Backend for HrBackend {
+    #[inline]
+    fn now(&self, clock: Clock) -> i64 {
+        clock.now()
+    }
+
+    #[inline]
+    fn start(&self, t: &RawTimer, _clock: Clock, expires: i64) {
+        t.start(expires)
+    }
+
+    fn cancel(&self, t: &RawTimer, _clock: Clock) {
+        t.cancel()
+    }
+}
+
+/// A clock that only moves when a test says so; expiries run in the test's thread
+/// ([`Engine::advance`]).
+#[pin_data]
+pub(crate) struct FakeClock {
+    #[pin]
+    inner: SpinLockIrq<FakeInner>,
+}
+
+struct FakeInner {
+    /// Monotonic now; realtime is `mono + offset`.
+    mono: i64,
+    offset: i64,
+    /// The expiry each of the engine's two timers is started for, by `Clock as usize`.
+    armed: [Option<i64>; 2],
+    /// The next `drift_reads` readings each find the clock `drift` ns later (time passing
+    /// while the engine works).
+    drift: i64,
+    drift_reads: u32,
+}
+
+impl FakeInner {
+    /// Monotonic time at which an expiry on `clock` is due.
+    fn due(&self, expiry: i64, clock: Clock) -> i64 {
+        match clock {
+            Clock::Monotonic => expiry,
+            Clock::Realtime => expiry - self.offset,
+        }
+    }
+}
+
+impl FakeClock {
+    /// A fake clock at `start` ns on both clocks.
+    pub(crate) fn new(start: i64) -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- new_spinlock_irq!(FakeInner {
+                mono: start,
+                offset: 0,
+                armed: [None, None],
+                drift: 0,
+                drift_reads: 0,
+            }),
+        })
+    }
+
+    /// Makes each of the next `reads` readings of the clock find it `step` ns later.
+    pub(crate) fn drift(&self, step: i64, reads: u32) {
+        let mut g = self.inner.lock();
+        (g.drift, g.drift_reads) = (step, reads);
+    }
+}
+
+impl Backend for FakeClock {
+    fn now(&self, clock: Clock) -> i64 {
+        let mut g = self.inner.lock();
+        if g.drift_reads > 0 {
+            g.drift_reads -= 1;
+            g.mono += g.drift;
+        }
+        match clock {
+            Clock::Monotonic => g.mono,
+            Clock::Realtime => g.mono + g.offset,
+        }
+    }
+
+    fn start(&self, _t: &RawTimer, clock: Clock, expires: i64) {
+        self.inner.lock().armed[clock as usize] = Some(expires);
+    }
+
+    fn cancel(&self, _t: &RawTimer, clock: Clock) {
+        self.inner.lock().armed[clock as usize] = None;
+    }
+}
+
+impl Engine<FakeClock> {
+    /// Moves time forward by `delta` ns, running the expiry passes that come due, each with
+    /// the clock set to the time its timer was started for.
+    pub(crate) fn advance(&self, delta: i64) {
+        let target = self.backend.inner.lock().mono + delta;
+        loop {
+            let clock = {
+                let mut g = self.backend.inner.lock();
+                let next = [Clock::Realtime, Clock::Monotonic]
+                    .into_iter()
+                    .filter_map(|c| g.armed[c as usize].map(|e| (g.due(e, c), c)))
+                    .min_by_key(|n| n.0);
+                match next {
+                    Some((due, c)) if due <= target => {
+                        g.armed[c as usize] = None;
+                        g.mono = g.mono.max(due);
+                        c
+                    }
+                    _ => {
+                        g.mono = target;
+                        return;
+                    }
+                }
+            };
+            // As the hrtimer core would: interrupts off unless the timer is a soft one.
+            if self.context.effective() == Expiry::Soft {
+                self.expire(clock, None);
+            } else {
+                let irq_off = kernel::interrupt::local_interrupt_disable();
+                self.expire(clock, Some(&irq_off));
+            }
+        }
+    }
+
+    /// Moves time forward by `delta` ns without firing anything, then fires what is due: the
+    /// expiries run late, as on a stalled machine.
+    pub(crate) fn stall(&self, delta: i64) {
+        self.backend.inner.lock().mono += delta;
+        self.advance(0);
+    }
+
+    /// Steps only the realtime clock (like `clock_settime`), then fires what became due.
+    pub(crate) fn set_realtime(&self, delta: i64) {
+        self.backend.inner.lock().offset += delta;
+        self.advance(0);
+    }
+}
+
 /// A timer engine: one per open file, and one for in-kernel users.
 ///
 /// # Invariants
@@ -642,8 +675,14 @@ pub(crate) struct EngineInner<B: Backend> {
 /// reference to it can be turned back into an `Arc`.
 #[pin_data]
 pub(crate) struct Engine<B: Backend> {
+    /// The expiry hrtimers, one per clock. First in the struct: dropping a [`RawTimer`]
+    /// cancels it, so they are stopped before anything their callback uses is dropped.
     #[pin]
-    inner: SpinLockIrq<EngineInner<B>>,
+    mono_timer: RawTimer,
+    #[pin]
+    real_timer: RawTimer,
+    #[pin]
+    inner: SpinLockIrq<EngineInner>,
     /// Readers waiting for records (also woken for poll).
     #[pin]
     readers: PollCondVar,
@@ -656,6 +695,8 @@ pub(crate) struct Engine<B: Backend> {
     #[pin]
     pub(crate) backend: B,
     max_timers: u32,
+    /// Where the expiry passes run.
+    context: Expiry,
 }
 
 impl_has_work! {
@@ -673,25 +714,23 @@ impl<B: Backend> WorkItem for Engine<B> {
 /// A locked engine: the guard plus the operations that need it.
 pub(crate) struct Locked<'a, B: Backend> {
     pub(crate) engine: &'a Engine<B>,
-    g: EngineGuard<'a, B>,
-    /// The slot last looked up and its entry (see [`Locked::entry`]).
-    last: Cell<(u32, *const Entry<B>)>,
+    g: EngineGuard<'a>,
 }
 
 /// How a [`Locked`] holds the engine lock.
-enum EngineGuard<'a, B: Backend> {
+enum EngineGuard<'a> {
     /// Taken with interrupts disabled (process context).
-    Irq(SpinLockIrqGuard<'a, EngineInner<B>>),
+    Irq(SpinLockIrqGuard<'a, EngineInner>),
     /// Taken in an expiry that runs in hard irq, where interrupts are already off: the plain
     /// spin lock, without the interrupt-state bookkeeping (about 30 instructions less).
-    InIrq(SpinLockGuard<'a, EngineInner<B>>),
+    InIrq(SpinLockGuard<'a, EngineInner>),
 }
 
-impl<B: Backend> core::ops::Deref for EngineGuard<'_, B> {
-    type Target = EngineInner<B>;
+impl core::ops::Deref for EngineGuard<'_> {
+    type Target = EngineInner;
 
     #[inline]
-    fn deref(&self) -> &EngineInner<B> {
+    fn deref(&self) -> &EngineInner {
         match self {
             Self::Irq(g) => g,
             Self::InIrq(g) => g,
@@ -699,9 +738,9 @@ impl<B: Backend> core::ops::Deref for EngineGuard<'_, B> {
     }
 }
 
-impl<B: Backend> core::ops::DerefMut for EngineGuard<'_, B> {
+impl core::ops::DerefMut for EngineGuard<'_> {
     #[inline]
-    fn deref_mut(&mut self) -> &mut EngineInner<B> {
+    fn deref_mut(&mut self) -> &mut EngineInner {
         match self {
             Self::Irq(g) => g,
             Self::InIrq(g) => g,
@@ -710,45 +749,66 @@ impl<B: Backend> core::ops::DerefMut for EngineGuard<'_, B> {
 }
 
 impl<B: Backend> Engine<B> {
-    /// Creates an engine with room for `max_timers` live slots and the given Mach queue limit.
-    pub(crate) fn new(backend: impl PinInit<B>, max_timers: u32, qlimit: u32) -> Result<Arc<Self>> {
+    /// Creates an engine with room for `max_timers` live slots and the given Mach queue limit,
+    /// whose expiries run in `context` ([`Expiry::Soft`] or [`Expiry::Irq`]).
+    pub(crate) fn new(
+        backend: impl PinInit<B>,
+        max_timers: u32,
+        qlimit: u32,
+        context: Expiry,
+    ) -> Result<Arc<Self>> {
         Arc::pin_init(
             try_pin_init!(Self {
-                inner <- new_spinlock_irq!(EngineInner {
-                    chunks: KVec::new(),
-                    free: NIL,
-                    nfree: 0,
-                    live: 0,
-                    ev_head: NIL,
-                    ev_tail: NIL,
-                    nqueued: 0,
-                    fired_head: NIL,
-                    fired_tail: NIL,
-                    seq_next: 0,
-                    seq_end: 0,
-                    dying: false,
-                    qlimit,
-                }),
+                mono_timer <- RawTimer::new(
+                    expire_fn::<B>(Clock::Monotonic, context),
+                    Clock::Monotonic,
+                    context
+                ),
+                real_timer <- RawTimer::new(
+                    expire_fn::<B>(Clock::Realtime, context),
+                    Clock::Realtime,
+                    context
+                ),
+                inner <- new_spinlock_irq!(EngineInner::new(qlimit)),
                 readers <- new_poll_condvar!(),
                 done <- new_condvar!(),
                 work <- new_work!("hrcallout::executor"),
                 backend <- backend,
                 max_timers: max_timers.min(MAX_SLOTS),
+                context,
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )
     }
 
+    /// The hrtimer of `clock`.
+    #[inline]
+    fn timer(&self, clock: Clock) -> &RawTimer {
+        match clock {
+            Clock::Monotonic => &self.mono_timer,
+            Clock::Realtime => &self.real_timer,
+        }
+    }
+
     /// Locks the engine.
     #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, B> {
-        Locked::new(self, EngineGuard::Irq(self.inner.lock()))
+        Locked {
+            engine: self,
+            g: EngineGuard::Irq(self.inner.lock()),
+        }
     }
 
-    /// Locks the engine where interrupts are off: the plain spin lock is enough.
+    /// Locks the engine; where interrupts are off (`irq_off`) the plain spin lock is enough.
     #[inline]
-    fn lock_in_irq<'a>(&'a self, irq_off: &'a LocalInterruptDisabled) -> Locked<'a, B> {
-        Locked::new(self, EngineGuard::InIrq(self.inner.lock_with(irq_off)))
+    fn lock_in<'a>(&'a self, irq_off: Option<&'a LocalInterruptDisabled>) -> Locked<'a, B> {
+        match irq_off {
+            Some(irq_off) => Locked {
+                engine: self,
+                g: EngineGuard::InIrq(self.inner.lock_with(irq_off)),
+            },
+            None => self.lock(),
+        }
     }
 
     /// Allocates a slot for a new object and gives it an id. Grows the table with `flags` when
@@ -769,6 +829,10 @@ impl<B: Backend> Engine<B> {
         flags: Flags,
         setup: impl FnOnce(&mut Locked<'_, B>, u32) -> Result,
     ) -> Result<u64> {
+        // In-kernel timeouts run their callback in the expiry pass: soft irq only.
+        if kind == Kind::KernelTimeout && self.context != Expiry::Soft {
+            return Err(EINVAL);
+        }
         // Long-lived objects get their state before the lock is taken.
         let mut obj = match kind {
             Kind::Callout | Kind::Interval => Some(KBox::new(Object::NEW, flags)?),
@@ -777,7 +841,7 @@ impl<B: Backend> Engine<B> {
         loop {
             {
                 let mut l = self.lock();
-                if !l.needs_growth() {
+                if !l.needs_growth(clock) {
                     let id = l.take_free(kind, clock, cookie, &mut obj)?;
                     let slot = (id & SLOT_MASK) as u32;
                     if let Err(e) = setup(&mut l, slot) {
@@ -787,7 +851,7 @@ impl<B: Backend> Engine<B> {
                     return Ok(id);
                 }
             }
-            self.grow(flags)?;
+            self.grow(clock, flags)?;
         }
     }
 
@@ -797,9 +861,10 @@ impl<B: Backend> Engine<B> {
 
     /// Runs `f(l, i, now)` for each `i` in `0..n`, [`Self::BATCH_HOLD`] at a time under one
     /// lock hold and one read of the monotonic clock (`now`), growing the table with `flags`
-    /// between holds when it is full. `f` allocates with [`Locked::alloc_one_shot`]. This is
-    /// batch submission: arming without a lock round trip and a clock read per timer. Stops
-    /// at the first error: returns how many calls succeeded, and that error.
+    /// between holds when it is full. `f` allocates monotonic one-shots with
+    /// [`Locked::alloc_one_shot`]. This is batch submission: arming without a lock round trip
+    /// and a clock read per timer. Stops at the first error: returns how many calls
+    /// succeeded, and that error.
     pub(crate) fn batch(
         &self,
         n: usize,
@@ -812,7 +877,7 @@ impl<B: Backend> Engine<B> {
                 let mut l = self.lock();
                 let now = self.backend.now(Clock::Monotonic);
                 let end = n.min(i + Self::BATCH_HOLD);
-                while i < end && !l.needs_growth() {
+                while i < end && !l.needs_growth(Clock::Monotonic) {
                     if let Err(e) = f(&mut l, i, now) {
                         return (i, Err(e));
                     }
@@ -821,7 +886,7 @@ impl<B: Backend> Engine<B> {
                 i < end
             };
             if grow {
-                if let Err(e) = self.grow(flags) {
+                if let Err(e) = self.grow(Clock::Monotonic, flags) {
                     return (i, Err(e));
                 }
             }
@@ -829,126 +894,133 @@ impl<B: Backend> Engine<B> {
         (n, Ok(()))
     }
 
-    /// Adds one chunk of slots to the table. Allocates with the lock dropped.
-    fn grow(&self, flags: Flags) -> Result {
-        let base = {
+    /// Makes room for one more live slot of `clock`: a chunk of slots if none is free, a chunk
+    /// of places in that clock's heap if all are reserved. Allocates with the lock dropped.
+    fn grow(&self, clock: Clock, flags: Flags) -> Result {
+        let c = clock as usize;
+        let (slots_full, heap_full, nchunks, nheap) = {
             let g = self.inner.lock();
-            g.chunks.len() * CHUNK
+            let h = &g.heaps[c];
+            (
+                g.free == NIL,
+                h.users >= h.capacity(),
+                g.slots.len(),
+                h.chunks.len(),
+            )
         };
-        if base + CHUNK > MAX_SLOTS as usize {
-            return Err(ENOSPC);
-        }
-        let chunk = KBox::pin_init(Chunk::new(self, base as u32), flags)?;
-        // Room for the chunk pointer, reserved before taking the lock.
-        let mut spare = KVec::new();
-        let mut g = self.inner.lock();
-        if g.chunks.len() * CHUNK != base {
-            // Another thread grew the table meanwhile; ours is not needed.
-            drop(g);
-            return Ok(());
-        }
-        if g.chunks.len() == g.chunks.capacity() {
-            let want = (g.chunks.capacity() * 2).max(4);
-            drop(g);
-            spare = KVec::with_capacity(want, flags)?;
-            g = self.inner.lock();
-            if g.chunks.len() * CHUNK != base {
-                return Ok(());
+        if slots_full {
+            if (nchunks + 1) * CHUNK > MAX_SLOTS as usize {
+                return Err(ENOSPC);
             }
-            if g.chunks.len() == g.chunks.capacity() {
-                for c in g.chunks.drain_all() {
-                    // Cannot fail: `spare` has more capacity than `chunks` had.
-                    spare.push(c, GFP_ATOMIC)?;
+            let chunk = KBox::init(pin_init::init_array_from_fn(|_| EntryData::free()), flags)?;
+            let mut g = self.lock_with_room(|g| &mut g.slots, flags)?;
+            // Unless another thread grew the table meanwhile (then ours is not needed).
+            if g.slots.len() == nchunks && g.slots.push_within_capacity(chunk).is_ok() {
+                let base = (nchunks * CHUNK) as u32;
+                for slot in (base..base + CHUNK as u32).rev() {
+                    let head = g.free;
+                    g.slot(slot).next = head;
+                    g.free = slot;
                 }
-                core::mem::swap(&mut g.chunks, &mut spare);
+                g.nfree += CHUNK as u32;
             }
         }
-        // Cannot allocate: capacity was ensured above.
-        g.chunks.push(chunk, GFP_ATOMIC)?;
-        let mut l = Locked::new(self, EngineGuard::Irq(g));
-        for i in (0..CHUNK).rev() {
-            let slot = (base + i) as u32;
-            let head = l.g.free;
-            l.data(slot).next = head;
-            l.g.free = slot;
+        if heap_full {
+            let chunk = KBox::init(
+                pin_init::init_array_from_fn(|_| HeapEnt {
+                    expiry: 0,
+                    slot: NIL,
+                }),
+                flags,
+            )?;
+            let mut g = self.lock_with_room(|g| &mut g.heaps[c].chunks, flags)?;
+            if g.heaps[c].chunks.len() == nheap {
+                // Cannot fail: there is room.
+                let _ = g.heaps[c].chunks.push_within_capacity(chunk);
+            }
         }
-        l.g.nfree += CHUNK as u32;
-        drop(l);
-        drop(spare);
         Ok(())
     }
 
-    #[inline]
-    fn entry_in(g: &EngineInner<B>, slot: u32) -> &Entry<B> {
-        &g.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK]
+    /// Locks the engine with room for one more element in the vector `sel` picks out; a full
+    /// vector is replaced by one twice its size, allocated with the lock dropped.
+    fn lock_with_room<T>(
+        &self,
+        sel: impl Fn(&mut EngineInner) -> &mut KVec<T>,
+        flags: Flags,
+    ) -> Result<SpinLockIrqGuard<'_, EngineInner>> {
+        loop {
+            let mut g = self.inner.lock();
+            let v = sel(&mut g);
+            if v.len() < v.capacity() {
+                return Ok(g);
+            }
+            let want = (v.capacity() * 2).max(4);
+            drop(g);
+            let mut spare = KVec::with_capacity(want, flags)?;
+            let mut g = self.inner.lock();
+            let v = sel(&mut g);
+            if v.capacity() < want {
+                for x in v.drain_all() {
+                    // Cannot fail: `spare` has more room than `v` had.
+                    spare.push(x, GFP_ATOMIC)?;
+                }
+                core::mem::swap(v, &mut spare);
+            }
+            // The old, empty vector is freed with the lock dropped.
+            drop(g);
+        }
     }
 
-    /// Expiry of `entry`'s timer, which is slot `slot` of this engine; `irq_off` when it runs
-    /// with interrupts disabled (hard irq).
-    fn expire(&self, entry: &Entry<B>, slot: u32, irq_off: Option<&LocalInterruptDisabled>) {
-        let mut l = match irq_off {
-            Some(irq_off) => self.lock_in_irq(irq_off),
-            None => self.lock(),
-        };
-        l.last.set((slot, entry));
-        // A callback that lost a race with a cancel or re-arm finds the slot no longer armed,
-        // or its timer queued again for a newer schedule: nothing to do.
-        if l.g.dying || self.backend.is_queued(entry) || l.data(slot).sched != Sched::Armed {
+    /// The expiry pass of `clock`, run by its hrtimer; `irq_off` when it runs with interrupts
+    /// disabled (hard irq). Handles every armed slot due by the clock reading it starts with,
+    /// then starts the hrtimer for the earliest left.
+    ///
+    /// The clock is read once: what comes due while the pass runs is left to the next one
+    /// (the hrtimer is started for it, already due). Reading it again would never end a pass
+    /// whose periodic timers come due faster than it handles them.
+    fn expire(&self, clock: Clock, irq_off: Option<&LocalInterruptDisabled>) {
+        let c = clock as usize;
+        let mut l = self.lock_in(irq_off);
+        if l.g.dying {
             return;
         }
-        let expiry = self.backend.expires(entry);
-        let clock = l.data(slot).clock;
         let now = self.backend.now(clock);
-        let d = l.data(slot);
-        let (id, kind, cookie) = (d.id, d.kind, d.cookie);
-        match &mut d.body {
-            Body::Once { fire } => {
-                // A one-shot fires once: its record is never queued yet, no overrun to count.
-                *fire = now;
-                d.sched = Sched::Idle;
-                l.enqueue_record(slot);
+        let mut held = 0;
+        while let Some(top) = l.g.heap_min(c) {
+            if top.expiry > now {
+                break;
             }
-            Body::Kernel { func, cpu } => {
-                let f = *func;
-                *cpu = kernel::cpu::CpuId::current().as_u32();
-                d.sched = Sched::Idle;
+            if held == EXPIRE_HOLD {
+                // A long burst: let other CPUs at the engine.
                 drop(l);
-                f(cookie as usize);
-                let mut l = self.lock();
-                // `untimeout` of a running callback spins on the id, so freeing is the signal;
-                // nothing else frees a running in-kernel timeout.
-                if l.data(slot).id == id {
-                    l.free(slot);
+                l = self.lock_in(irq_off);
+                if l.g.dying {
+                    return;
                 }
+                held = 0;
+                continue;
             }
-            Body::Object(o) => {
-                o.expired = true;
-                let mut missed = 0u64;
-                if o.interval > 0 {
-                    // Drift-free: period k fires at start + k*interval. When the callback runs
-                    // late, the periods that came due meanwhile become overruns of one record
-                    // standing for the latest of them, never a burst of late events.
-                    let behind = (now.saturating_sub(expiry) / o.interval) as u64;
-                    missed = behind;
-                    let latest = expiry.saturating_add(
-                        o.interval
-                            .saturating_mul(i64::try_from(behind).unwrap_or(i64::MAX)),
-                    );
-                    o.fired = (latest, now);
-                    self.backend
-                        .start(entry, clock, latest.saturating_add(o.interval));
-                } else {
-                    o.fired = (expiry, now);
-                    d.sched = Sched::Idle;
+            held += 1;
+            l.g.heap_remove(c, 0);
+            if let Some((func, arg, id)) = l.fire(top.slot, top.expiry, now) {
+                drop(l);
+                func(arg);
+                l = self.lock_in(irq_off);
+                // `untimeout` of a running callback spins on the id, so freeing is the
+                // signal; nothing else frees a running in-kernel timeout.
+                if l.data(top.slot).id == id {
+                    l.free(top.slot);
                 }
-                if kind == Kind::Callout {
-                    d.sched = Sched::Fired;
-                    l.push_fired(slot);
-                } else {
-                    l.deliver(slot, missed);
+                if l.g.dying {
+                    return;
                 }
             }
         }
+        // The hrtimer has fired (or someone started it again meanwhile; starting it once more
+        // is harmless): start it for the earliest left.
+        l.g.heaps[c].armed = None;
+        l.kick(clock);
     }
 
     /// Queues the executor if it has work.
@@ -973,13 +1045,7 @@ impl<B: Backend> Engine<B> {
     /// Blocks until `cond` on the slot's data is false; `cond` is evaluated under the lock.
     pub(crate) fn wait_while(&self, slot: u32, cond: impl Fn(&EntryData) -> bool) {
         let mut g = self.inner.lock();
-        loop {
-            let e = Self::entry_in(&g, slot);
-            // SAFETY: the engine lock is held (`g`); the shared borrow ends before `g` is
-            // used again.
-            if !cond(unsafe { &*e.data.get() }) {
-                return;
-            }
+        while cond(g.slot_ref(slot)) {
             self.done.wait(&mut g);
         }
     }
@@ -989,27 +1055,20 @@ impl<B: Backend> Engine<B> {
         self.done.notify_all();
     }
 
-    /// Stops everything: no new arming, every timer cancelled, the executor drained.
+    /// Stops everything: no new arming, no more expiries, the executor drained.
     ///
     /// Called when the file is released (or the module unloads); waits, so process context
     /// only. Afterwards no hrtimer or work item of this engine is queued or running.
     pub(crate) fn shutdown(&self) {
-        let n = {
+        {
             let mut g = self.inner.lock();
             g.dying = true;
             g.fired_head = NIL;
             g.fired_tail = NIL;
-            g.chunks.len() * CHUNK
-        };
-        for slot in 0..n as u32 {
-            let entry: *const Entry<B> = {
-                let g = self.inner.lock();
-                Self::entry_in(&g, slot)
-            };
-            // SAFETY: chunks are pinned boxes that are only freed when the engine is dropped,
-            // and the table only grows, so the entry outlives this call.
-            self.backend.cancel(unsafe { &*entry });
         }
+        // Waits for a running expiry pass (and the in-kernel callback it may be running).
+        self.backend.cancel(&self.mono_timer, Clock::Monotonic);
+        self.backend.cancel(&self.real_timer, Clock::Realtime);
         // The executor may be running (a callback, or waiting for a lock): let it finish. It
         // finds an empty list and returns. `flush_work` waits for a queued run, too.
         self.flush_executor();
@@ -1043,7 +1102,7 @@ impl<B: Backend> Engine<B> {
         self.inner.lock().ev_head != NIL
     }
 
-    /// Counts for `HRC_IOC_CHECK`, after walking every list to check the invariants.
+    /// Counts for `HRC_IOC_CHECK`, after walking every list and heap to check the invariants.
     pub(crate) fn check(&self) -> Check {
         let l = self.lock();
         l.check()
@@ -1069,47 +1128,22 @@ pub(crate) struct Check {
     pub(crate) slots: u64,
 }
 
+/// What an expiry asks of the pass once the lock is dropped: an in-kernel callback, its
+/// argument and its timeout's id.
+type Call = (KernelCallback, usize, u64);
+
 impl<'a, B: Backend> Locked<'a, B> {
-    #[inline]
-    fn new(engine: &'a Engine<B>, g: EngineGuard<'a, B>) -> Self {
-        Self {
-            engine,
-            g,
-            last: Cell::new((NIL, core::ptr::null())),
-        }
-    }
-
-    /// The entry of `slot`. An operation touches its slot several times (lookup, cancel,
-    /// free, ...), and finding an entry divides by `CHUNK` and checks bounds: the last one
-    /// found is remembered.
-    #[inline]
-    fn entry(&self, slot: u32) -> &Entry<B> {
-        let (last, e) = self.last.get();
-        if last == slot {
-            // SAFETY: `e` is the entry of `slot` in this engine (set below, or by `expire`
-            // from the expiring entry). Chunks are pinned boxes freed only with the engine,
-            // which outlives `self`, so it is still valid.
-            return unsafe { &*e };
-        }
-        let e = Engine::entry_in(&self.g, slot);
-        self.last.set((slot, e));
-        e
-    }
-
     /// The data of `slot`.
     #[inline]
     pub(crate) fn data(&mut self, slot: u32) -> &mut EntryData {
-        let e = self.entry(slot);
-        // SAFETY: the engine lock is held (`self.g`), and the returned borrow is tied to
-        // `&mut self`, so no other reference to this slot's data can exist meanwhile.
-        unsafe { &mut *e.data.get() }
+        self.g.slot(slot)
     }
 
     /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
     #[inline]
     pub(crate) fn lookup(&mut self, id: u64) -> Result<u32> {
         let slot = (id & SLOT_MASK) as u32;
-        if id == 0 || slot as usize >= self.g.chunks.len() * CHUNK {
+        if id == 0 || slot >= self.g.capacity() {
             return Err(ENOENT);
         }
         if self.data(slot).id != id {
@@ -1128,15 +1162,20 @@ impl<'a, B: Backend> Locked<'a, B> {
         Ok(slot)
     }
 
-    /// Whether allocating needs a new chunk first: no free slot, though the engine is alive
-    /// and below its limit (then [`Locked::take_free`] fails with the right error).
+    /// Whether allocating a slot of `clock` needs the table or that clock's heap to grow
+    /// first, though the engine is alive and below its limit (otherwise
+    /// [`Locked::take_free`] fails with the right error).
     #[inline]
-    fn needs_growth(&self) -> bool {
-        self.g.free == NIL && !self.g.dying && self.g.live < self.engine.max_timers
+    fn needs_growth(&self, clock: Clock) -> bool {
+        if self.g.dying || self.g.live >= self.engine.max_timers {
+            return false;
+        }
+        let h = &self.g.heaps[clock as usize];
+        self.g.free == NIL || h.users >= h.capacity()
     }
 
     /// Allocates a one-shot slot (no object state) and arms it for absolute `expiry` on
-    /// `clock`. The table must have a free slot (see [`Engine::batch`]).
+    /// `clock`. The table must have room (see [`Engine::batch`]).
     pub(crate) fn alloc_one_shot(
         &mut self,
         kind: Kind,
@@ -1154,7 +1193,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     }
 
     /// Takes a free slot for a new object: `ENODEV` once the engine is dying, `ENOSPC` at its
-    /// limit or with no free slot.
+    /// limit or with no room.
     fn take_free(
         &mut self,
         kind: Kind,
@@ -1165,7 +1204,8 @@ impl<'a, B: Backend> Locked<'a, B> {
         if self.g.dying {
             return Err(ENODEV);
         }
-        if self.g.live >= self.engine.max_timers || self.g.free == NIL {
+        let h = &self.g.heaps[clock as usize];
+        if self.g.live >= self.engine.max_timers || self.g.free == NIL || h.users >= h.capacity() {
             return Err(ENOSPC);
         }
         if self.g.seq_next == self.g.seq_end {
@@ -1194,13 +1234,23 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.g.free = next;
         self.g.nfree -= 1;
         self.g.live += 1;
+        self.g.heaps[clock as usize].users += 1;
         Ok(id)
     }
 
-    /// Returns a slot to the free list (dropping its object state). Its timer must not be
-    /// queued (cancel first) and its record must not be queued.
+    /// Returns a slot to the free list (dropping its object state), disarming it if needed.
+    /// Its record must not be queued.
     pub(crate) fn free(&mut self, slot: u32) {
-        if self.data(slot).obj_ref().is_some_and(|o| o.on_fired) {
+        let d = self.data(slot);
+        let (c, pos, on_fired) = (
+            d.clock as usize,
+            d.heap,
+            d.obj_ref().is_some_and(|o| o.on_fired),
+        );
+        if pos != NIL {
+            self.g.heap_remove(c, pos);
+        }
+        if on_fired {
             self.unfire(slot);
         }
         let head = self.g.free;
@@ -1212,6 +1262,7 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.g.free = slot;
         self.g.nfree += 1;
         self.g.live -= 1;
+        self.g.heaps[c].users -= 1;
     }
 
     /// Makes `slot` an in-kernel timeout calling `func(arg)`.
@@ -1224,50 +1275,62 @@ impl<'a, B: Backend> Locked<'a, B> {
         };
     }
 
+    /// Starts the hrtimer of `clock` for the earliest armed expiry, unless it is already
+    /// started for that or earlier.
+    #[inline]
+    fn kick(&mut self, clock: Clock) {
+        let c = clock as usize;
+        let Some(min) = self.g.heap_min(c) else {
+            return;
+        };
+        if self.g.heaps[c].armed.is_some_and(|a| a <= min.expiry) {
+            return;
+        }
+        self.g.heaps[c].armed = Some(min.expiry);
+        let engine = self.engine;
+        engine.backend.start(engine.timer(clock), clock, min.expiry);
+    }
+
     /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns
     /// (objects only). Replaces any previous schedule.
     pub(crate) fn arm(&mut self, slot: u32, expiry: i64, interval: i64) -> Result {
         if self.g.dying {
             return Err(ENODEV);
         }
-        let engine = self.engine;
         let d = self.data(slot);
         d.sched = Sched::Armed;
         if let Some(o) = d.obj() {
             o.gen = o.gen.wrapping_add(1);
             o.interval = interval.max(0);
         }
-        let clock = d.clock;
-        let context = d.kind.expiry_context();
-        let clock_changed = d.timer_clock != clock;
-        d.timer_clock = clock;
-        let e = self.entry(slot);
-        if clock_changed || e.timer.expiry_context() != context.effective() {
-            // A slot reused for another clock or context: `hrtimer_setup` needs a timer that
-            // is not queued. A callback still running is harmless (it will find the timer
-            // queued again, or the slot no longer armed, and ignore itself).
-            let _ = engine.backend.try_cancel(e);
-            e.timer.setup(expire_fn::<B>(context), clock, context);
+        d.expiry = expiry;
+        let (clock, pos) = (d.clock, d.heap);
+        let c = clock as usize;
+        let ent = HeapEnt { expiry, slot };
+        if pos == NIL {
+            // The slot's place was reserved when it was taken.
+            self.g.heap_push(c, ent);
+        } else {
+            self.g.refill(c, pos, ent);
         }
-        engine.backend.start(e, clock, expiry);
+        self.kick(clock);
         Ok(())
     }
 
     /// Cancels the schedule of `slot` without waiting. Returns the state it had: `Armed` (the
     /// expiry will not happen), `Fired` (the executor will skip it), or `Idle`.
+    #[inline]
     pub(crate) fn disarm(&mut self, slot: u32) -> Sched {
-        let engine = self.engine;
         let d = self.data(slot);
         let was = d.sched;
         d.sched = Sched::Idle;
         if let Some(o) = d.obj() {
             o.gen = o.gen.wrapping_add(1);
         }
-        if was == Sched::Armed {
-            // `Running` means the expiry callback is spinning on our lock (it will find the
-            // slot idle) or is past it (then the slot was no longer `Armed`).
-            let e = self.entry(slot);
-            let _ = engine.backend.try_cancel(e);
+        let (c, pos) = (d.clock as usize, d.heap);
+        // The hrtimer is left alone: if it was started for this slot it fires early once.
+        if pos != NIL {
+            self.g.heap_remove(c, pos);
         }
         was
     }
@@ -1275,8 +1338,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// The absolute expiry of the latest schedule of `slot`, on its clock.
     #[inline]
     pub(crate) fn expiry(&mut self, slot: u32) -> i64 {
-        let e = self.entry(slot);
-        self.engine.backend.expires(e)
+        self.data(slot).expiry
     }
 
     /// Time left until the current expiry of `slot`, in ns (0 if due or idle).
@@ -1285,8 +1347,65 @@ impl<'a, B: Backend> Locked<'a, B> {
         if d.sched != Sched::Armed {
             return 0;
         }
-        let clock = d.clock;
-        (self.expiry(slot) - self.engine.backend.now(clock)).max(0)
+        let (clock, expiry) = (d.clock, d.expiry);
+        (expiry - self.engine.backend.now(clock)).max(0)
+    }
+
+    /// Handles the expiry of `slot`, just taken off its heap, due at `expiry` and handled at
+    /// `now`: queues its record, re-arms a periodic timer, hands a callout to the executor, or
+    /// returns the in-kernel callback for the pass to call with the lock dropped.
+    fn fire(&mut self, slot: u32, expiry: i64, now: i64) -> Option<Call> {
+        let d = self.data(slot);
+        let (id, kind, cookie, c) = (d.id, d.kind, d.cookie, d.clock as usize);
+        let mut again = None;
+        let mut missed = 0u64;
+        match &mut d.body {
+            Body::Once { fire } => {
+                // A one-shot fires once: its record is never queued yet, no overrun to count.
+                *fire = now;
+                d.sched = Sched::Idle;
+                self.enqueue_record(slot);
+                return None;
+            }
+            Body::Kernel { func, cpu } => {
+                *cpu = kernel::cpu::CpuId::current().as_u32();
+                d.sched = Sched::Idle;
+                return Some((*func, cookie as usize, id));
+            }
+            Body::Object(o) => {
+                o.expired = true;
+                if o.interval > 0 {
+                    // Drift-free: period k fires at start + k*interval. When the pass runs
+                    // late, the periods that came due meanwhile become overruns of one record
+                    // standing for the latest of them, never a burst of late events.
+                    let behind = (now.saturating_sub(expiry) / o.interval) as u64;
+                    missed = behind;
+                    let latest = expiry.saturating_add(
+                        o.interval
+                            .saturating_mul(i64::try_from(behind).unwrap_or(i64::MAX)),
+                    );
+                    o.fired = (latest, now);
+                    // After `now`, so this pass does not see it again.
+                    let next = latest.saturating_add(o.interval);
+                    d.expiry = next;
+                    again = Some(next);
+                } else {
+                    o.fired = (expiry, now);
+                    d.sched = Sched::Idle;
+                }
+            }
+        }
+        if let Some(next) = again {
+            // Still armed: back into the heap, in the place the pop freed.
+            self.g.heap_push(c, HeapEnt { expiry: next, slot });
+        }
+        if kind == Kind::Callout {
+            self.data(slot).sched = Sched::Fired;
+            self.push_fired(slot);
+        } else {
+            self.deliver(slot, missed);
+        }
+        None
     }
 
     /// How many records the event queue holds.
@@ -1404,13 +1523,12 @@ impl<'a, B: Backend> Locked<'a, B> {
         if slot == NIL {
             return None;
         }
-        let expiry = self.expiry(slot);
         let d = self.data(slot);
         let next = d.next;
         d.next = NIL;
         let rec = match &mut d.body {
             Body::Once { fire } => Record {
-                expiry,
+                expiry: d.expiry,
                 fire: *fire,
                 ..Record::default()
             },
@@ -1555,7 +1673,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     }
 
     fn check(mut self) -> Check {
-        let slots = (self.g.chunks.len() * CHUNK) as u32;
+        let slots = self.g.capacity();
         let mut ok = true;
         // Free list: every member free, count matches, no cycle.
         let mut n = 0u32;
@@ -1566,7 +1684,7 @@ impl<'a, B: Backend> Locked<'a, B> {
             cur = self.data(cur).next;
         }
         ok &= n == self.g.nfree;
-        // Event queue: every member live and marked queued, count matches.
+        // Event queue: every member live, count matches.
         let mut q = 0u32;
         let mut cur = self.g.ev_head;
         while cur != NIL && q <= slots {
@@ -1577,16 +1695,45 @@ impl<'a, B: Backend> Locked<'a, B> {
         }
         ok &= q == self.g.nqueued;
         ok &= self.g.live + self.g.nfree == slots;
-        // Every id names its own slot.
+        // Every id names its own slot; a slot is in a heap exactly when it is armed.
         let mut live = 0u32;
+        let mut users = [0u32; 2];
+        let mut armed = [0u32; 2];
         for slot in 0..slots {
             let d = self.data(slot);
             if d.id != 0 {
                 live += 1;
                 ok &= (d.id & SLOT_MASK) as u32 == slot;
+                users[d.clock as usize] += 1;
+                if d.sched == Sched::Armed {
+                    armed[d.clock as usize] += 1;
+                }
             }
+            ok &= (d.heap != NIL) == (d.id != 0 && d.sched == Sched::Armed);
         }
         ok &= live == self.g.live;
+        // Each heap: counts, places, order, and its hrtimer started early enough.
+        for c in 0..2 {
+            let h = &self.g.heaps[c];
+            ok &= h.len <= h.users && h.users <= h.capacity();
+            ok &= h.users == users[c] && h.len == armed[c];
+            let len = h.len;
+            for pos in 0..len {
+                let ent = self.g.heaps[c].get(pos);
+                if ent.slot >= slots {
+                    ok = false;
+                    continue;
+                }
+                let d = self.g.slot_ref(ent.slot);
+                ok &= d.heap == pos && d.expiry == ent.expiry && d.clock as usize == c;
+                if pos > 0 {
+                    ok &= self.g.heaps[c].get((pos - 1) / 2).expiry <= ent.expiry;
+                }
+            }
+            if let (Some(min), false) = (self.g.heap_min(c), self.g.dying) {
+                ok &= self.g.heaps[c].armed.is_some_and(|a| a <= min.expiry);
+            }
+        }
         Check {
             ok,
             live,

@@ -71,7 +71,13 @@ impl kernel::InPlaceModule for HrCallout {
         callout::init_giant();
         bench::init();
         streams::init_global();
-        let kernel_engine = engine::Engine::new(engine::HrBackend, max_timers(), default_qlimit());
+        // In-kernel `timeout()` callbacks run in the expiry pass, in soft irq as STREAMS expects.
+        let kernel_engine = engine::Engine::new(
+            engine::HrBackend,
+            max_timers(),
+            default_qlimit(),
+            timer::Expiry::Soft,
+        );
         let installed = kernel_engine.map(|e| streams::install(Some(e)));
         try_pin_init!(Self {
             _dev <- {

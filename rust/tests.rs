@@ -11,14 +11,15 @@
 
 use crate::callout::{self, CalloutLock, LockKind, Mode, Run};
 use crate::engine::{Backend, Engine, FakeClock, HrBackend, Kind, Overrun};
+use crate::itimer;
 use crate::streams::{self, tick_ns};
-use crate::timer::Clock;
+use crate::timer::{Clock, Expiry};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering::Relaxed, Atomic};
 use kernel::sync::Arc;
 
 fn fake() -> Result<Arc<Engine<FakeClock>>> {
-    Engine::new(FakeClock::new(1_000_000_000), 4096, 16)
+    Engine::new(FakeClock::new(1_000_000_000), 4096, 16, Expiry::Soft)
 }
 
 /// Per-test call log: callbacks append their argument.
@@ -63,7 +64,7 @@ mod fake_clock {
         streams::timeout_on(&e, record_order, 3, 3)?;
         streams::timeout_on(&e, record_order, 1, 1)?;
         streams::timeout_on(&e, record_order, 2, 2)?;
-        e.backend.advance(10 * tick_ns());
+        e.advance(10 * tick_ns());
         assert_eq!(ORDER.count(), 3);
         assert_eq!((ORDER.at(0), ORDER.at(1), ORDER.at(2)), (1, 2, 3));
         assert!(e.check().ok);
@@ -85,7 +86,7 @@ mod fake_clock {
         assert!(a != 0 && b != 0 && a != b);
         // Nothing ran inside timeout(): only the next expiry pass runs them.
         assert_eq!(NOW.count(), 0);
-        e.backend.advance(0);
+        e.advance(0);
         assert_eq!(NOW.count(), 2);
         e.shutdown();
         Ok(())
@@ -100,9 +101,9 @@ mod fake_clock {
     fn untimeout_cancels_and_returns_what_was_left() -> Result {
         let e = fake()?;
         let id = streams::timeout_on(&e, record_cancelled, 1, 10)?;
-        e.backend.advance(4 * tick_ns());
+        e.advance(4 * tick_ns());
         assert_eq!(streams::untimeout_on(&e, id), Ok(6 * tick_ns()));
-        e.backend.advance(100 * tick_ns());
+        e.advance(100 * tick_ns());
         assert_eq!(CANCELLED.count(), 0);
         assert_eq!(streams::untimeout_on(&e, id), Err(ENOENT));
         e.shutdown();
@@ -126,7 +127,7 @@ mod fake_clock {
         assert_eq!(streams::untimeout_on(&e, old), Err(ENOENT));
         assert_eq!(streams::untimeout_on(&e, 0), Err(ENOENT));
         assert_eq!(streams::untimeout_on(&e, u64::MAX), Err(ENOENT));
-        e.backend.advance(10 * tick_ns());
+        e.advance(10 * tick_ns());
         assert_eq!(STALE.count(), 1);
         assert_eq!(STALE.at(0), 2);
         e.shutdown();
@@ -175,7 +176,7 @@ mod fake_clock {
         )?;
         let id = streams::timeout_on(&e, cancel_self, core::ptr::from_ref(&*s) as usize, 1)?;
         s.id.store(id, Relaxed);
-        e.backend.advance(2 * tick_ns());
+        e.advance(2 * tick_ns());
         assert_eq!(s.result.load(Relaxed), -1);
         assert_eq!(e.check().live, 0);
         e.shutdown();
@@ -195,14 +196,14 @@ mod fake_clock {
         }
         // Ten periods pass with nobody reading: one record standing for the latest expiry,
         // with the nine before it as overruns.
-        e.backend.advance(100 + 95);
+        e.advance(100 + 95);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!(t.id, id);
         assert_eq!(t.rec.expiry, start + 90);
         assert_eq!(t.rec.overruns, 9);
         e.lock().finish_record(&t, true);
         // The schedule is still start + k * 10.
-        e.backend.advance(10);
+        e.advance(10);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!((t.rec.expiry - start) % 10, 0);
         assert_eq!(t.rec.overruns, 0);
@@ -223,12 +224,12 @@ mod fake_clock {
             l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::Coalesce;
             l.arm(slot, start, 10)?;
         }
-        e.backend.advance(100 + 25); // three expiries: one record, two overruns
+        e.advance(100 + 25); // three expiries: one record, two overruns
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!(t.rec.overruns, 2);
         // While the record is out (a read copying it), the timer fires again and queues a
         // newer record; then the copy faults. The three expiries become its overruns.
-        e.backend.advance(10);
+        e.advance(10);
         e.lock().finish_record(&t, false);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!((t.rec.expiry, t.rec.overruns), (start + 30, 3));
@@ -251,14 +252,14 @@ mod fake_clock {
         }
         // The machine stalls: the first expiry is handled 95 ns late, when ten periods
         // (start .. start + 90) are due. One record, for the latest, with nine overruns.
-        e.backend.stall(100 + 95);
+        e.stall(100 + 95);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!(t.rec.expiry, start + 90);
         assert_eq!(t.rec.overruns, 9);
         assert!(t.rec.fire >= t.rec.expiry);
         e.lock().finish_record(&t, true);
         // And the grid continues at start + 100.
-        e.backend.advance(5);
+        e.advance(5);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!((t.rec.expiry, t.rec.overruns), (start + 100, 0));
         e.lock().finish_record(&t, true);
@@ -268,7 +269,7 @@ mod fake_clock {
 
     #[test]
     fn mach_queue_limit_counts_missed_messages() -> Result {
-        let e = Engine::new(FakeClock::new(0), 64, 1)?;
+        let e = Engine::new(FakeClock::new(0), 64, 1, Expiry::Irq)?;
         let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;
         {
             let mut l = e.lock();
@@ -276,11 +277,11 @@ mod fake_clock {
             l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::QueueLimit;
             l.arm(slot, 10, 10)?;
         }
-        e.backend.advance(50); // five expiries: one message, four missed
+        e.advance(50); // five expiries: one message, four missed
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!(t.rec.overruns, 0);
         e.lock().finish_record(&t, true);
-        e.backend.advance(10); // the next message carries the four missed
+        e.advance(10); // the next message carries the four missed
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!(t.rec.overruns, 4);
         e.lock().finish_record(&t, true);
@@ -298,9 +299,9 @@ mod fake_clock {
             let slot = l.lookup(id)?;
             l.arm(slot, at, 0)?;
         }
-        e.backend.advance(1000);
+        e.advance(1000);
         assert!(e.lock().take_record().is_none());
-        e.backend.set_realtime(2_000_000_000);
+        e.set_realtime(2_000_000_000);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!(t.rec.expiry, at);
         e.lock().finish_record(&t, true);
@@ -321,7 +322,7 @@ mod fake_clock {
         callout::reset(&*e, c, tick_ns(), 0, Run::Func(callout_ran, 1))?;
         assert_eq!(callout::pending(&*e, c), Ok(1));
         let guard = lock.lock();
-        e.backend.advance(2 * tick_ns());
+        e.advance(2 * tick_ns());
         // Fired: pending is 0 though the callback has not run (it waits for our lock).
         assert_eq!(callout::pending(&*e, c), Ok(0));
         assert_eq!(callout::active(&*e, c), Ok(1));
@@ -331,7 +332,7 @@ mod fake_clock {
         assert_eq!(CALLOUT_RUNS.count(), 0);
         // Without a stop it runs once the lock is free.
         callout::reset(&*e, c, tick_ns(), 0, Run::Func(callout_ran, 2))?;
-        e.backend.advance(2 * tick_ns());
+        e.advance(2 * tick_ns());
         e.flush_executor();
         assert_eq!(CALLOUT_RUNS.count(), 1);
         assert_eq!(callout::active(&*e, c), Ok(1));
@@ -354,13 +355,13 @@ mod fake_clock {
         let c = callout::init(&*e, Mode::Lk(lock.clone()), GFP_KERNEL)?;
         callout::reset(&*e, c, tick_ns(), 0, Run::Func(reset_ran, 1))?;
         let guard = lock.lock();
-        e.backend.advance(2 * tick_ns());
+        e.advance(2 * tick_ns());
         // Give the executor time to pop the fired callout and block on our lock.
         kernel::time::delay::fsleep(kernel::time::Delta::from_millis(50));
         // Under the lock, the waiting run is replaced by a new schedule, which fires too: the
         // executor must skip the old run and still run the new one once it gets the lock.
         callout::reset(&*e, c, tick_ns(), 0, Run::Func(reset_ran, 2))?;
-        e.backend.advance(2 * tick_ns());
+        e.advance(2 * tick_ns());
         drop(guard);
         e.flush_executor();
         assert_eq!(RESET_RUNS.count(), 1);
@@ -384,12 +385,255 @@ mod fake_clock {
             assert_eq!(l.expiry(slot), now + tick_ns());
         }
         callout::reset(&*e, c, 50 * tick_ns(), 0, Run::Func(noop, 0))?;
-        e.backend.advance(10 * tick_ns());
+        e.advance(10 * tick_ns());
         assert_eq!(callout::pending(&*e, c), Ok(1));
         assert_eq!(callout::stop(&*e, c), Ok(1));
         assert_eq!(callout::active(&*e, c), Ok(0));
         callout::destroy(&*e, c)?;
         assert_eq!(callout::stop(&*e, c), Err(ENOENT));
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn timers_armed_in_any_order_fire_in_expiry_order_and_cancelled_ones_never() -> Result {
+        const N: u64 = 600;
+        let e = fake()?;
+        // Distinct offsets 10, 20, .. 6000 ns, armed in a scrambled order (7919 is prime);
+        // the cookie is the offset. Every third one armed is cancelled.
+        let mut ids = KVec::new();
+        for i in 0..N {
+            let at = 10 * (1 + (i * 7919) % N) as i64;
+            let id = streams::timeout_event(&*e, at, at as u64)?;
+            ids.push((id, at, i % 3 == 0), GFP_KERNEL)?;
+        }
+        for (id, at, cancel) in ids.iter() {
+            if *cancel {
+                let left = streams::untimeout_event(&*e, *id)?;
+                assert!(left > 0 && left <= *at);
+            }
+        }
+        assert!(e.check().ok);
+        // In steps, so that some come due while others are pending; records in expiry order.
+        let mut seen = KVec::new();
+        for _ in 0..20 {
+            e.advance(300);
+            assert!(e.check().ok);
+            loop {
+                // Not `while let`: its lock guard would live through the body.
+                let Some(t) = e.lock().take_record() else {
+                    break;
+                };
+                assert!(t.rec.fire >= t.rec.expiry);
+                assert_eq!(t.rec.expiry - 1_000_000_000, t.cookie as i64);
+                seen.push(t.cookie, GFP_KERNEL)?;
+                e.lock().finish_record(&t, true);
+            }
+        }
+        assert_eq!(seen.len() as u64, N - N / 3);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+        for (_, at, cancel) in ids.iter() {
+            assert_eq!(seen.contains(&(*at as u64)), !*cancel);
+        }
+        assert_eq!(e.check().live, 0);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn cancelling_the_earliest_leaves_the_hrtimer_to_fire_early_once() -> Result {
+        let e = fake()?;
+        let a = streams::timeout_event(&*e, 10, 1)?;
+        streams::timeout_event(&*e, 100, 2)?;
+        streams::untimeout_event(&*e, a)?;
+        assert!(e.check().ok);
+        // The hrtimer was started for `a`: its pass at +10 finds nothing due and starts it
+        // for the next one.
+        e.advance(50);
+        assert!(e.lock().take_record().is_none());
+        assert!(e.check().ok);
+        e.advance(50);
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!(t.cookie, 2);
+        assert!(t.rec.fire >= t.rec.expiry);
+        e.lock().finish_record(&t, true);
+        assert_eq!(e.check().live, 0);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn rearming_moves_a_timer_earlier_or_later() -> Result {
+        let e = fake()?;
+        let t0 = e.backend.now(Clock::Monotonic);
+        let id = itimer::create(&*e, Clock::Monotonic, crate::uapi::HRC_NOTIFY_SI_TIMER, 9)?;
+        for k in 0..8 {
+            streams::timeout_event(&*e, 1000 + k * 100, 0)?;
+        }
+        let set = |at: u64| {
+            itimer::settime(
+                &*e,
+                id,
+                crate::uapi::HRC_TIMER_ABSTIME,
+                itimer::Itimer {
+                    value: at,
+                    interval: 0,
+                },
+            )
+        };
+        // Later than everything, then earlier than everything, then in the middle.
+        set((t0 + 5000) as u64)?;
+        set((t0 + 50) as u64)?;
+        assert!(e.check().ok);
+        set((t0 + 1250) as u64)?;
+        assert!(e.check().ok);
+        e.advance(1240);
+        let mut expiries = KVec::new();
+        loop {
+            // Not `while let`: its lock guard would live through the body.
+            let Some(t) = e.lock().take_record() else {
+                break;
+            };
+            expiries.push((t.id, t.rec.expiry), GFP_KERNEL)?;
+            e.lock().finish_record(&t, true);
+        }
+        // Three timeouts (1000, 1100, 1200), not the interval timer.
+        assert_eq!(expiries.len(), 3);
+        assert!(expiries.iter().all(|x| x.0 != id));
+        e.advance(20);
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!((t.id, t.rec.expiry), (id, t0 + 1250));
+        e.lock().finish_record(&t, true);
+        itimer::delete(&*e, id)?;
+        e.advance(10_000);
+        assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn a_burst_longer_than_one_lock_hold_is_delivered_whole() -> Result {
+        let e = fake()?;
+        let at = e.backend.now(Clock::Monotonic) + 1000;
+        // Four lock holds' worth, due at one instant, on both clocks.
+        let mut ids = KVec::new();
+        for i in 0..256u64 {
+            let clock = if i % 2 == 0 {
+                Clock::Monotonic
+            } else {
+                Clock::Realtime
+            };
+            let id = itimer::create(&*e, clock, crate::uapi::HRC_NOTIFY_SI_TIMER, i)?;
+            itimer::settime(
+                &*e,
+                id,
+                crate::uapi::HRC_TIMER_ABSTIME,
+                itimer::Itimer {
+                    value: at as u64,
+                    interval: 0,
+                },
+            )?;
+            ids.push(id, GFP_KERNEL)?;
+        }
+        e.advance(999);
+        assert!(e.lock().take_record().is_none());
+        e.advance(1);
+        let mut n = 0;
+        loop {
+            // Not `while let`: its lock guard would live through the body.
+            let Some(t) = e.lock().take_record() else {
+                break;
+            };
+            assert_eq!(t.rec.expiry, at);
+            n += 1;
+            e.lock().finish_record(&t, true);
+        }
+        assert_eq!(n, 256);
+        for id in ids {
+            itimer::delete(&*e, id)?;
+        }
+        assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
+
+    /// Regression: a pass that read the clock again during a burst never ended when its
+    /// periodic timers came due faster than it handled them (a hard-irq hang the fuzzer hit).
+    #[test]
+    fn a_pass_handles_only_what_was_due_when_it_began() -> Result {
+        let e = fake()?;
+        let t0 = e.backend.now(Clock::Monotonic);
+        let mut ids = KVec::new();
+        // More timers than one lock hold handles, period 1 ns, all due at t0 + 10.
+        for i in 0..200u64 {
+            let id = itimer::create(&*e, Clock::Monotonic, crate::uapi::HRC_NOTIFY_SI_TIMER, i)?;
+            itimer::settime(
+                &*e,
+                id,
+                crate::uapi::HRC_TIMER_ABSTIME,
+                itimer::Itimer {
+                    value: (t0 + 10) as u64,
+                    interval: 1,
+                },
+            )?;
+            ids.push(id, GFP_KERNEL)?;
+        }
+        // The pass takes time: each of the next readings is 1 us later than the one before.
+        e.backend.drift(1000, 8);
+        e.stall(10);
+        // One pass, one reading (t0 + 1010): every timer handled once, for the period due
+        // then, the 1000 before it as overruns.
+        let first = t0 + 10 + 1000;
+        let mut n = 0;
+        loop {
+            let Some(t) = e.lock().take_record() else {
+                break;
+            };
+            assert_eq!((t.rec.expiry, t.rec.overruns), (first, 1000));
+            n += 1;
+            e.lock().finish_record(&t, true);
+        }
+        assert_eq!(n, 200);
+        e.backend.drift(0, 0);
+        for id in ids {
+            itimer::delete(&*e, id)?;
+        }
+        assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn the_clocks_heaps_are_apart() -> Result {
+        let e = fake()?;
+        let now = e.backend.now(Clock::Realtime);
+        let rt = itimer::create(&*e, Clock::Realtime, crate::uapi::HRC_NOTIFY_SI_TIMER, 1)?;
+        let abs = |v: i64| itimer::Itimer {
+            value: v as u64,
+            interval: 0,
+        };
+        itimer::settime(&*e, rt, crate::uapi::HRC_TIMER_ABSTIME, abs(now + 500))?;
+        streams::timeout_event(&*e, 1000, 2)?;
+        // Stepping realtime past its timer fires it and nothing monotonic.
+        e.set_realtime(600);
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!(t.id, rt);
+        e.lock().finish_record(&t, true);
+        assert!(e.lock().take_record().is_none());
+        e.advance(1000);
+        let t = e.lock().take_record().ok_or(EINVAL)?;
+        assert_eq!(t.cookie, 2);
+        e.lock().finish_record(&t, true);
+        itimer::delete(&*e, rt)?;
+        assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn kernel_timeouts_need_a_soft_irq_engine() -> Result {
+        let e = Engine::new(FakeClock::new(0), 64, 16, Expiry::Irq)?;
+        assert_eq!(streams::timeout_on(&e, noop, 0, 1), Err(EINVAL));
         e.shutdown();
         Ok(())
     }
@@ -433,7 +677,7 @@ mod real_hrtimers {
 
     #[test]
     fn a_one_tick_timeout_fires_not_early() -> Result {
-        let e = Engine::new(HrBackend, 64, 16)?;
+        let e = Engine::new(HrBackend, 64, 16, Expiry::Soft)?;
         let t0 = Clock::Monotonic.now();
         streams::timeout_on(&e, fired, 0, 1)?;
         assert!(wait_for(|| FIRED.load(Relaxed) != 0, 5000));
@@ -449,13 +693,69 @@ mod real_hrtimers {
 
     #[test]
     fn untimeout_before_expiry_on_real_hrtimers() -> Result {
-        let e = Engine::new(HrBackend, 64, 16)?;
+        let e = Engine::new(HrBackend, 64, 16, Expiry::Soft)?;
         let id = streams::timeout_on(&e, never, 0, 2500)?;
         let left = streams::untimeout_on(&e, id)?;
         assert!(left > 0 && left <= 2500 * tick_ns());
         fsleep(Delta::from_millis(150));
         assert_eq!(NEVER.load(Relaxed), 0);
         assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
+
+    const REAL_N: usize = 200;
+    static SPREAD_LATE: [Atomic<i64>; REAL_N] = [const { Atomic::new(i64::MIN) }; REAL_N];
+    static SPREAD_DUE: [Atomic<i64>; REAL_N] = [const { Atomic::new(0) }; REAL_N];
+    fn spread_fired(i: usize) {
+        SPREAD_LATE[i].store(
+            Clock::Monotonic.now() - SPREAD_DUE[i].load(Relaxed),
+            Relaxed,
+        );
+    }
+
+    #[test]
+    fn many_timeouts_on_one_hrtimer_all_fire_none_early() -> Result {
+        let e = Engine::new(HrBackend, 1024, 16, Expiry::Soft)?;
+        let mut cancelled = [false; REAL_N];
+        // Armed from the latest to the earliest, so each one moves the hrtimer earlier; every
+        // fourth is cancelled right after, so the hrtimer is often left started for a
+        // cancelled timer. (A stalled guest may let one fire before its cancel: then it
+        // counts as not cancelled, and must have fired.)
+        let t0 = Clock::Monotonic.now() + 20_000_000;
+        for i in (0..REAL_N).rev() {
+            let due = t0 + (i as i64) * 100_000;
+            SPREAD_DUE[i].store(due, Relaxed);
+            let id = e.alloc_with(
+                Kind::KernelTimeout,
+                Clock::Monotonic,
+                0,
+                GFP_KERNEL,
+                |l, slot| {
+                    l.set_callback(slot, spread_fired, i);
+                    l.arm(slot, due, 0)
+                },
+            )?;
+            if i % 4 == 0 {
+                cancelled[i] = streams::untimeout_on(&e, id).is_ok();
+            }
+        }
+        assert!(e.check().ok);
+        assert!(wait_for(
+            || (0..REAL_N).all(|i| cancelled[i] || SPREAD_LATE[i].load(Relaxed) != i64::MIN),
+            10_000
+        ));
+        fsleep(Delta::from_millis(30));
+        for (i, late) in SPREAD_LATE.iter().enumerate() {
+            if cancelled[i] {
+                assert_eq!(late.load(Relaxed), i64::MIN);
+            } else {
+                assert!(late.load(Relaxed) >= 0);
+            }
+        }
+        assert!(cancelled.iter().any(|c| *c));
+        assert!(e.check().ok);
+        assert_eq!(e.check().live, 0);
         e.shutdown();
         Ok(())
     }

@@ -3,11 +3,12 @@
 //! A raw hrtimer whose clock is chosen at run time, with try-cancel.
 //!
 //! Why not `kernel::time::hrtimer::HrTimer`: in 7.3 it fixes the clock and mode per Rust type
-//! (one `HasHrTimer` impl per type) and has no try-to-cancel, no remaining-time query and no
-//! forward from outside a callback with a shared reference. The engine needs all of these on
-//! one timer slot that is reused for MONOTONIC and REALTIME timers alike, and needs a
-//! non-blocking cancel that can be called under a spinlock the callback also takes. This file
-//! is the only place that calls the C hrtimer functions; everything else uses [`RawTimer`].
+//! (one `HasHrTimer` impl per type) and starts a timer only through an owning pointer that it
+//! hands to the callback. The engine's hrtimers are fields of the engine, started under the
+//! engine lock (also from their own callback) for whatever expiry is earliest, and their
+//! callback finds the engine from the timer's address; the benchmarks want raw timers in each
+//! expiry context to compare against. This file is the only place that calls the C hrtimer
+//! functions; everything else uses [`RawTimer`].
 
 use kernel::{bindings, prelude::*, types::Opaque};
 
@@ -41,17 +42,6 @@ impl Clock {
             Clock::Realtime => unsafe { bindings::ktime_get_real() },
         }
     }
-}
-
-/// Result of a non-blocking cancel, as `hrtimer_try_to_cancel` reports it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum TryCancel {
-    /// The timer was not queued and its callback was not running.
-    NotActive,
-    /// The timer was queued and has been removed: its callback will not run.
-    Removed,
-    /// The callback is running right now (possibly spinning on a lock we hold).
-    Running,
 }
 
 /// The callback type of a [`RawTimer`]: called in irq context with the timer's address.
@@ -94,14 +84,17 @@ impl Expiry {
 
 /// A `struct hrtimer` on a clock and expiry context chosen at run time.
 ///
-/// It is just the C timer: an engine slot holds one per timer, so every byte counts. The
-/// context the timer was set up with is read back from its `is_soft`/`is_hard` bits.
+/// It is just the C timer; the context it was set up with is read back from its
+/// `is_soft`/`is_hard` bits.
+///
+/// Dropping it cancels it (waiting for a running callback), so the memory its callback uses
+/// can never be freed under a queued timer.
 ///
 /// # Invariants
 ///
 /// `timer` has been set up by `hrtimer_setup` (in [`RawTimer::new`]) and is never moved.
 /// It is the only field, so a `*mut bindings::hrtimer` to it is a `*mut RawTimer`.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 #[repr(C)]
 pub(crate) struct RawTimer {
     #[pin]
@@ -129,7 +122,7 @@ impl RawTimer {
 
     /// The context the timer expires in (already [`Expiry::effective`]).
     #[inline]
-    pub(crate) fn expiry_context(&self) -> Expiry {
+    fn expiry_context(&self) -> Expiry {
         let t = self.as_ptr();
         // SAFETY: by the type invariant the timer is valid; `is_hard` and `is_soft` are written
         // only by `hrtimer_setup`, which never runs concurrently with a method of a live
@@ -154,18 +147,6 @@ impl RawTimer {
         self.timer.get()
     }
 
-    /// Sets an inactive timer up again, on another clock or expiry context.
-    ///
-    /// The caller must make sure the timer is not queued, which `hrtimer_setup` requires; the
-    /// engine only calls this on a timer it has just cancelled. A callback of the old setup
-    /// may still be returning on another CPU: the core no longer touches the timer then but
-    /// to clear its base's `running`, which `hrtimer_setup` does not write.
-    pub(crate) fn setup(&self, expire: Expire, clock: Clock, expiry: Expiry) {
-        // SAFETY: by the type invariant the timer is valid and pinned; the caller guarantees it
-        // is not queued, so re-initialising it cannot corrupt a queued node.
-        unsafe { bindings::hrtimer_setup(self.as_ptr(), Some(expire), clock as i32, expiry.mode()) }
-    }
-
     /// Starts (or restarts) the timer at absolute time `expires_ns` on its clock, with no slack.
     #[inline]
     pub(crate) fn start(&self, expires_ns: i64) {
@@ -181,17 +162,6 @@ impl RawTimer {
         }
     }
 
-    /// Cancels without waiting.
-    #[inline]
-    pub(crate) fn try_cancel(&self) -> TryCancel {
-        // SAFETY: by the type invariant the timer is set up.
-        match unsafe { bindings::hrtimer_try_to_cancel(self.as_ptr()) } {
-            0 => TryCancel::NotActive,
-            1 => TryCancel::Removed,
-            _ => TryCancel::Running,
-        }
-    }
-
     /// Cancels and waits for a running callback to return.
     ///
     /// Must not be called from the timer's own callback nor while holding a lock the callback
@@ -200,29 +170,12 @@ impl RawTimer {
         // SAFETY: by the type invariant the timer is set up; the caller upholds the rules above.
         unsafe { bindings::hrtimer_cancel(self.as_ptr()) };
     }
+}
 
-    /// The absolute expiry the timer was last started for, on its clock (`hrtimer_get_expires`).
-    /// It stays set after the timer fired or was cancelled, so the engine keeps no copy.
-    ///
-    /// The callers serialise it with every [`RawTimer::start`] (the engine lock), the only
-    /// writer of the field besides `hrtimer_setup`.
-    #[inline]
-    pub(crate) fn expires(&self) -> i64 {
-        // SAFETY: by the type invariant the timer is valid; the field is only written by
-        // `hrtimer_start_range_ns` and `hrtimer_setup`, which the callers do not run meanwhile.
-        unsafe { core::ptr::addr_of!((*self.as_ptr()).node.expires).read() }
-    }
-
-    /// Whether the timer is queued; false inside a callback unless someone re-started it.
-    ///
-    /// The engine uses it to recognise a stale callback invocation: the core dequeues a timer
-    /// before calling its callback, so a queued timer seen from the callback has been re-armed
-    /// for a newer schedule in the meantime.
-    #[inline]
-    pub(crate) fn is_queued(&self) -> bool {
-        // SAFETY: by the type invariant the timer is valid; this is `hrtimer_is_queued()`, a
-        // `READ_ONCE` of a bool the hrtimer core updates with `WRITE_ONCE`.
-        unsafe { core::ptr::addr_of!((*self.as_ptr()).is_queued).read_volatile() }
+#[pinned_drop]
+impl PinnedDrop for RawTimer {
+    fn drop(self: Pin<&mut Self>) {
+        self.cancel();
     }
 }
 

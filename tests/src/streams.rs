@@ -144,6 +144,55 @@ fn events_arrive_in_expiry_order() -> Result<(), String> {
     Ok(())
 }
 
+/// All of a file's timeouts share one hrtimer, started for the earliest: arming in a
+/// scrambled order and cancelling some (the earliest among them) must still deliver the rest
+/// in expiry order, none early, none cancelled.
+fn timeouts_armed_in_any_order_fire_in_expiry_order() -> Result<(), String> {
+    const N: i64 = 200;
+    let d = open()?;
+    let mut ids = Vec::new();
+    // Delays 200..399 ms, 1 ms apart, armed in a scrambled order (7919 is prime); cookie = k.
+    for i in 0..N {
+        let k = (i * 7919) % N;
+        let id = d
+            .timeout_ns(200 * MS + k * MS, k as u64)
+            .map_err(|e| format!("timeout {k}: {e}"))?;
+        ids.push((id, k));
+    }
+    let mut cancelled = HashSet::new();
+    for (id, k) in ids.iter().step_by(4) {
+        // Not `?`: a stalled guest may have let the earliest fire already.
+        if d.untimeout(*id).is_ok() {
+            cancelled.insert(*k as u64);
+        }
+    }
+    let want = ids.len() - cancelled.len();
+    let ev = collect(&d, 1000, want + 1)?;
+    ensure!(ev.len() == want, "{} records, expected {want}", ev.len());
+    for (i, e) in ev.iter().enumerate() {
+        ensure!(
+            !cancelled.contains(&e.cookie),
+            "cancelled timeout {} fired",
+            e.cookie
+        );
+        ensure!(e.fire_ns >= e.expiry_ns, "timeout {} fired early", e.cookie);
+        if i > 0 {
+            ensure!(
+                e.expiry_ns >= ev[i - 1].expiry_ns,
+                "record {i} (expiry {}) after a later one ({})",
+                e.expiry_ns,
+                ev[i - 1].expiry_ns
+            );
+        }
+    }
+    let live = d.check().map_err(|e| e.to_string())?.live;
+    ensure!(
+        live == 0,
+        "{live} slots still live after reading every record"
+    );
+    Ok(())
+}
+
 fn ids_are_unique_nonzero_and_not_addresses() -> Result<(), String> {
     let d = open()?;
     let mut seen = HashSet::new();
@@ -236,7 +285,7 @@ fn batch_ops(n: usize, delay: impl Fn(usize) -> i64) -> Vec<sys::hrc_timeout> {
 
 fn batch_arms_every_entry_and_each_fires_once() -> Result<(), String> {
     let d = open()?;
-    // More than one 64-entry copy, several 16-entry lock holds, and two 136-slot chunks.
+    // More than one 64-entry copy, several 16-entry lock holds, and two 256-slot chunks.
     let n = 300;
     let t0 = now();
     let mut ops = batch_ops(n, |i| 20 * MS + (i as i64 % 7) * MS);
@@ -338,6 +387,10 @@ pub const CASES: &[Case] = &[
     (
         "timeout_events_in_expiry_order",
         events_arrive_in_expiry_order,
+    ),
+    (
+        "timeout_scrambled_arming_expiry_order",
+        timeouts_armed_in_any_order_fire_in_expiry_order,
     ),
     (
         "timeout_ids_unique_nonzero",
