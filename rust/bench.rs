@@ -53,6 +53,8 @@ impl Rng {
 }
 
 const SEC: i64 = 1_000_000_000;
+/// Raw timers per allocation of the raw pair's pending population (80 KiB).
+const RAW_CHUNK: usize = 1024;
 const ROUNDS: usize = 15;
 
 /// A far, random delay in [10 s, 1010 s], as in the reference measurements.
@@ -69,14 +71,46 @@ unsafe extern "C" fn never(_t: *mut bindings::hrtimer) -> bindings::hrtimer_rest
 
 fn noop(_: usize) {}
 
+/// The probe's delay in iteration `i` of a round with [`uapi::HRC_BENCH_EARLIEST`]: before
+/// every pending timer, and 10 us before the previous probe, faster than the clock moves.
+fn earliest(i: u32) -> i64 {
+    SEC - i64::from(i) * 10_000
+}
+
 /// Arm+cancel pairs, `ROUNDS` rounds of `iters`, with `pending` timeouts armed meanwhile.
-fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<Stats> {
-    let iters = iters.clamp(1, 1_000_000);
+fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64, early: bool) -> Result<Stats> {
+    // Up to 1 s of 10 us steps for the earliest-probe runs, so every delay stays positive.
+    let iters = iters.clamp(1, if early { 90_000 } else { 1_000_000 });
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
+    // Each side's pending timers are its own kind: the raw pair runs beside `pending` raw
+    // hrtimers in the CPU's tree, the engine's pairs beside `pending` timeouts in its heap.
     // Up to 2M ids: 16 MB, so vmalloc-backed.
-    let mut population = KVVec::with_capacity(pending as usize, GFP_KERNEL)?;
-    for _ in 0..pending {
-        population.push(streams::timeout_event(e, far(&mut r), 0)?, GFP_KERNEL)?;
+    let mut population = KVVec::new();
+    let mut raw_population = KVec::new();
+    if kind == uapi::HRC_BENCH_RAW_PAIR {
+        let now = Clock::Monotonic.now();
+        for _ in 0..pending.div_ceil(RAW_CHUNK as u64) {
+            let chunk: Pin<KBox<[RawTimer; RAW_CHUNK]>> = KBox::pin_init(
+                pin_init::pin_init_array_from_fn(|_| {
+                    RawTimer::new(never, Clock::Monotonic, Expiry::Hard)
+                }),
+                GFP_KERNEL,
+            )?;
+            raw_population.push(chunk, GFP_KERNEL)?;
+        }
+        // Dropping a `RawTimer` cancels it.
+        for t in raw_population
+            .iter()
+            .flat_map(|c| c.iter())
+            .take(pending as usize)
+        {
+            t.start(now + far(&mut r));
+        }
+    } else {
+        population.reserve(pending as usize, GFP_KERNEL)?;
+        for _ in 0..pending {
+            population.push(streams::timeout_event(e, far(&mut r), 0)?, GFP_KERNEL)?;
+        }
     }
     // The baseline wraps nothing: a timer in the engine's own expiry context for these kinds.
     let probe = KBox::pin_init(
@@ -88,8 +122,8 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<S
     let mut result = Ok(());
     for _ in 0..ROUNDS {
         let t0 = Clock::Monotonic.now();
-        for _ in 0..iters {
-            let delay = far(&mut r);
+        for i in 0..iters {
+            let delay = if early { earliest(i) } else { far(&mut r) };
             match kind {
                 uapi::HRC_BENCH_RAW_PAIR => {
                     probe.start(t0 + delay);
@@ -118,6 +152,7 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64) -> Result<S
     for id in population {
         streams::untimeout_event(e, id)?;
     }
+    drop(raw_population);
     result?;
     Ok(stats(&mut per_op))
 }
@@ -334,7 +369,17 @@ pub(crate) fn run(e: &Arc<Engine<HrBackend>>, b: &uapi::hrc_bench) -> Result<Sta
         return Err(EPERM);
     }
     let _serial = BENCH_LOCK.lock();
-    match b.kind {
+    let early = b.kind & uapi::HRC_BENCH_EARLIEST != 0;
+    let kind = b.kind & !uapi::HRC_BENCH_EARLIEST;
+    if early
+        && !matches!(
+            kind,
+            uapi::HRC_BENCH_RAW_PAIR | uapi::HRC_BENCH_TIMEOUT_PAIR | uapi::HRC_BENCH_CALLOUT_PAIR
+        )
+    {
+        return Err(EINVAL);
+    }
+    match kind {
         uapi::HRC_BENCH_RAW_PAIR
         | uapi::HRC_BENCH_TIMEOUT_PAIR
         | uapi::HRC_BENCH_CALLOUT_PAIR
@@ -343,13 +388,13 @@ pub(crate) fn run(e: &Arc<Engine<HrBackend>>, b: &uapi::hrc_bench) -> Result<Sta
             if b.pending > 2_000_000 {
                 return Err(EINVAL);
             }
-            pairs(e, b.kind, b.iterations, b.pending)
+            pairs(e, kind, b.iterations, b.pending, early)
         }
         uapi::HRC_BENCH_RAW_LATENCY
         | uapi::HRC_BENCH_RAW_BURST
         | uapi::HRC_BENCH_SOFT_LATENCY
         | uapi::HRC_BENCH_THREAD_LATENCY
-        | uapi::HRC_BENCH_WQ_LATENCY => latency(e, b.kind, b.iterations, b.spread_ns as i64),
+        | uapi::HRC_BENCH_WQ_LATENCY => latency(e, kind, b.iterations, b.spread_ns as i64),
         _ => Err(EINVAL),
     }
 }

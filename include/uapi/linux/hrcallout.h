@@ -246,10 +246,13 @@ struct hrc_settimer {
 
 /*
  * HRC_IOC_BENCH: in-kernel benchmarks (module parameter enable_bench=1, else -EPERM).
- * Pair kinds time `iterations` arm+cancel pairs, 15 times, with `pending` timeouts armed in
- * the same hrtimer tree (random expiries 10..1010 s), and report ns per pair (min, median,
- * max of the 15). Latency kinds arm `iterations` timers spread over `spread_ns` and report how
- * late they ran (percentiles). Times are guest ns: instructions under QEMU -icount.
+ * Pair kinds time `iterations` arm+cancel pairs, 15 times, with `pending` timeouts armed on
+ * the same CPU (random expiries 10..1010 s), and report ns per pair (min, median, max of the
+ * 15). The probe's expiry is random in 10..1010 s too, or with HRC_BENCH_EARLIEST ORed into
+ * the kind, earlier than every other timer and than the previous probe (about 1 s, 10 us
+ * less each time): every arm then has to move the hrtimer the next expiry is programmed for.
+ * Latency kinds arm `iterations` timers spread over `spread_ns` and report how late they ran
+ * (percentiles). Times are guest ns: instructions under QEMU -icount.
  */
 enum hrc_bench_kind {
 	HRC_BENCH_RAW_PAIR = 1,		/* raw hrtimer_start + hrtimer_cancel (baseline) */
@@ -263,6 +266,8 @@ enum hrc_bench_kind {
 	HRC_BENCH_CLOCK_READ = 9,	/* floor: one CLOCK_MONOTONIC read */
 	HRC_BENCH_RAW_BURST = 10,	/* raw hard hrtimers all due at one instant (latency output) */
 };
+
+#define HRC_BENCH_EARLIEST 0x100	/* pair kinds: the probe is always the earliest timer */
 
 struct hrc_bench {
 	__u32 kind;		/* enum hrc_bench_kind */
