@@ -83,7 +83,7 @@ fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64, early: bool
     let iters = iters.clamp(1, if early { 90_000 } else { 1_000_000 });
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
     // Each side's pending timers are its own kind: the raw pair runs beside `pending` raw
-    // hrtimers in the CPU's tree, the engine's pairs beside `pending` timeouts in its heap.
+    // hrtimers in the CPU's tree, the engine's pairs beside `pending` timeouts in its own queue.
     // Up to 2M ids: 16 MB, so vmalloc-backed.
     let mut population = KVVec::new();
     let mut raw_population = KVec::new();

@@ -2,32 +2,30 @@
 
 //! The timer engine every personality sits on.
 //!
-//! An [`Engine`] owns a table of timer slots ([`EntryData`]) and hands out ids for them. It
-//! keeps the armed ones in one min-heap per clock, ordered by expiry, with one hrtimer per
-//! clock started for the earliest. When that hrtimer fires, one pass expires everything due:
-//! it queues event records for readers, calls in-kernel timeouts, and hands callouts to the
-//! engine's executor.
+//! An [`Engine`] owns a table of timer slots ([`Entry`]) and hands out ids for them. It
+//! keeps the armed ones in one timer queue per clock (the kernel's `timerqueue`, ordered by
+//! expiry), with one hrtimer per clock started for the earliest. When that hrtimer fires, one
+//! pass expires everything due: it queues event records for readers, calls in-kernel
+//! timeouts, and hands callouts to the engine's executor.
 //!
 //! Design, in short:
-//! - **One hrtimer per clock, not one per timer.** Arming is a heap insert and cancelling a
-//!   heap removal, both O(1) on average for the usual patterns (delays in arming order, or
-//!   random far ones) and O(log n) at worst. The hrtimer is started again only when a new
-//!   earliest expiry comes in. A cancel never touches it: if it was started for a timer that
-//!   is gone, it fires early once, finds nothing due and is started for the new earliest.
-//!   Expiries stay exact (absolute, zero slack, never early). A burst of timers due together
-//!   costs one hrtimer expiry and a heap pop each.
-//! - **Slots are recycled, never freed one by one.** They come in chunks of [`CHUNK`] and go
-//!   back to a free list, so arming costs no allocation once the table has grown. Each slot's
-//!   event record lives in the slot (one-shots) or its object state (callouts, interval
-//!   timers): an expiry never allocates and so can never lose an event for want of memory. A
-//!   slot is 56 bytes; heap places are reserved per slot of that clock when the slot is
-//!   taken, so arming cannot fail for want of one. Long-lived objects keep their larger state
-//!   in an [`Object`] allocated with them.
+//! - **One hrtimer per clock, not one per timer.** Arming queues the slot's node (O(log n)),
+//!   cancelling unqueues it (O(1) amortised), and neither touches the hrtimer unless a new
+//!   earliest expiry comes in. A cancel never does: if the hrtimer was started for a timer
+//!   that is gone, it fires early once, finds nothing due and is started for the new
+//!   earliest. Expiries stay exact (absolute, zero slack, never early). A burst of timers due
+//!   together costs one hrtimer expiry and an O(1) unqueue each.
+//! - **Slots are recycled, never freed one by one.** They come in pinned chunks of [`CHUNK`]
+//!   and go back to a free list, so arming costs no allocation once the table has grown. Each
+//!   slot's event record lives in the slot (one-shots) or its object state (callouts,
+//!   interval timers): an expiry never allocates and so can never lose an event for want of
+//!   memory. A slot is 80 bytes, 32 of them its queue node, whose expiry is the slot's. Long-
+//!   lived objects keep their larger state in an [`Object`] allocated with them.
 //! - **Ids** are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter, so an
 //!   id is never reused while the module is loaded, is never 0, never a kernel address, and is
 //!   looked up in O(1). A stale or foreign id finds a slot whose id differs: `ENOENT`.
 //! - **One lock per engine** (a `SpinLockIrq`: the hard-irq expiry takes it) guards the slots,
-//!   the heaps, the free list, the event queue and the executor's list. Cancellation never
+//!   the timer queues, the free list, the event queue and the executor's list. Cancellation never
 //!   waits: every state change happens under the lock, and the expiry pass sees it there.
 //!   Only teardown waits (`hrtimer_cancel`), with the lock dropped.
 //! - **Expiry context is the engine's**: hard irq for a file's engine (timerfd's mode: the
@@ -39,6 +37,8 @@
 //!   analogue of DragonFly's softclock thread: it runs thread-context callbacks one at a time.
 
 use crate::timer::{Clock, Expire, Expiry, RawTimer};
+use crate::timerqueue::{QueueNode, TimerQueue};
+use core::{cell::UnsafeCell, pin::Pin};
 use kernel::{
     alloc::Flags,
     bindings,
@@ -58,14 +58,11 @@ pub(crate) const SLOT_BITS: u32 = 22;
 /// The most slots one engine can have.
 pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
 const SLOT_MASK: u64 = (MAX_SLOTS as u64) - 1;
-/// Slots per chunk of the table: a power of two, so finding a slot is a shift and a mask.
-const CHUNK_SHIFT: u32 = 8;
-/// Slots per chunk (14 KiB of slots).
-pub(crate) const CHUNK: usize = 1 << CHUNK_SHIFT;
-/// Places per chunk of a heap (4 KiB).
-const HEAP_SHIFT: u32 = 8;
-const HEAP_CHUNK: usize = 1 << HEAP_SHIFT;
-/// End of an intrusive list; "not in the heap".
+/// Slots per chunk of the table: as many 80-byte entries as fill one 16 KiB allocation (an
+/// order-2 page block: allocations above the largest kmalloc cache are rounded up to a power
+/// of two pages).
+pub(crate) const CHUNK: usize = 16384 / core::mem::size_of::<Entry>();
+/// End of an intrusive list.
 const NIL: u32 = u32::MAX;
 /// Sequence numbers an engine takes from [`NEXT_SEQ`] at a time, so arming touches no shared
 /// cache line.
@@ -116,7 +113,7 @@ impl Kind {
 pub(crate) enum Sched {
     /// Not scheduled.
     Idle,
-    /// In its clock's heap, waiting for its expiry.
+    /// In its clock's timer queue, waiting for its expiry.
     Armed,
     /// Expired; the executor has not started the callback yet.
     Fired,
@@ -213,31 +210,26 @@ impl Object {
     };
 }
 
-/// A timer slot. Only accessed with the engine lock held (it lives in [`EngineInner`]).
+/// The mutable part of a slot. Only accessed with the engine lock held.
 ///
-/// Kept to 56 bytes: with its heap place (16), a pending timeout costs 72. Whether the record
-/// is queued is told by the queue link ([`Locked::rec_queued`]); whatever only long-lived
-/// objects need is in their [`Object`].
+/// Kept to 40 bytes so that a slot with its 32-byte queue node and its number is 80: a
+/// pending timeout costs one. The expiry lives in the queue node ([`Locked::expiry`]); whether
+/// the record is queued is told by the queue link ([`Locked::rec_queued`]); whatever only
+/// long-lived objects need is in their [`Object`].
 pub(crate) struct EntryData {
     /// The id of the object using the slot; 0 while the slot is free.
     pub(crate) id: u64,
     /// The user's cookie (in-kernel timeouts: the callback's argument).
     pub(crate) cookie: u64,
-    /// The absolute expiry of the latest schedule, on `clock` (kept after it fired or was
-    /// cancelled, for the record and for Mach's periodic cancel).
-    expiry: i64,
     pub(crate) body: Body,
     /// Link in the free list or the event queue (a slot is never on both); `NIL` for a live
     /// slot whose record is not queued, unless it is the queue's tail.
     next: u32,
-    /// The slot's place in its clock's heap while it is [`Sched::Armed`], else `NIL`.
-    heap: u32,
     pub(crate) kind: Kind,
     pub(crate) clock: Clock,
+    /// `Armed` exactly when the slot's node is in its clock's timer queue.
     pub(crate) sched: Sched,
 }
-
-const _: () = assert!(core::mem::size_of::<EntryData>() <= 56);
 
 impl EntryData {
     /// A free slot.
@@ -245,10 +237,8 @@ impl EntryData {
         Self {
             id: 0,
             cookie: 0,
-            expiry: 0,
             body: Body::Once { fire: 0 },
             next: NIL,
-            heap: NIL,
             kind: Kind::Timeout,
             clock: Clock::Monotonic,
             sched: Sched::Idle,
@@ -274,63 +264,66 @@ impl EntryData {
     }
 }
 
-/// A place in a heap: an armed slot and its expiry (a copy of the slot's, so that ordering
-/// the heap touches only the heap).
-#[derive(Clone, Copy)]
-struct HeapEnt {
-    expiry: i64,
-    slot: u32,
+/// One timer slot: its node in its clock's timer queue, its number, and its data.
+///
+/// # Invariants
+///
+/// - An entry only lives in a [`Chunk`] of one engine, as slot `number` of its table.
+/// - `data` is only accessed with that engine's lock held; `node` is only queued in that
+///   engine's timer queues, under the same lock.
+#[pin_data]
+pub(crate) struct Entry {
+    #[pin]
+    node: QueueNode,
+    /// The entry's slot number. (Not `slot`: `pin_init!` has a local of that name.)
+    number: u32,
+    data: UnsafeCell<EntryData>,
 }
 
-/// The armed slots of one clock, as a binary min-heap on expiry, in chunks of [`HEAP_CHUNK`]
-/// places; and the state of that clock's hrtimer.
-///
-/// # Invariants (checked by [`Locked::check`])
-///
-/// - `len <= users <= capacity()`: every live slot of this clock has a place reserved.
-/// - Place `p` holds an armed slot of this clock whose `heap` is `p` and whose `expiry` is the
-///   place's; a place's expiry is not below its parent's.
-/// - If the heap is not empty, the clock's hrtimer is queued for `armed`, or has fired and
-///   its expiry pass has not finished; `armed` is not after the earliest expiry.
-struct Heap {
-    chunks: KVec<KBox<[HeapEnt; HEAP_CHUNK]>>,
-    len: u32,
-    /// Live slots of this clock.
-    users: u32,
-    /// The expiry the hrtimer was last started for, until its expiry pass ends.
-    armed: Option<i64>,
+// SAFETY: `data` and `node` are only accessed under the engine lock (type invariant).
+unsafe impl Send for Entry {}
+// SAFETY: as above.
+unsafe impl Sync for Entry {}
+
+const _: () = assert!(core::mem::size_of::<Entry>() == 80);
+
+impl Entry {
+    /// Slot `number` of its engine's table.
+    fn new(number: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            node <- QueueNode::new(),
+            number,
+            data: UnsafeCell::new(EntryData::free()),
+        })
+    }
 }
 
-impl Heap {
-    fn new() -> Self {
-        Self {
-            chunks: KVec::new(),
-            len: 0,
-            users: 0,
-            armed: None,
-        }
-    }
+/// A chunk of slots, pinned: the timer queues point into it.
+#[pin_data]
+struct Chunk {
+    #[pin]
+    entries: [Entry; CHUNK],
+}
 
-    fn capacity(&self) -> u32 {
-        (self.chunks.len() * HEAP_CHUNK) as u32
-    }
-
-    #[inline]
-    fn get(&self, pos: u32) -> HeapEnt {
-        self.chunks[(pos >> HEAP_SHIFT) as usize][pos as usize & (HEAP_CHUNK - 1)]
-    }
-
-    #[inline]
-    fn set(&mut self, pos: u32, ent: HeapEnt) {
-        self.chunks[(pos >> HEAP_SHIFT) as usize][pos as usize & (HEAP_CHUNK - 1)] = ent;
+impl Chunk {
+    /// Slots `base..base + CHUNK`.
+    fn new(base: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            entries <- pin_init::pin_init_array_from_fn(|i| Entry::new(base + i as u32)),
+        })
     }
 }
 
 /// The engine state behind the lock.
 pub(crate) struct EngineInner {
-    slots: KVec<KBox<[EntryData; CHUNK]>>,
+    chunks: KVec<Pin<KBox<Chunk>>>,
     /// The armed slots per clock, indexed by `Clock as usize`.
-    heaps: [Heap; 2],
+    queues: [TimerQueue; 2],
+    /// Per clock: the expiry its hrtimer was last started for, until its expiry pass ends.
+    /// While a queue is not empty its hrtimer is queued for `armed`, or has fired and its
+    /// pass has not ended; `armed` is never after the earliest expiry (checked by
+    /// [`Locked::check`]).
+    armed: [Option<i64>; 2],
     free: u32,
     nfree: u32,
     /// Slots in use (timers and unread one-shot records).
@@ -351,8 +344,9 @@ pub(crate) struct EngineInner {
 impl EngineInner {
     fn new(qlimit: u32) -> Self {
         Self {
-            slots: KVec::new(),
-            heaps: [Heap::new(), Heap::new()],
+            chunks: KVec::new(),
+            queues: [TimerQueue::new(), TimerQueue::new()],
+            armed: [None, None],
             free: NIL,
             nfree: 0,
             live: 0,
@@ -368,103 +362,45 @@ impl EngineInner {
         }
     }
 
-    #[inline]
-    fn slot(&mut self, slot: u32) -> &mut EntryData {
-        &mut self.slots[(slot >> CHUNK_SHIFT) as usize][slot as usize & (CHUNK - 1)]
-    }
-
-    #[inline]
-    fn slot_ref(&self, slot: u32) -> &EntryData {
-        &self.slots[(slot >> CHUNK_SHIFT) as usize][slot as usize & (CHUNK - 1)]
-    }
-
     /// Slots the table has.
+    #[inline]
     fn capacity(&self) -> u32 {
-        (self.slots.len() * CHUNK) as u32
+        (self.chunks.len() * CHUNK) as u32
     }
 
-    /// Puts `ent` at place `pos` of heap `c` and tells its slot.
     #[inline]
-    fn place(&mut self, c: usize, pos: u32, ent: HeapEnt) {
-        self.heaps[c].set(pos, ent);
-        self.slot(ent.slot).heap = pos;
+    fn entry(&self, slot: u32) -> &Entry {
+        &self.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK]
     }
 
-    /// Fills the hole at `pos` of heap `c` with `ent`, moving it up past later parents.
-    fn sift_up(&mut self, c: usize, mut pos: u32, ent: HeapEnt) {
-        while pos > 0 {
-            let parent = (pos - 1) / 2;
-            let p = self.heaps[c].get(parent);
-            if p.expiry <= ent.expiry {
-                break;
-            }
-            self.place(c, pos, p);
-            pos = parent;
-        }
-        self.place(c, pos, ent);
-    }
-
-    /// Fills the hole at `pos` of heap `c` with `ent`, moving it down past earlier children.
-    /// Stops at a child that is not earlier: timers due together cost no swaps.
-    fn sift_down(&mut self, c: usize, mut pos: u32, ent: HeapEnt) {
-        let len = self.heaps[c].len;
-        loop {
-            let mut child = 2 * pos + 1;
-            if child >= len {
-                break;
-            }
-            let mut m = self.heaps[c].get(child);
-            if child + 1 < len {
-                let r = self.heaps[c].get(child + 1);
-                if r.expiry < m.expiry {
-                    child += 1;
-                    m = r;
-                }
-            }
-            if m.expiry >= ent.expiry {
-                break;
-            }
-            self.place(c, pos, m);
-            pos = child;
-        }
-        self.place(c, pos, ent);
-    }
-
-    /// Fills the hole at `pos` of heap `c` with `ent`, wherever the order puts it.
+    /// Queues `slot`, which is not queued, on timer queue `c` at `expiry`; returns whether it
+    /// is now the earliest there.
     #[inline]
-    fn refill(&mut self, c: usize, pos: u32, ent: HeapEnt) {
-        if pos > 0 && self.heaps[c].get((pos - 1) / 2).expiry > ent.expiry {
-            self.sift_up(c, pos, ent);
-        } else {
-            self.sift_down(c, pos, ent);
-        }
+    fn enqueue(&mut self, c: usize, slot: u32, expiry: i64) -> bool {
+        let e = &self.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK];
+        // SAFETY: `e.node` is a node of this engine's pinned chunks, which live as long as the
+        // queues; the caller knows it is not queued (its slot is not `Armed`); `&mut self`,
+        // from the engine lock's guard, serialises every use of the queues.
+        unsafe { self.queues[c].add(&e.node, expiry) }
     }
 
-    /// Adds `ent` to heap `c`, which has a free place (reserved for its slot).
+    /// Unqueues `slot` from timer queue `c`, where it is queued.
     #[inline]
-    fn heap_push(&mut self, c: usize, ent: HeapEnt) {
-        let pos = self.heaps[c].len;
-        self.heaps[c].len += 1;
-        self.sift_up(c, pos, ent);
+    fn dequeue(&mut self, c: usize, slot: u32) {
+        let e = &self.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK];
+        // SAFETY: the caller knows the node is in queue `c` (its slot is `Armed` on that
+        // clock); `&mut self` serialises every use of the queues.
+        unsafe { self.queues[c].del(&e.node) };
     }
 
-    /// Removes place `pos` from heap `c`; its slot is no longer in the heap.
+    /// The earliest slot of timer queue `c` and its expiry.
     #[inline]
-    fn heap_remove(&mut self, c: usize, pos: u32) {
-        let gone = self.heaps[c].get(pos);
-        self.slot(gone.slot).heap = NIL;
-        self.heaps[c].len -= 1;
-        let last = self.heaps[c].len;
-        if pos != last {
-            let moved = self.heaps[c].get(last);
-            self.refill(c, pos, moved);
-        }
-    }
-
-    /// The earliest place of heap `c`.
-    #[inline]
-    fn heap_min(&self, c: usize) -> Option<HeapEnt> {
-        (self.heaps[c].len > 0).then(|| self.heaps[c].get(0))
+    fn first(&self, c: usize) -> Option<(u32, i64)> {
+        let node = self.queues[c].first()?;
+        // SAFETY: only the `node`s of this engine's entries are queued here (type invariant
+        // of `Entry`), and a queued node's entry is alive: it is that field of an `Entry`.
+        let e = unsafe { &*kernel::container_of!(node.cast_mut(), Entry, node) };
+        Some((e.number, e.node.expires()))
     }
 }
 
@@ -841,7 +777,7 @@ impl<B: Backend> Engine<B> {
         loop {
             {
                 let mut l = self.lock();
-                if !l.needs_growth(clock) {
+                if !l.needs_growth() {
                     let id = l.take_free(kind, clock, cookie, &mut obj)?;
                     let slot = (id & SLOT_MASK) as u32;
                     if let Err(e) = setup(&mut l, slot) {
@@ -851,7 +787,7 @@ impl<B: Backend> Engine<B> {
                     return Ok(id);
                 }
             }
-            self.grow(clock, flags)?;
+            self.grow(flags)?;
         }
     }
 
@@ -877,7 +813,7 @@ impl<B: Backend> Engine<B> {
                 let mut l = self.lock();
                 let now = self.backend.now(Clock::Monotonic);
                 let end = n.min(i + Self::BATCH_HOLD);
-                while i < end && !l.needs_growth(Clock::Monotonic) {
+                while i < end && !l.needs_growth() {
                     if let Err(e) = f(&mut l, i, now) {
                         return (i, Err(e));
                     }
@@ -886,7 +822,7 @@ impl<B: Backend> Engine<B> {
                 i < end
             };
             if grow {
-                if let Err(e) = self.grow(Clock::Monotonic, flags) {
+                if let Err(e) = self.grow(flags) {
                     return (i, Err(e));
                 }
             }
@@ -894,50 +830,25 @@ impl<B: Backend> Engine<B> {
         (n, Ok(()))
     }
 
-    /// Makes room for one more live slot of `clock`: a chunk of slots if none is free, a chunk
-    /// of places in that clock's heap if all are reserved. Allocates with the lock dropped.
-    fn grow(&self, clock: Clock, flags: Flags) -> Result {
-        let c = clock as usize;
-        let (slots_full, heap_full, nchunks, nheap) = {
-            let g = self.inner.lock();
-            let h = &g.heaps[c];
-            (
-                g.free == NIL,
-                h.users >= h.capacity(),
-                g.slots.len(),
-                h.chunks.len(),
-            )
-        };
-        if slots_full {
-            if (nchunks + 1) * CHUNK > MAX_SLOTS as usize {
-                return Err(ENOSPC);
-            }
-            let chunk = KBox::init(pin_init::init_array_from_fn(|_| EntryData::free()), flags)?;
-            let mut g = self.lock_with_room(|g| &mut g.slots, flags)?;
-            // Unless another thread grew the table meanwhile (then ours is not needed).
-            if g.slots.len() == nchunks && g.slots.push_within_capacity(chunk).is_ok() {
-                let base = (nchunks * CHUNK) as u32;
-                for slot in (base..base + CHUNK as u32).rev() {
-                    let head = g.free;
-                    g.slot(slot).next = head;
-                    g.free = slot;
-                }
-                g.nfree += CHUNK as u32;
-            }
+    /// Adds one chunk of slots to the table, unless another thread did meanwhile. Allocates
+    /// with the lock dropped.
+    fn grow(&self, flags: Flags) -> Result {
+        let nchunks = self.inner.lock().chunks.len();
+        if (nchunks + 1) * CHUNK > MAX_SLOTS as usize {
+            return Err(ENOSPC);
         }
-        if heap_full {
-            let chunk = KBox::init(
-                pin_init::init_array_from_fn(|_| HeapEnt {
-                    expiry: 0,
-                    slot: NIL,
-                }),
-                flags,
-            )?;
-            let mut g = self.lock_with_room(|g| &mut g.heaps[c].chunks, flags)?;
-            if g.heaps[c].chunks.len() == nheap {
-                // Cannot fail: there is room.
-                let _ = g.heaps[c].chunks.push_within_capacity(chunk);
+        let chunk = KBox::pin_init(Chunk::new((nchunks * CHUNK) as u32), flags)?;
+        let mut g = self.lock_with_room(|g| &mut g.chunks, flags)?;
+        if g.chunks.len() == nchunks && g.chunks.push_within_capacity(chunk).is_ok() {
+            let base = (nchunks * CHUNK) as u32;
+            for slot in (base..base + CHUNK as u32).rev() {
+                let head = g.free;
+                // SAFETY: the engine lock is held (`g`), and no other reference to this new
+                // slot's data exists.
+                unsafe { (*g.entry(slot).data.get()).next = head };
+                g.free = slot;
             }
+            g.nfree += CHUNK as u32;
         }
         Ok(())
     }
@@ -987,8 +898,8 @@ impl<B: Backend> Engine<B> {
         }
         let now = self.backend.now(clock);
         let mut held = 0;
-        while let Some(top) = l.g.heap_min(c) {
-            if top.expiry > now {
+        while let Some((slot, expiry)) = l.g.first(c) {
+            if expiry > now {
                 break;
             }
             if held == EXPIRE_HOLD {
@@ -1002,15 +913,15 @@ impl<B: Backend> Engine<B> {
                 continue;
             }
             held += 1;
-            l.g.heap_remove(c, 0);
-            if let Some((func, arg, id)) = l.fire(top.slot, top.expiry, now) {
+            l.g.dequeue(c, slot);
+            if let Some((func, arg, id)) = l.fire(slot, expiry, now) {
                 drop(l);
                 func(arg);
                 l = self.lock_in(irq_off);
                 // `untimeout` of a running callback spins on the id, so freeing is the
                 // signal; nothing else frees a running in-kernel timeout.
-                if l.data(top.slot).id == id {
-                    l.free(top.slot);
+                if l.data(slot).id == id {
+                    l.free(slot);
                 }
                 if l.g.dying {
                     return;
@@ -1019,7 +930,7 @@ impl<B: Backend> Engine<B> {
         }
         // The hrtimer has fired (or someone started it again meanwhile; starting it once more
         // is harmless): start it for the earliest left.
-        l.g.heaps[c].armed = None;
+        l.g.armed[c] = None;
         l.kick(clock);
     }
 
@@ -1045,7 +956,12 @@ impl<B: Backend> Engine<B> {
     /// Blocks until `cond` on the slot's data is false; `cond` is evaluated under the lock.
     pub(crate) fn wait_while(&self, slot: u32, cond: impl Fn(&EntryData) -> bool) {
         let mut g = self.inner.lock();
-        while cond(g.slot_ref(slot)) {
+        loop {
+            // SAFETY: the engine lock is held (`g`); the shared borrow ends before `g` is
+            // used again.
+            if !cond(unsafe { &*g.entry(slot).data.get() }) {
+                return;
+            }
             self.done.wait(&mut g);
         }
     }
@@ -1102,7 +1018,7 @@ impl<B: Backend> Engine<B> {
         self.inner.lock().ev_head != NIL
     }
 
-    /// Counts for `HRC_IOC_CHECK`, after walking every list and heap to check the invariants.
+    /// Counts for `HRC_IOC_CHECK`, after walking every list and queue to check the invariants.
     pub(crate) fn check(&self) -> Check {
         let l = self.lock();
         l.check()
@@ -1136,7 +1052,11 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// The data of `slot`.
     #[inline]
     pub(crate) fn data(&mut self, slot: u32) -> &mut EntryData {
-        self.g.slot(slot)
+        let e = self.g.entry(slot);
+        // SAFETY: the engine lock is held (`self.g`), as the `Entry` invariant requires, and
+        // the returned borrow is tied to `&mut self`, so no other reference to a slot's data
+        // made through this `Locked` lives meanwhile.
+        unsafe { &mut *e.data.get() }
     }
 
     /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
@@ -1162,16 +1082,11 @@ impl<'a, B: Backend> Locked<'a, B> {
         Ok(slot)
     }
 
-    /// Whether allocating a slot of `clock` needs the table or that clock's heap to grow
-    /// first, though the engine is alive and below its limit (otherwise
-    /// [`Locked::take_free`] fails with the right error).
+    /// Whether allocating needs a new chunk first: no free slot, though the engine is alive
+    /// and below its limit (otherwise [`Locked::take_free`] fails with the right error).
     #[inline]
-    fn needs_growth(&self, clock: Clock) -> bool {
-        if self.g.dying || self.g.live >= self.engine.max_timers {
-            return false;
-        }
-        let h = &self.g.heaps[clock as usize];
-        self.g.free == NIL || h.users >= h.capacity()
+    fn needs_growth(&self) -> bool {
+        self.g.free == NIL && !self.g.dying && self.g.live < self.engine.max_timers
     }
 
     /// Allocates a one-shot slot (no object state) and arms it for absolute `expiry` on
@@ -1204,8 +1119,7 @@ impl<'a, B: Backend> Locked<'a, B> {
         if self.g.dying {
             return Err(ENODEV);
         }
-        let h = &self.g.heaps[clock as usize];
-        if self.g.live >= self.engine.max_timers || self.g.free == NIL || h.users >= h.capacity() {
+        if self.g.live >= self.engine.max_timers || self.g.free == NIL {
             return Err(ENOSPC);
         }
         if self.g.seq_next == self.g.seq_end {
@@ -1234,7 +1148,6 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.g.free = next;
         self.g.nfree -= 1;
         self.g.live += 1;
-        self.g.heaps[clock as usize].users += 1;
         Ok(id)
     }
 
@@ -1242,13 +1155,13 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Its record must not be queued.
     pub(crate) fn free(&mut self, slot: u32) {
         let d = self.data(slot);
-        let (c, pos, on_fired) = (
+        let (c, armed, on_fired) = (
             d.clock as usize,
-            d.heap,
+            d.sched == Sched::Armed,
             d.obj_ref().is_some_and(|o| o.on_fired),
         );
-        if pos != NIL {
-            self.g.heap_remove(c, pos);
+        if armed {
+            self.g.dequeue(c, slot);
         }
         if on_fired {
             self.unfire(slot);
@@ -1262,7 +1175,6 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.g.free = slot;
         self.g.nfree += 1;
         self.g.live -= 1;
-        self.g.heaps[c].users -= 1;
     }
 
     /// Makes `slot` an in-kernel timeout calling `func(arg)`.
@@ -1280,15 +1192,15 @@ impl<'a, B: Backend> Locked<'a, B> {
     #[inline]
     fn kick(&mut self, clock: Clock) {
         let c = clock as usize;
-        let Some(min) = self.g.heap_min(c) else {
+        let Some((_, min)) = self.g.first(c) else {
             return;
         };
-        if self.g.heaps[c].armed.is_some_and(|a| a <= min.expiry) {
+        if self.g.armed[c].is_some_and(|a| a <= min) {
             return;
         }
-        self.g.heaps[c].armed = Some(min.expiry);
+        self.g.armed[c] = Some(min);
         let engine = self.engine;
-        engine.backend.start(engine.timer(clock), clock, min.expiry);
+        engine.backend.start(engine.timer(clock), clock, min);
     }
 
     /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns
@@ -1298,22 +1210,18 @@ impl<'a, B: Backend> Locked<'a, B> {
             return Err(ENODEV);
         }
         let d = self.data(slot);
-        d.sched = Sched::Armed;
         if let Some(o) = d.obj() {
             o.gen = o.gen.wrapping_add(1);
             o.interval = interval.max(0);
         }
-        d.expiry = expiry;
-        let (clock, pos) = (d.clock, d.heap);
+        let (clock, was) = (d.clock, core::mem::replace(&mut d.sched, Sched::Armed));
         let c = clock as usize;
-        let ent = HeapEnt { expiry, slot };
-        if pos == NIL {
-            // The slot's place was reserved when it was taken.
-            self.g.heap_push(c, ent);
-        } else {
-            self.g.refill(c, pos, ent);
+        if was == Sched::Armed {
+            self.g.dequeue(c, slot);
         }
-        self.kick(clock);
+        if self.g.enqueue(c, slot, expiry) {
+            self.kick(clock);
+        }
         Ok(())
     }
 
@@ -1327,10 +1235,10 @@ impl<'a, B: Backend> Locked<'a, B> {
         if let Some(o) = d.obj() {
             o.gen = o.gen.wrapping_add(1);
         }
-        let (c, pos) = (d.clock as usize, d.heap);
+        let c = d.clock as usize;
         // The hrtimer is left alone: if it was started for this slot it fires early once.
-        if pos != NIL {
-            self.g.heap_remove(c, pos);
+        if was == Sched::Armed {
+            self.g.dequeue(c, slot);
         }
         was
     }
@@ -1338,7 +1246,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// The absolute expiry of the latest schedule of `slot`, on its clock.
     #[inline]
     pub(crate) fn expiry(&mut self, slot: u32) -> i64 {
-        self.data(slot).expiry
+        self.g.entry(slot).node.expires()
     }
 
     /// Time left until the current expiry of `slot`, in ns (0 if due or idle).
@@ -1347,11 +1255,11 @@ impl<'a, B: Backend> Locked<'a, B> {
         if d.sched != Sched::Armed {
             return 0;
         }
-        let (clock, expiry) = (d.clock, d.expiry);
-        (expiry - self.engine.backend.now(clock)).max(0)
+        let clock = d.clock;
+        (self.expiry(slot) - self.engine.backend.now(clock)).max(0)
     }
 
-    /// Handles the expiry of `slot`, just taken off its heap, due at `expiry` and handled at
+    /// Handles the expiry of `slot`, just taken off its queue, due at `expiry` and handled at
     /// `now`: queues its record, re-arms a periodic timer, hands a callout to the executor, or
     /// returns the in-kernel callback for the pass to call with the lock dropped.
     fn fire(&mut self, slot: u32, expiry: i64, now: i64) -> Option<Call> {
@@ -1386,9 +1294,7 @@ impl<'a, B: Backend> Locked<'a, B> {
                     );
                     o.fired = (latest, now);
                     // After `now`, so this pass does not see it again.
-                    let next = latest.saturating_add(o.interval);
-                    d.expiry = next;
-                    again = Some(next);
+                    again = Some(latest.saturating_add(o.interval));
                 } else {
                     o.fired = (expiry, now);
                     d.sched = Sched::Idle;
@@ -1396,8 +1302,9 @@ impl<'a, B: Backend> Locked<'a, B> {
             }
         }
         if let Some(next) = again {
-            // Still armed: back into the heap, in the place the pop freed.
-            self.g.heap_push(c, HeapEnt { expiry: next, slot });
+            // Still armed: back in the queue (it cannot be the earliest: the pass starts the
+            // hrtimer for the earliest when it ends).
+            self.g.enqueue(c, slot, next);
         }
         if kind == Kind::Callout {
             self.data(slot).sched = Sched::Fired;
@@ -1523,12 +1430,13 @@ impl<'a, B: Backend> Locked<'a, B> {
         if slot == NIL {
             return None;
         }
+        let expiry = self.expiry(slot);
         let d = self.data(slot);
         let next = d.next;
         d.next = NIL;
         let rec = match &mut d.body {
             Body::Once { fire } => Record {
-                expiry: d.expiry,
+                expiry,
                 fire: *fire,
                 ..Record::default()
             },
@@ -1695,43 +1603,45 @@ impl<'a, B: Backend> Locked<'a, B> {
         }
         ok &= q == self.g.nqueued;
         ok &= self.g.live + self.g.nfree == slots;
-        // Every id names its own slot; a slot is in a heap exactly when it is armed.
+        // Every id names its own slot; a slot's node is queued exactly when it is armed.
         let mut live = 0u32;
-        let mut users = [0u32; 2];
         let mut armed = [0u32; 2];
         for slot in 0..slots {
+            let queued = self.g.entry(slot).node.is_queued();
             let d = self.data(slot);
             if d.id != 0 {
                 live += 1;
                 ok &= (d.id & SLOT_MASK) as u32 == slot;
-                users[d.clock as usize] += 1;
                 if d.sched == Sched::Armed {
                     armed[d.clock as usize] += 1;
                 }
             }
-            ok &= (d.heap != NIL) == (d.id != 0 && d.sched == Sched::Armed);
+            ok &= queued == (d.id != 0 && d.sched == Sched::Armed);
         }
         ok &= live == self.g.live;
-        // Each heap: counts, places, order, and its hrtimer started early enough.
-        for c in 0..2 {
-            let h = &self.g.heaps[c];
-            ok &= h.len <= h.users && h.users <= h.capacity();
-            ok &= h.users == users[c] && h.len == armed[c];
-            let len = h.len;
-            for pos in 0..len {
-                let ent = self.g.heaps[c].get(pos);
-                if ent.slot >= slots {
-                    ok = false;
-                    continue;
+        // Each timer queue, in expiry order: only armed slots of its clock, as many as armed,
+        // and its hrtimer started no later than the earliest.
+        for (c, &armed) in armed.iter().enumerate() {
+            let mut n = 0u32;
+            let mut last = i64::MIN;
+            let mut cur = self.g.queues[c].first();
+            while let Some(node) = cur {
+                n += 1;
+                if n > slots {
+                    break;
                 }
-                let d = self.g.slot_ref(ent.slot);
-                ok &= d.heap == pos && d.expiry == ent.expiry && d.clock as usize == c;
-                if pos > 0 {
-                    ok &= self.g.heaps[c].get((pos - 1) / 2).expiry <= ent.expiry;
-                }
+                // SAFETY: every queued node is the `node` of a live entry of this engine.
+                let e = unsafe { &*kernel::container_of!(node.cast_mut(), Entry, node) };
+                let (slot, expiry) = (e.number, e.node.expires());
+                let d = self.data(slot);
+                ok &= d.sched == Sched::Armed && d.clock as usize == c && expiry >= last;
+                last = expiry;
+                // SAFETY: `node` is queued in this queue; the engine lock is held.
+                cur = unsafe { self.g.queues[c].next(node) };
             }
-            if let (Some(min), false) = (self.g.heap_min(c), self.g.dying) {
-                ok &= self.g.heaps[c].armed.is_some_and(|a| a <= min.expiry);
+            ok &= n == armed;
+            if let (Some((_, min)), false) = (self.g.first(c), self.g.dying) {
+                ok &= self.g.armed[c].is_some_and(|a| a <= min);
             }
         }
         Check {

@@ -16,6 +16,7 @@ mod engine;
 mod itimer;
 pub mod streams;
 mod timer;
+mod timerqueue;
 mod uapi;
 
 #[cfg(CONFIG_KUNIT = "y")]

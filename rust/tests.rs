@@ -604,7 +604,7 @@ mod fake_clock {
     }
 
     #[test]
-    fn the_clocks_heaps_are_apart() -> Result {
+    fn the_clocks_queues_are_apart() -> Result {
         let e = fake()?;
         let now = e.backend.now(Clock::Realtime);
         let rt = itimer::create(&*e, Clock::Realtime, crate::uapi::HRC_NOTIFY_SI_TIMER, 1)?;

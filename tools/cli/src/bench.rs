@@ -189,26 +189,36 @@ fn kbench(
     Ok(b)
 }
 
-/// Runs the calling thread on `cpus` only (the in-kernel benchmarks pin to CPU 0, as the
-/// reference measurements did, so that every pending timer is in one CPU's tree).
-fn set_affinity(cpus: &[usize]) {
-    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; the calls only touch it.
+/// The calling thread's CPU affinity.
+fn affinity() -> libc::cpu_set_t {
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set, filled in by the call.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &c in cpus {
-            libc::CPU_SET(c, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        set
     }
 }
 
-/// In-kernel figures (P1, P6, P7), needs `enable_bench=1`.
+/// Sets the calling thread's CPU affinity.
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: `set` is a valid CPU set.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+}
+
+/// In-kernel figures (P1, P6, P7), needs `enable_bench=1`. Runs on CPU 0 only, as the
+/// reference measurements did, so that every pending timer is in one CPU's tree; the
+/// affinity is restored after (the two-thread figure needs both CPUs).
 fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
-    set_affinity(&[0]);
+    let saved = affinity();
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; CPU_SET only writes into it.
+    let cpu0 = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        set
+    };
+    set_affinity(&cpu0);
     let r = kernel_benchmarks_on_cpu0(mode, big);
-    let all: Vec<usize> =
-        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
-    set_affinity(&all);
+    set_affinity(&saved);
     r
 }
 
