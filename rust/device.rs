@@ -382,16 +382,16 @@ fn batch(e: &Engine<HrBackend>, ops: u64, count: u32) -> Result<u32> {
     let len = count as usize * ONE;
     let base = usize::try_from(ops).map_err(|_| EFAULT)?;
     let mut done = 0u32;
-    // One copy in and one copy out per `CHUNK` entries, not one per entry.
+    // One copy in and one copy out per `CHUNK` entries, not one per entry (2 KiB: boxed).
     let mut buf = KBox::new([uapi::hrc_timeout::default(); CHUNK], GFP_KERNEL)?;
-    let mut reqs = KVec::<(i64, u64)>::with_capacity(CHUNK, GFP_KERNEL)?;
+    let mut reqs = [(0i64, 0u64); CHUNK];
     let mut ids = [0u64; CHUNK];
     let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(base), len).reader_writer();
     while (done as usize) < count as usize {
         let n = (count as usize - done as usize).min(CHUNK);
         reader.read_slice(&mut buf.as_bytes_mut()[..n * ONE])?;
         // Validate first: the valid prefix is armed, the first invalid entry ends the batch.
-        reqs.clear();
+        let mut valid = 0;
         let mut err = None;
         for t in buf[..n].iter() {
             let r = if t.pad != 0 {
@@ -400,14 +400,17 @@ fn batch(e: &Engine<HrBackend>, ops: u64, count: u32) -> Result<u32> {
                 delay_ns(t.time, t.flags, uapi::HRC_TIMEOUT_NS)
             };
             match r {
-                Ok(ns) => reqs.push((ns, t.cookie), GFP_KERNEL)?,
+                Ok(ns) => {
+                    reqs[valid] = (ns, t.cookie);
+                    valid += 1;
+                }
                 Err(x) => {
                     err = Some(x);
                     break;
                 }
             }
         }
-        let (armed, r) = streams::timeout_events(e, &reqs, &mut ids);
+        let (armed, r) = streams::timeout_events(e, &reqs[..valid], &mut ids);
         if let Err(x) = r {
             err = Some(x);
         }
@@ -428,17 +431,18 @@ fn with_id(cmd: u32, arg: usize, f: impl FnOnce(u64) -> Result<isize>) -> Result
     with_arg(cmd, arg, |c: &mut uapi::hrc_callout_id| f(c.id))
 }
 
-/// Records taken off the queue per lock hold and copied out per `copy_to_user` by `read`.
-/// 8 records and their `Taken`s are about 1.2 KiB of stack.
-const READ_BATCH: usize = 8;
+/// Records taken off the queue per lock hold and copied out per `copy_to_user` by `read`:
+/// 16 records and their slots are about 1.3 KiB of stack.
+const READ_BATCH: usize = 16;
 
 /// Reads whole event records: blocks for the first one unless `O_NONBLOCK`.
 ///
-/// Records leave the queue `READ_BATCH` at a time under one lock hold and go out in one copy:
-/// a burst costs a lock round trip and a `copy_to_user` per batch, not per record. A call
-/// returns at most the records queued when it took its first one. If a copy
-/// faults, the batch goes back to the head of the queue in order and is retried one record at
-/// a time, so the call returns exactly the records before the fault and loses none.
+/// Records leave the queue `READ_BATCH` at a time under one lock hold, written straight into
+/// the buffer that goes out in one copy: a burst costs a lock round trip and a `copy_to_user`
+/// per batch, not per record. A call returns at most the records queued when it took its
+/// first one. If a copy faults, the batch goes back to the head of the queue in order and is
+/// retried one record at a time, so the call returns exactly the records before the fault
+/// and loses none.
 fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize> {
     const REC: usize = size_of::<uapi::hrc_event>();
     if count < REC {
@@ -449,7 +453,8 @@ fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize>
     let mut done = 0;
     let mut batch = READ_BATCH;
     let mut evs = [uapi::hrc_event::default(); READ_BATCH];
-    let mut taken: [Option<Taken>; READ_BATCH] = [const { None }; READ_BATCH];
+    // What `finish_event` needs of each record in `evs`.
+    let mut took = [Taken::default(); READ_BATCH];
     // Records still to take of those queued when the first one was taken: newer ones wait for
     // the next read, so a timer that keeps one record queued never shows two in one call.
     let mut left = 0;
@@ -463,15 +468,14 @@ fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize>
             }
             let want = room.min(left);
             while n < want {
-                let Some(t) = l.take_record() else {
+                let Some(t) = l.take_event(&mut evs[n]) else {
                     break;
                 };
-                taken[n] = Some(t);
+                took[n] = t;
                 n += 1;
             }
         }
         left -= n;
-        let taken = &mut taken[..n];
         if n == 0 {
             if done > 0 {
                 break;
@@ -488,28 +492,15 @@ fn read(ctx: &Context, file: &File, buf: UserPtr, count: usize) -> Result<usize>
             }
             continue;
         }
-        for (ev, t) in evs.iter_mut().zip(taken.iter().flatten()) {
-            *ev = uapi::hrc_event {
-                size: REC as u16,
-                kind: t.kind.event_kind(),
-                flags: t.rec.flags,
-                id: t.id,
-                cookie: t.cookie,
-                expiry_ns: t.rec.expiry,
-                fire_ns: t.rec.fire,
-                overruns: t.rec.overruns,
-                clock: t.clock as u32,
-                pad: 0,
-                extra: t.rec.extra,
-            };
-        }
         let copied = writer.write_slice(evs[..n].as_bytes());
-        {
+        // A copied batch of objects' records (callouts, interval timers) needs nothing more.
+        if copied.is_err() || took[..n].iter().any(|t| t.one_shot) {
             let mut l = e.lock();
             // Back to the head newest first on a fault, so the queue keeps its order.
-            for t in taken.iter_mut().rev() {
-                if let Some(t) = t.take() {
-                    l.finish_record(&t, copied.is_ok());
+            for i in (0..n).rev() {
+                let t = took[i];
+                if copied.is_err() || t.one_shot {
+                    l.finish_event(t.slot, t.id, &evs[i], copied.is_ok());
                 }
             }
         }

@@ -14,12 +14,13 @@
 //!   earliest expiry comes in. A cancel never does: if the hrtimer was started for a timer
 //!   that is gone, it fires early once, finds nothing due and is started for the new
 //!   earliest. Expiries stay exact (absolute, zero slack, never early). A burst of timers due
-//!   together costs one hrtimer expiry and an O(1) unqueue each.
+//!   together costs one hrtimer expiry and an O(1) unqueue each (see `timerqueue.rs` for the
+//!   append and equal-expiry paths).
 //! - **Slots are recycled, never freed one by one.** They come in pinned chunks of [`CHUNK`]
 //!   and go back to a free list, so arming costs no allocation once the table has grown. Each
 //!   slot's event record lives in the slot (one-shots) or its object state (callouts,
 //!   interval timers): an expiry never allocates and so can never lose an event for want of
-//!   memory. A slot is 80 bytes, 32 of them its queue node, whose expiry is the slot's. Long-
+//!   memory. A slot is 96 bytes, 48 of them its queue node, whose expiry is the slot's. Long-
 //!   lived objects keep their larger state in an [`Object`] allocated with them.
 //! - **Ids** are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter, so an
 //!   id is never reused while the module is loaded, is never 0, never a kernel address, and is
@@ -38,6 +39,7 @@
 
 use crate::timer::{Clock, Expire, Expiry, RawTimer};
 use crate::timerqueue::{QueueNode, TimerQueue};
+use crate::uapi;
 use core::{cell::UnsafeCell, pin::Pin};
 use kernel::{
     alloc::Flags,
@@ -58,7 +60,7 @@ pub(crate) const SLOT_BITS: u32 = 22;
 /// The most slots one engine can have.
 pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
 const SLOT_MASK: u64 = (MAX_SLOTS as u64) - 1;
-/// Slots per chunk of the table: as many 80-byte entries as fill one 16 KiB allocation (an
+/// Slots per chunk of the table: as many 96-byte entries as fill one 16 KiB allocation (an
 /// order-2 page block: allocations above the largest kmalloc cache are rounded up to a power
 /// of two pages).
 pub(crate) const CHUNK: usize = 16384 / core::mem::size_of::<Entry>();
@@ -212,7 +214,7 @@ impl Object {
 
 /// The mutable part of a slot. Only accessed with the engine lock held.
 ///
-/// Kept to 40 bytes so that a slot with its 32-byte queue node and its number is 80: a
+/// Kept to 40 bytes so that a slot with its 48-byte queue node and its number is 96: a
 /// pending timeout costs one. The expiry lives in the queue node ([`Locked::expiry`]); whether
 /// the record is queued is told by the queue link ([`Locked::rec_queued`]); whatever only
 /// long-lived objects need is in their [`Object`].
@@ -285,7 +287,7 @@ unsafe impl Send for Entry {}
 // SAFETY: as above.
 unsafe impl Sync for Entry {}
 
-const _: () = assert!(core::mem::size_of::<Entry>() == 80);
+const _: () = assert!(core::mem::size_of::<Entry>() == 96);
 
 impl Entry {
     /// Slot `number` of its engine's table.
@@ -312,6 +314,13 @@ impl Chunk {
             entries <- pin_init::pin_init_array_from_fn(|i| Entry::new(base + i as u32)),
         })
     }
+}
+
+/// Entry `slot` of a table of chunks (a function of the chunks alone, so that the engine's
+/// other fields can be borrowed beside it).
+#[inline]
+fn entry_of(chunks: &KVec<Pin<KBox<Chunk>>>, slot: u32) -> &Entry {
+    &chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK]
 }
 
 /// The engine state behind the lock.
@@ -370,14 +379,32 @@ impl EngineInner {
 
     #[inline]
     fn entry(&self, slot: u32) -> &Entry {
-        &self.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK]
+        entry_of(&self.chunks, slot)
+    }
+
+    /// The data of `slot`.
+    ///
+    /// An `EngineInner` is only reachable through the engine lock's guard, so `&mut self`
+    /// means the lock is held and nothing else is using any slot's data.
+    #[inline]
+    fn data(&mut self, slot: u32) -> &mut EntryData {
+        // SAFETY: see above: the `Entry` invariant's lock is held, and the borrow is tied to
+        // `&mut self`.
+        unsafe { &mut *self.entry(slot).data.get() }
+    }
+
+    /// The data of `slot`, shared.
+    #[inline]
+    fn data_ref(&self, slot: u32) -> &EntryData {
+        // SAFETY: as for `data`; `&self` excludes writers for as long as the borrow lives.
+        unsafe { &*self.entry(slot).data.get() }
     }
 
     /// Queues `slot`, which is not queued, on timer queue `c` at `expiry`; returns whether it
     /// is now the earliest there.
     #[inline]
     fn enqueue(&mut self, c: usize, slot: u32, expiry: i64) -> bool {
-        let e = &self.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK];
+        let e = entry_of(&self.chunks, slot);
         // SAFETY: `e.node` is a node of this engine's pinned chunks, which live as long as the
         // queues; the caller knows it is not queued (its slot is not `Armed`); `&mut self`,
         // from the engine lock's guard, serialises every use of the queues.
@@ -387,10 +414,139 @@ impl EngineInner {
     /// Unqueues `slot` from timer queue `c`, where it is queued.
     #[inline]
     fn dequeue(&mut self, c: usize, slot: u32) {
-        let e = &self.chunks[slot as usize / CHUNK].entries[slot as usize % CHUNK];
+        let e = entry_of(&self.chunks, slot);
         // SAFETY: the caller knows the node is in queue `c` (its slot is `Armed` on that
         // clock); `&mut self` serialises every use of the queues.
         unsafe { self.queues[c].del(&e.node) };
+    }
+
+    /// Arms `slot` for `expiry`, then every `interval` ns (objects), replacing its schedule:
+    /// its clock, and whether it is now that clock's earliest. One slot lookup.
+    #[inline]
+    fn arm_slot(&mut self, slot: u32, expiry: i64, interval: i64) -> (Clock, bool) {
+        let e = entry_of(&self.chunks, slot);
+        // SAFETY: as in `data` (only the chunks are borrowed, shared).
+        let d = unsafe { &mut *e.data.get() };
+        if let Some(o) = d.obj() {
+            o.gen = o.gen.wrapping_add(1);
+            o.interval = interval.max(0);
+        }
+        let was = core::mem::replace(&mut d.sched, Sched::Armed);
+        let q = &mut self.queues[d.clock as usize];
+        // SAFETY: as in `enqueue` and `dequeue`: an armed slot's node is in its clock's queue
+        // (and off it once dequeued), the chunks outlive the queues, `&mut self` serialises.
+        let first = unsafe {
+            if was == Sched::Armed {
+                q.del(&e.node);
+            }
+            q.add(&e.node, expiry)
+        };
+        (d.clock, first)
+    }
+
+    /// Cancels the schedule of `slot`: the state it had. One slot lookup.
+    #[inline]
+    fn disarm_slot(&mut self, slot: u32) -> Sched {
+        let e = entry_of(&self.chunks, slot);
+        // SAFETY: as in `data` (only the chunks are borrowed, shared).
+        let d = unsafe { &mut *e.data.get() };
+        let was = core::mem::replace(&mut d.sched, Sched::Idle);
+        if let Some(o) = d.obj() {
+            o.gen = o.gen.wrapping_add(1);
+        }
+        if was == Sched::Armed {
+            // SAFETY: as in `dequeue`: an armed slot's node is in its clock's queue.
+            unsafe { self.queues[d.clock as usize].del(&e.node) };
+        }
+        was
+    }
+
+    /// The next id for `slot`, from this engine's block of sequence numbers.
+    #[inline]
+    fn next_id(&mut self, slot: u32) -> Result<u64> {
+        if self.seq_next == self.seq_end {
+            let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);
+            if start + SEQ_BATCH > SEQ_LIMIT {
+                return Err(ENOSPC);
+            }
+            self.seq_next = start;
+            self.seq_end = start + SEQ_BATCH;
+        }
+        let seq = self.seq_next;
+        self.seq_next += 1;
+        Ok((seq << SLOT_BITS) | u64::from(slot))
+    }
+
+    /// Takes a free slot for a one-shot of `kind` (no object state; an in-kernel timeout's
+    /// callback and argument in `callback`) and queues it at `expiry` on `clock`: its id, and
+    /// whether it is now that clock's earliest. `ENODEV` once dying, `ENOSPC` with `max` slots
+    /// live or none free. The hot path of `timeout()`, `settimer` and batches: one slot
+    /// lookup.
+    #[inline]
+    fn take_one_shot(
+        &mut self,
+        max: u32,
+        kind: Kind,
+        clock: Clock,
+        cookie: u64,
+        expiry: i64,
+        callback: Option<(KernelCallback, usize)>,
+    ) -> Result<(u64, bool)> {
+        if self.dying {
+            return Err(ENODEV);
+        }
+        let slot = self.free;
+        if self.live >= max || slot == NIL {
+            return Err(ENOSPC);
+        }
+        let id = self.next_id(slot)?;
+        let e = entry_of(&self.chunks, slot);
+        // SAFETY: as in `data` (only the chunks are borrowed, shared).
+        let d = unsafe { &mut *e.data.get() };
+        self.free = d.next;
+        d.id = id;
+        d.kind = kind;
+        d.clock = clock;
+        d.cookie = cookie;
+        d.next = NIL;
+        d.sched = Sched::Armed;
+        // A free slot's body is `Once` (see `Locked::free`).
+        if let Some((func, arg)) = callback {
+            d.cookie = arg as u64;
+            d.body = Body::Kernel {
+                func,
+                cpu: u32::MAX,
+            };
+        }
+        self.nfree -= 1;
+        self.live += 1;
+        // SAFETY: as in `enqueue`: a free slot's node is not queued.
+        let first = unsafe { self.queues[clock as usize].add(&e.node, expiry) };
+        Ok((id, first))
+    }
+
+    /// Cancels one-shot `slot` (live, of a one-shot kind) if it is armed, and frees it: the ns
+    /// that were left at `now`. `ENOENT` if it is not armed: it fired, and its record is
+    /// unread or its callback running. One slot lookup.
+    #[inline]
+    fn cancel_one_shot(&mut self, slot: u32, now: i64) -> Result<i64> {
+        let e = entry_of(&self.chunks, slot);
+        // SAFETY: as in `data` (only the chunks are borrowed, shared).
+        let d = unsafe { &mut *e.data.get() };
+        if d.sched != Sched::Armed {
+            return Err(ENOENT);
+        }
+        let left = (e.node.expires() - now).max(0);
+        // SAFETY: as in `dequeue`: an armed slot's node is in its clock's queue.
+        unsafe { self.queues[d.clock as usize].del(&e.node) };
+        d.id = 0;
+        d.sched = Sched::Idle;
+        d.body = Body::Once { fire: 0 };
+        d.next = self.free;
+        self.free = slot;
+        self.nfree += 1;
+        self.live -= 1;
+        Ok(left)
     }
 
     /// The earliest slot of timer queue `c` and its expiry.
@@ -791,6 +947,37 @@ impl<B: Backend> Engine<B> {
         }
     }
 
+    /// A one-shot of `kind` on the monotonic clock due `delay_ns` from now (at once if <= 0),
+    /// calling `callback` if it is an in-kernel timeout: allocated and armed in one lock hold
+    /// and one slot lookup, the table grown with `flags` if full.
+    pub(crate) fn one_shot(
+        &self,
+        kind: Kind,
+        cookie: u64,
+        delay_ns: i64,
+        callback: Option<(KernelCallback, usize)>,
+        flags: Flags,
+    ) -> Result<u64> {
+        // In-kernel timeouts, and only they, have a callback, run in the expiry pass: soft irq.
+        if (kind == Kind::KernelTimeout) != callback.is_some()
+            || (kind == Kind::KernelTimeout && self.context != Expiry::Soft)
+            || !kind.one_shot()
+        {
+            return Err(EINVAL);
+        }
+        loop {
+            {
+                let mut l = self.lock();
+                if !l.needs_growth() {
+                    let now = self.backend.now(Clock::Monotonic);
+                    let expiry = now.saturating_add(delay_ns.max(0));
+                    return l.alloc_one_shot(kind, Clock::Monotonic, cookie, expiry, callback);
+                }
+            }
+            self.grow(flags)?;
+        }
+    }
+
     /// Lock holds of [`Engine::batch`] are this many calls long at most, which bounds how long
     /// interrupts stay off.
     const BATCH_HOLD: usize = 16;
@@ -843,9 +1030,7 @@ impl<B: Backend> Engine<B> {
             let base = (nchunks * CHUNK) as u32;
             for slot in (base..base + CHUNK as u32).rev() {
                 let head = g.free;
-                // SAFETY: the engine lock is held (`g`), and no other reference to this new
-                // slot's data exists.
-                unsafe { (*g.entry(slot).data.get()).next = head };
+                g.data(slot).next = head;
                 g.free = slot;
             }
             g.nfree += CHUNK as u32;
@@ -956,12 +1141,7 @@ impl<B: Backend> Engine<B> {
     /// Blocks until `cond` on the slot's data is false; `cond` is evaluated under the lock.
     pub(crate) fn wait_while(&self, slot: u32, cond: impl Fn(&EntryData) -> bool) {
         let mut g = self.inner.lock();
-        loop {
-            // SAFETY: the engine lock is held (`g`); the shared borrow ends before `g` is
-            // used again.
-            if !cond(unsafe { &*g.entry(slot).data.get() }) {
-                return;
-            }
+        while cond(g.data_ref(slot)) {
             self.done.wait(&mut g);
         }
     }
@@ -1025,14 +1205,21 @@ impl<B: Backend> Engine<B> {
     }
 }
 
-/// A record taken off the event queue, on its way to userspace.
+/// What [`Locked::finish_event`] needs of a record [`Locked::take_event`] took.
+#[derive(Clone, Copy, Default)]
 pub(crate) struct Taken {
     pub(crate) slot: u32,
     pub(crate) id: u64,
-    pub(crate) kind: Kind,
-    pub(crate) cookie: u64,
-    pub(crate) clock: Clock,
-    pub(crate) rec: Record,
+    /// Whether the record is a one-shot's, whose slot is freed once it reached userspace.
+    pub(crate) one_shot: bool,
+}
+
+/// A record taken off the event queue (the KUnit suites' view of [`Locked::take_event`]).
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) struct TakenRecord {
+    pub(crate) slot: u32,
+    pub(crate) id: u64,
+    pub(crate) ev: uapi::hrc_event,
 }
 
 /// The engine's own view of its consistency (`HRC_IOC_CHECK`).
@@ -1052,11 +1239,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// The data of `slot`.
     #[inline]
     pub(crate) fn data(&mut self, slot: u32) -> &mut EntryData {
-        let e = self.g.entry(slot);
-        // SAFETY: the engine lock is held (`self.g`), as the `Entry` invariant requires, and
-        // the returned borrow is tied to `&mut self`, so no other reference to a slot's data
-        // made through this `Locked` lives meanwhile.
-        unsafe { &mut *e.data.get() }
+        self.g.data(slot)
     }
 
     /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
@@ -1075,8 +1258,12 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Looks `id` up and checks it is of `kind`.
     #[inline]
     pub(crate) fn lookup_kind(&mut self, id: u64, kind: Kind) -> Result<u32> {
-        let slot = self.lookup(id)?;
-        if self.data(slot).kind != kind {
+        let slot = (id & SLOT_MASK) as u32;
+        if id == 0 || slot >= self.g.capacity() {
+            return Err(ENOENT);
+        }
+        let d = self.data(slot);
+        if d.id != id || d.kind != kind {
             return Err(ENOENT);
         }
         Ok(slot)
@@ -1091,20 +1278,32 @@ impl<'a, B: Backend> Locked<'a, B> {
 
     /// Allocates a one-shot slot (no object state) and arms it for absolute `expiry` on
     /// `clock`. The table must have room (see [`Engine::batch`]).
+    #[inline]
     pub(crate) fn alloc_one_shot(
         &mut self,
         kind: Kind,
         clock: Clock,
         cookie: u64,
         expiry: i64,
+        callback: Option<(KernelCallback, usize)>,
     ) -> Result<u64> {
-        let id = self.take_free(kind, clock, cookie, &mut None)?;
-        let slot = (id & SLOT_MASK) as u32;
-        if let Err(e) = self.arm(slot, expiry, 0) {
-            self.free(slot);
-            return Err(e);
+        let max = self.engine.max_timers;
+        let (id, first) = self
+            .g
+            .take_one_shot(max, kind, clock, cookie, expiry, callback)?;
+        if first {
+            self.kick_at(clock, expiry);
         }
         Ok(id)
+    }
+
+    /// Cancels armed one-shot `slot` (a live slot of a one-shot kind) and frees it: the ns
+    /// that were left, or `ENOENT` if it is not armed.
+    #[inline]
+    pub(crate) fn cancel_one_shot(&mut self, slot: u32) -> Result<i64> {
+        // One-shots are monotonic.
+        let now = self.engine.backend.now(Clock::Monotonic);
+        self.g.cancel_one_shot(slot, now)
     }
 
     /// Takes a free slot for a new object: `ENODEV` once the engine is dying, `ENOSPC` at its
@@ -1122,20 +1321,10 @@ impl<'a, B: Backend> Locked<'a, B> {
         if self.g.live >= self.engine.max_timers || self.g.free == NIL {
             return Err(ENOSPC);
         }
-        if self.g.seq_next == self.g.seq_end {
-            let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);
-            if start + SEQ_BATCH > SEQ_LIMIT {
-                return Err(ENOSPC);
-            }
-            self.g.seq_next = start;
-            self.g.seq_end = start + SEQ_BATCH;
-        }
-        let seq = self.g.seq_next;
-        self.g.seq_next += 1;
         let slot = self.g.free;
+        let id = self.g.next_id(slot)?;
         let d = self.data(slot);
         let next = d.next;
-        let id = (seq << SLOT_BITS) | u64::from(slot);
         d.id = id;
         d.kind = kind;
         d.clock = clock;
@@ -1191,56 +1380,44 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// started for that or earlier.
     #[inline]
     fn kick(&mut self, clock: Clock) {
+        if let Some((_, min)) = self.g.first(clock as usize) {
+            self.kick_at(clock, min);
+        }
+    }
+
+    /// Starts the hrtimer of `clock` for `expiry`, the earliest armed, unless it is already
+    /// started for that or earlier.
+    #[inline]
+    fn kick_at(&mut self, clock: Clock, expiry: i64) {
         let c = clock as usize;
-        let Some((_, min)) = self.g.first(c) else {
-            return;
-        };
-        if self.g.armed[c].is_some_and(|a| a <= min) {
+        if self.g.armed[c].is_some_and(|a| a <= expiry) {
             return;
         }
-        self.g.armed[c] = Some(min);
+        self.g.armed[c] = Some(expiry);
         let engine = self.engine;
-        engine.backend.start(engine.timer(clock), clock, min);
+        engine.backend.start(engine.timer(clock), clock, expiry);
     }
 
     /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns
     /// (objects only). Replaces any previous schedule.
+    #[inline]
     pub(crate) fn arm(&mut self, slot: u32, expiry: i64, interval: i64) -> Result {
         if self.g.dying {
             return Err(ENODEV);
         }
-        let d = self.data(slot);
-        if let Some(o) = d.obj() {
-            o.gen = o.gen.wrapping_add(1);
-            o.interval = interval.max(0);
-        }
-        let (clock, was) = (d.clock, core::mem::replace(&mut d.sched, Sched::Armed));
-        let c = clock as usize;
-        if was == Sched::Armed {
-            self.g.dequeue(c, slot);
-        }
-        if self.g.enqueue(c, slot, expiry) {
-            self.kick(clock);
+        let (clock, first) = self.g.arm_slot(slot, expiry, interval);
+        if first {
+            self.kick_at(clock, expiry);
         }
         Ok(())
     }
 
     /// Cancels the schedule of `slot` without waiting. Returns the state it had: `Armed` (the
-    /// expiry will not happen), `Fired` (the executor will skip it), or `Idle`.
+    /// expiry will not happen), `Fired` (the executor will skip it), or `Idle`. The hrtimer is
+    /// left alone: if it was started for this slot it fires early once.
     #[inline]
     pub(crate) fn disarm(&mut self, slot: u32) -> Sched {
-        let d = self.data(slot);
-        let was = d.sched;
-        d.sched = Sched::Idle;
-        if let Some(o) = d.obj() {
-            o.gen = o.gen.wrapping_add(1);
-        }
-        let c = d.clock as usize;
-        // The hrtimer is left alone: if it was started for this slot it fires early once.
-        if was == Sched::Armed {
-            self.g.dequeue(c, slot);
-        }
-        was
+        self.g.disarm_slot(slot)
     }
 
     /// The absolute expiry of the latest schedule of `slot`, on its clock.
@@ -1262,6 +1439,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Handles the expiry of `slot`, just taken off its queue, due at `expiry` and handled at
     /// `now`: queues its record, re-arms a periodic timer, hands a callout to the executor, or
     /// returns the in-kernel callback for the pass to call with the lock dropped.
+    #[inline]
     fn fire(&mut self, slot: u32, expiry: i64, now: i64) -> Option<Call> {
         let d = self.data(slot);
         let (id, kind, cookie, c) = (d.id, d.kind, d.cookie, d.clock as usize);
@@ -1329,6 +1507,7 @@ impl<'a, B: Backend> Locked<'a, B> {
 
     /// Handles an expiry (`fired`) of an object: queue its record or count an overrun.
     /// `missed` periods were skipped by a late expiry.
+    #[inline]
     pub(crate) fn deliver(&mut self, slot: u32, missed: u64) {
         let qlimit = self.g.qlimit;
         let nqueued = self.g.nqueued;
@@ -1380,6 +1559,7 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Until a reader empties the queue again, more records need none: a burst costs one
     /// wake-up, not one per record. Edge-triggered epoll users read until `EAGAIN`, as with
     /// sockets (`docs/semantics.md`).
+    #[inline]
     fn enqueue_record(&mut self, slot: u32) {
         let tail = self.g.ev_tail;
         self.data(slot).next = NIL;
@@ -1423,20 +1603,26 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.data(slot).next = NIL;
     }
 
-    /// Takes the oldest record off the queue. The slot stays allocated until
-    /// [`Locked::finish_record`] says whether the record reached userspace.
-    pub(crate) fn take_record(&mut self) -> Option<Taken> {
-        let slot = self.g.ev_head;
+    /// Takes the oldest record off the queue into `ev`; returns its slot and id for
+    /// [`Locked::finish_event`], until which the slot stays allocated, and whether a record
+    /// that reached userspace needs it (a finished one-shot's slot is freed then; an object's
+    /// record needs nothing more).
+    #[inline]
+    pub(crate) fn take_event(&mut self, ev: &mut uapi::hrc_event) -> Option<Taken> {
+        let g = &mut *self.g;
+        let slot = g.ev_head;
         if slot == NIL {
             return None;
         }
-        let expiry = self.expiry(slot);
-        let d = self.data(slot);
+        let e = entry_of(&g.chunks, slot);
+        // SAFETY: as in `EngineInner::data`: `g` is the lock's guard, and only the chunks are
+        // borrowed, shared.
+        let d = unsafe { &mut *e.data.get() };
         let next = d.next;
         d.next = NIL;
         let rec = match &mut d.body {
             Body::Once { fire } => Record {
-                expiry,
+                expiry: e.node.expires(),
                 fire: *fire,
                 ..Record::default()
             },
@@ -1447,35 +1633,46 @@ impl<'a, B: Backend> Locked<'a, B> {
             }
             Body::Kernel { .. } => Record::default(),
         };
-        let taken = Taken {
-            slot,
+        *ev = uapi::hrc_event {
+            size: core::mem::size_of::<uapi::hrc_event>() as u16,
+            kind: d.kind.event_kind(),
+            flags: rec.flags,
             id: d.id,
-            kind: d.kind,
             cookie: d.cookie,
-            clock: d.clock,
-            rec,
+            expiry_ns: rec.expiry,
+            fire_ns: rec.fire,
+            overruns: rec.overruns,
+            clock: d.clock as u32,
+            pad: 0,
+            extra: rec.extra,
         };
-        self.g.ev_head = next;
+        g.ev_head = next;
         if next == NIL {
-            self.g.ev_tail = NIL;
+            g.ev_tail = NIL;
         }
-        self.g.nqueued -= 1;
-        Some(taken)
+        g.nqueued -= 1;
+        Some(Taken {
+            slot,
+            id: ev.id,
+            one_shot: d.kind.one_shot(),
+        })
     }
 
-    /// Completes a [`Locked::take_record`]: a copied record of a finished one-shot frees its
-    /// slot; a record that could not be copied goes back to the head of the queue.
-    pub(crate) fn finish_record(&mut self, t: &Taken, copied: bool) {
-        if self.data(t.slot).id != t.id {
+    /// Completes a [`Locked::take_event`] of `slot`'s record `ev` (for object `id`): a copied
+    /// record of a finished one-shot frees its slot; a record that could not be copied goes
+    /// back to the head of the queue.
+    #[inline]
+    pub(crate) fn finish_event(&mut self, slot: u32, id: u64, ev: &uapi::hrc_event, copied: bool) {
+        if self.data(slot).id != id {
             return;
         }
-        if self.rec_queued(t.slot) {
+        if self.rec_queued(slot) {
             // The timer fired again while the record was out and queued a newer one (a slot
             // has one queue link): a record that did not reach userspace becomes overruns of
             // the queued one, so its expiries are not lost.
             if !copied {
-                if let Some(o) = self.data(t.slot).obj() {
-                    let lost = t.rec.overruns.saturating_add(1);
+                if let Some(o) = self.data(slot).obj() {
+                    let lost = ev.overruns.saturating_add(1);
                     o.rec.overruns = o.rec.overruns.saturating_add(lost);
                     o.total_overruns = o.total_overruns.saturating_add(1);
                 }
@@ -1483,30 +1680,49 @@ impl<'a, B: Backend> Locked<'a, B> {
             return;
         }
         let head = self.g.ev_head;
-        let d = self.data(t.slot);
+        let d = self.data(slot);
         if copied {
             if d.kind.one_shot() && d.sched == Sched::Idle {
-                self.free(t.slot);
+                self.free(slot);
             }
             return;
         }
         if let Some(o) = d.obj() {
-            o.rec.overruns = o.rec.overruns.saturating_add(t.rec.overruns);
-            o.rec.expiry = t.rec.expiry;
-            o.rec.fire = t.rec.fire;
+            o.rec.overruns = o.rec.overruns.saturating_add(ev.overruns);
+            o.rec.expiry = ev.expiry_ns;
+            o.rec.fire = ev.fire_ns;
         }
         d.next = head;
-        self.g.ev_head = t.slot;
+        self.g.ev_head = slot;
         self.g.nqueued += 1;
         if head == NIL {
-            self.g.ev_tail = t.slot;
+            self.g.ev_tail = slot;
             // Another reader may have gone to sleep on the queue we emptied: the next enqueue
             // would not wake it (see `enqueue_record`).
             self.engine.readers.notify_all();
         }
     }
 
+    /// [`Locked::take_event`] for the KUnit suites.
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn take_record(&mut self) -> Option<TakenRecord> {
+        let mut ev = uapi::hrc_event::default();
+        let t = self.take_event(&mut ev)?;
+        Some(TakenRecord {
+            slot: t.slot,
+            id: t.id,
+            ev,
+        })
+    }
+
+    /// [`Locked::finish_event`] for the KUnit suites.
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn finish_record(&mut self, t: &TakenRecord, copied: bool) {
+        self.finish_event(t.slot, t.id, &t.ev, copied);
+    }
+
     /// Puts a fired callout on the executor's list and kicks the executor.
+    #[inline]
     fn push_fired(&mut self, slot: u32) {
         let tail = self.g.fired_tail;
         let Some(o) = self.data(slot).obj() else {
@@ -1620,28 +1836,24 @@ impl<'a, B: Backend> Locked<'a, B> {
         }
         ok &= live == self.g.live;
         // Each timer queue, in expiry order: only armed slots of its clock, as many as armed,
-        // and its hrtimer started no later than the earliest.
+        // its rightmost head known, and its hrtimer started no later than the earliest.
         for (c, &armed) in armed.iter().enumerate() {
             let mut n = 0u32;
             let mut last = i64::MIN;
-            let mut cur = self.g.queues[c].first();
-            while let Some(node) = cur {
+            let g = &*self.g;
+            let visit = |node: &QueueNode| {
                 n += 1;
-                if n > slots {
-                    break;
-                }
                 // SAFETY: every queued node is the `node` of a live entry of this engine.
-                let e = unsafe { &*kernel::container_of!(node.cast_mut(), Entry, node) };
-                let (slot, expiry) = (e.number, e.node.expires());
-                let d = self.data(slot);
-                ok &= d.sched == Sched::Armed && d.clock as usize == c && expiry >= last;
-                last = expiry;
-                // SAFETY: `node` is queued in this queue; the engine lock is held.
-                cur = unsafe { self.g.queues[c].next(node) };
-            }
-            ok &= n == armed;
-            if let (Some((_, min)), false) = (self.g.first(c), self.g.dying) {
-                ok &= self.g.armed[c].is_some_and(|a| a <= min);
+                let e = unsafe { &*kernel::container_of!(core::ptr::from_ref(node), Entry, node) };
+                let d = g.data_ref(e.number);
+                ok &= d.sched == Sched::Armed && d.clock as usize == c && e.node.expires() >= last;
+                last = e.node.expires();
+            };
+            // SAFETY: the engine lock is held (`self.g`).
+            let last_head = unsafe { g.queues[c].for_each(visit) };
+            ok &= n == armed && g.queues[c].last() == last_head;
+            if let (Some((_, min)), false) = (g.first(c), g.dying) {
+                ok &= g.armed[c].is_some_and(|a| a <= min);
             }
         }
         Check {

@@ -258,14 +258,5 @@ pub(crate) fn settimer<B: Backend>(
         .saturating_mul(1_000_000_000)
         .saturating_add(tv_usec * 1000);
     let cookie = i64::from(id) as u64;
-    engine.alloc_with(
-        Kind::Mtcp,
-        Clock::Monotonic,
-        cookie,
-        GFP_KERNEL_ACCOUNT,
-        |l, slot| {
-            let now = engine.backend.now(Clock::Monotonic);
-            l.arm(slot, now.saturating_add(ns), 0)
-        },
-    )
+    engine.one_shot(Kind::Mtcp, cookie, ns, None, GFP_KERNEL_ACCOUNT)
 }

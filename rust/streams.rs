@@ -13,9 +13,9 @@
 //! unknown, has fired, was cancelled, belongs to another file, or is the running callback's own
 //! (illumos semantics, chosen over OpenSS7's "undefined", see `docs/semantics.md`).
 
-use crate::engine::{Backend, Body, Engine, HrBackend, Kind, Locked, Sched};
+use crate::engine::{Backend, Body, Engine, HrBackend, Kind};
 use crate::timer::Clock;
-use kernel::{alloc::Flags, bindings, prelude::*, sync::Arc};
+use kernel::{bindings, prelude::*, sync::Arc};
 
 /// Nanoseconds per tick (`1/HZ` s, with the kernel's real `CONFIG_HZ`).
 pub(crate) fn tick_ns() -> i64 {
@@ -48,24 +48,6 @@ pub(crate) fn ns_to_ticks_ceil(ns: i64) -> i64 {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct TimeoutId(pub u64);
 
-/// Arms a one-shot timer on `engine` that expires `delay_ns` from now (at once if <= 0).
-fn arm_once<B: Backend>(
-    engine: &Engine<B>,
-    kind: Kind,
-    delay_ns: i64,
-    cookie: u64,
-    callback: Option<(fn(usize), usize)>,
-    flags: Flags,
-) -> Result<u64> {
-    engine.alloc_with(kind, Clock::Monotonic, cookie, flags, |l, slot| {
-        if let Some((func, arg)) = callback {
-            l.set_callback(slot, func, arg);
-        }
-        let now = engine.backend.now(Clock::Monotonic);
-        l.arm(slot, now.saturating_add(delay_ns.max(0)), 0)
-    })
-}
-
 /// `timeout()` on any engine: calls `func(arg)` in soft-irq context after `ticks`.
 pub(crate) fn timeout_on<B: Backend>(
     engine: &Engine<B>,
@@ -73,26 +55,13 @@ pub(crate) fn timeout_on<B: Backend>(
     arg: usize,
     ticks: i64,
 ) -> Result<u64> {
-    arm_once(
-        engine,
+    engine.one_shot(
         Kind::KernelTimeout,
-        hztons(ticks),
         0,
+        hztons(ticks),
         Some((func, arg)),
         GFP_ATOMIC,
     )
-}
-
-/// Cancels the armed one-shot in `slot` and frees it: the ns that were left, or `ENOENT` if
-/// it is not armed (fired, or its record is waiting to be read).
-fn cancel_armed<B: Backend>(l: &mut Locked<'_, B>, slot: u32) -> Result<i64> {
-    if l.data(slot).sched != Sched::Armed {
-        return Err(ENOENT);
-    }
-    let left = l.remaining(slot);
-    l.disarm(slot);
-    l.free(slot);
-    Ok(left)
 }
 
 /// `untimeout()` on any engine: the ns that were left. Waits for a callback running on
@@ -106,7 +75,7 @@ pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i6
             _ => u32::MAX,
         };
         if running_cpu == u32::MAX {
-            return cancel_armed(&mut l, slot);
+            return l.cancel_one_shot(slot);
         }
         if running_cpu == kernel::cpu::CpuId::current().as_u32() {
             // The callback itself (or an interrupt on top of it): waiting would deadlock.
@@ -126,14 +95,7 @@ pub(crate) fn timeout_event<B: Backend>(
     delay_ns: i64,
     cookie: u64,
 ) -> Result<u64> {
-    arm_once(
-        engine,
-        Kind::Timeout,
-        delay_ns,
-        cookie,
-        None,
-        GFP_KERNEL_ACCOUNT,
-    )
+    engine.one_shot(Kind::Timeout, cookie, delay_ns, None, GFP_KERNEL_ACCOUNT)
 }
 
 /// `HRC_IOC_BATCH`: a [`timeout_event`] for each `(delay_ns, cookie)` of `reqs`, its id
@@ -149,7 +111,7 @@ pub(crate) fn timeout_events<B: Backend>(
     engine.batch(n, GFP_KERNEL_ACCOUNT, |l, i, now| {
         let (delay_ns, cookie) = reqs[i];
         let expiry = now.saturating_add(delay_ns.max(0));
-        ids[i] = l.alloc_one_shot(Kind::Timeout, Clock::Monotonic, cookie, expiry)?;
+        ids[i] = l.alloc_one_shot(Kind::Timeout, Clock::Monotonic, cookie, expiry, None)?;
         Ok(())
     })
 }
@@ -162,7 +124,7 @@ pub(crate) fn untimeout_event<B: Backend>(engine: &Engine<B>, id: u64) -> Result
     if !matches!(l.data(slot).kind, Kind::Timeout | Kind::Mtcp) {
         return Err(ENOENT);
     }
-    cancel_armed(&mut l, slot)
+    l.cancel_one_shot(slot)
 }
 
 kernel::sync::global_lock! {

@@ -199,14 +199,14 @@ mod fake_clock {
         e.advance(100 + 95);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!(t.id, id);
-        assert_eq!(t.rec.expiry, start + 90);
-        assert_eq!(t.rec.overruns, 9);
+        assert_eq!(t.ev.expiry_ns, start + 90);
+        assert_eq!(t.ev.overruns, 9);
         e.lock().finish_record(&t, true);
         // The schedule is still start + k * 10.
         e.advance(10);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!((t.rec.expiry - start) % 10, 0);
-        assert_eq!(t.rec.overruns, 0);
+        assert_eq!((t.ev.expiry_ns - start) % 10, 0);
+        assert_eq!(t.ev.overruns, 0);
         e.lock().finish_record(&t, true);
         assert!(e.check().ok);
         e.shutdown();
@@ -226,13 +226,13 @@ mod fake_clock {
         }
         e.advance(100 + 25); // three expiries: one record, two overruns
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!(t.rec.overruns, 2);
+        assert_eq!(t.ev.overruns, 2);
         // While the record is out (a read copying it), the timer fires again and queues a
         // newer record; then the copy faults. The three expiries become its overruns.
         e.advance(10);
         e.lock().finish_record(&t, false);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!((t.rec.expiry, t.rec.overruns), (start + 30, 3));
+        assert_eq!((t.ev.expiry_ns, t.ev.overruns), (start + 30, 3));
         e.lock().finish_record(&t, true);
         assert!(e.lock().take_record().is_none());
         assert!(e.check().ok);
@@ -254,14 +254,14 @@ mod fake_clock {
         // (start .. start + 90) are due. One record, for the latest, with nine overruns.
         e.stall(100 + 95);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!(t.rec.expiry, start + 90);
-        assert_eq!(t.rec.overruns, 9);
-        assert!(t.rec.fire >= t.rec.expiry);
+        assert_eq!(t.ev.expiry_ns, start + 90);
+        assert_eq!(t.ev.overruns, 9);
+        assert!(t.ev.fire_ns >= t.ev.expiry_ns);
         e.lock().finish_record(&t, true);
         // And the grid continues at start + 100.
         e.advance(5);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!((t.rec.expiry, t.rec.overruns), (start + 100, 0));
+        assert_eq!((t.ev.expiry_ns, t.ev.overruns), (start + 100, 0));
         e.lock().finish_record(&t, true);
         e.shutdown();
         Ok(())
@@ -279,11 +279,11 @@ mod fake_clock {
         }
         e.advance(50); // five expiries: one message, four missed
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!(t.rec.overruns, 0);
+        assert_eq!(t.ev.overruns, 0);
         e.lock().finish_record(&t, true);
         e.advance(10); // the next message carries the four missed
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!(t.rec.overruns, 4);
+        assert_eq!(t.ev.overruns, 4);
         e.lock().finish_record(&t, true);
         e.shutdown();
         Ok(())
@@ -303,7 +303,7 @@ mod fake_clock {
         assert!(e.lock().take_record().is_none());
         e.set_realtime(2_000_000_000);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!(t.rec.expiry, at);
+        assert_eq!(t.ev.expiry_ns, at);
         e.lock().finish_record(&t, true);
         e.shutdown();
         Ok(())
@@ -424,9 +424,9 @@ mod fake_clock {
                 let Some(t) = e.lock().take_record() else {
                     break;
                 };
-                assert!(t.rec.fire >= t.rec.expiry);
-                assert_eq!(t.rec.expiry - 1_000_000_000, t.cookie as i64);
-                seen.push(t.cookie, GFP_KERNEL)?;
+                assert!(t.ev.fire_ns >= t.ev.expiry_ns);
+                assert_eq!(t.ev.expiry_ns - 1_000_000_000, t.ev.cookie as i64);
+                seen.push(t.ev.cookie, GFP_KERNEL)?;
                 e.lock().finish_record(&t, true);
             }
         }
@@ -436,6 +436,58 @@ mod fake_clock {
             assert_eq!(seen.contains(&(*at as u64)), !*cancel);
         }
         assert_eq!(e.check().live, 0);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn equal_expiries_group_and_leave_in_any_order() -> Result {
+        let e = fake()?;
+        let t0 = e.backend.now(Clock::Monotonic);
+        // Three runs of 20: at +100 (one group), at +200 (the next, now the rightmost), and at
+        // +100 again (no longer the latest: through the tree, beside the first group).
+        let mut ids = KVec::new();
+        for (k, delay) in [(0u64, 100), (1, 200), (2, 100)] {
+            for i in 0..20u64 {
+                ids.push(streams::timeout_event(&*e, delay, k * 20 + i)?, GFP_KERNEL)?;
+            }
+        }
+        assert!(e.check().ok);
+        // Heads (0, then 1 once it took 0's place; 20, 21; 40), middle members and the last.
+        let cancel = [0usize, 1, 10, 19, 20, 21, 30, 39, 40, 50, 59];
+        for &c in &cancel {
+            assert!(streams::untimeout_event(&*e, ids[c])? > 0);
+            assert!(e.check().ok);
+        }
+        let mut seen = KVec::new();
+        for (step, expiry) in [(150, t0 + 100), (100, t0 + 200)] {
+            e.advance(step);
+            assert!(e.check().ok);
+            loop {
+                // Not `while let`: its lock guard would live through the body.
+                let Some(t) = e.lock().take_record() else {
+                    break;
+                };
+                assert_eq!(t.ev.expiry_ns, expiry);
+                assert!(t.ev.fire_ns >= expiry);
+                seen.push(t.ev.cookie as usize, GFP_KERNEL)?;
+                e.lock().finish_record(&t, true);
+            }
+        }
+        assert_eq!(seen.len(), 60 - cancel.len());
+        for c in 0..60 {
+            assert_eq!(seen.contains(&c), !cancel.contains(&c));
+        }
+        // The rightmost group emptied: the queue's rightmost moves back to the first group.
+        let a = streams::timeout_event(&*e, 1000, 0)?;
+        let b = streams::timeout_event(&*e, 1000, 1)?;
+        streams::timeout_event(&*e, 500, 2)?;
+        streams::untimeout_event(&*e, a)?;
+        assert!(e.check().ok);
+        streams::untimeout_event(&*e, b)?;
+        assert!(e.check().ok);
+        e.advance(1000);
+        assert!(e.check().ok);
         e.shutdown();
         Ok(())
     }
@@ -454,8 +506,8 @@ mod fake_clock {
         assert!(e.check().ok);
         e.advance(50);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!(t.cookie, 2);
-        assert!(t.rec.fire >= t.rec.expiry);
+        assert_eq!(t.ev.cookie, 2);
+        assert!(t.ev.fire_ns >= t.ev.expiry_ns);
         e.lock().finish_record(&t, true);
         assert_eq!(e.check().live, 0);
         e.shutdown();
@@ -494,7 +546,7 @@ mod fake_clock {
             let Some(t) = e.lock().take_record() else {
                 break;
             };
-            expiries.push((t.id, t.rec.expiry), GFP_KERNEL)?;
+            expiries.push((t.id, t.ev.expiry_ns), GFP_KERNEL)?;
             e.lock().finish_record(&t, true);
         }
         // Three timeouts (1000, 1100, 1200), not the interval timer.
@@ -502,7 +554,7 @@ mod fake_clock {
         assert!(expiries.iter().all(|x| x.0 != id));
         e.advance(20);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!((t.id, t.rec.expiry), (id, t0 + 1250));
+        assert_eq!((t.id, t.ev.expiry_ns), (id, t0 + 1250));
         e.lock().finish_record(&t, true);
         itimer::delete(&*e, id)?;
         e.advance(10_000);
@@ -544,7 +596,7 @@ mod fake_clock {
             let Some(t) = e.lock().take_record() else {
                 break;
             };
-            assert_eq!(t.rec.expiry, at);
+            assert_eq!(t.ev.expiry_ns, at);
             n += 1;
             e.lock().finish_record(&t, true);
         }
@@ -589,7 +641,7 @@ mod fake_clock {
             let Some(t) = e.lock().take_record() else {
                 break;
             };
-            assert_eq!((t.rec.expiry, t.rec.overruns), (first, 1000));
+            assert_eq!((t.ev.expiry_ns, t.ev.overruns), (first, 1000));
             n += 1;
             e.lock().finish_record(&t, true);
         }
@@ -622,7 +674,7 @@ mod fake_clock {
         assert!(e.lock().take_record().is_none());
         e.advance(1000);
         let t = e.lock().take_record().ok_or(EINVAL)?;
-        assert_eq!(t.cookie, 2);
+        assert_eq!(t.ev.cookie, 2);
         e.lock().finish_record(&t, true);
         itimer::delete(&*e, rt)?;
         assert!(e.check().ok);

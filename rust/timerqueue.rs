@@ -5,54 +5,93 @@
 //! A timer queue is a red-black tree ordered by expiry with a cached leftmost node: O(log n)
 //! insert, O(1) amortised removal of any node, O(1) earliest. It is what hrtimers queue on, so
 //! the engine's own queue costs what the hrtimer core's does, without a clock base lock or a
-//! clock event reprogram per timer. The kernel crate has no binding for it; this file is the
-//! only place that calls it, and everything else uses [`TimerQueue`] and [`QueueNode`].
+//! clock event reprogram per timer. Two additions, both for timers armed one after another:
+//!
+//! - The queue remembers its rightmost node. A timer expiring after every other (timeouts
+//!   armed with one delay; a batch) is linked in there directly, O(1) amortised, instead of
+//!   descending the tree.
+//! - A timer expiring exactly when the rightmost does joins that node's *group* instead of
+//!   the tree: a ring of nodes with one expiry, whose *head* is the one in the tree. Members
+//!   come off a ring in O(1), without rebalancing, and [`TimerQueue::first`] hands them out
+//!   before their head: a burst of timers due at one instant costs one tree removal, not one
+//!   per timer. (Equal expiries have no promised order.)
+//!
+//! The kernel crate has no binding for any of it; this file is the only place that calls it,
+//! and everything else uses [`TimerQueue`] and [`QueueNode`].
 
+use core::cell::UnsafeCell;
 use kernel::{bindings, prelude::*, types::Opaque};
 
-/// A node in a [`TimerQueue`] (`struct timerqueue_node`), embedded in what it queues.
+/// The parent link of a group member, which is not in the tree: a null parent with bit 1 set,
+/// which the red-black code never writes (it keeps the colour in bit 0 of the link only).
+const MEMBER: usize = 2;
+
+/// A node's ring: the other nodes of its group (itself alone, or while not queued).
+struct Ring {
+    prev: *mut QueueNode,
+    next: *mut QueueNode,
+}
+
+/// A node in a [`TimerQueue`] (`struct timerqueue_node`) and its group ring, embedded in what
+/// it queues.
 ///
 /// # Invariants
 ///
-/// The node was initialised by [`QueueNode::new`] and is pinned. While it is queued the tree
-/// links point at it; the C code changes its links through those, which `Opaque` allows.
+/// - The node was initialised by [`QueueNode::new`] and is pinned.
+/// - Not queued: its parent link points at itself and its ring at itself.
+/// - Queued as a group head: it is in the tree, and its ring holds its group's members.
+/// - Queued as a member: its parent link is [`MEMBER`], its expiry its head's, and it is in
+///   its head's ring.
+/// - While it is queued the tree and ring links point at it; they are changed through those
+///   only by the queue's methods, under the caller's lock, which `Opaque` and `UnsafeCell`
+///   allow.
 #[pin_data]
-#[repr(transparent)]
+#[repr(C)]
 pub(crate) struct QueueNode {
     #[pin]
     node: Opaque<bindings::timerqueue_node>,
+    ring: UnsafeCell<Ring>,
 }
 
 impl QueueNode {
     /// A node in no queue, with expiry 0.
     pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            // INVARIANT: `timerqueue_init` (RB_CLEAR_NODE) in place: an unqueued node's parent
-            // link points at itself.
-            node <- Opaque::ffi_init(|p: *mut bindings::timerqueue_node| {
-                // SAFETY: `p` is valid, pinned memory for a `timerqueue_node`.
-                unsafe {
-                    core::ptr::addr_of_mut!((*p).node.__rb_parent_color).write(p as usize);
-                    core::ptr::addr_of_mut!((*p).node.rb_right).write(core::ptr::null_mut());
-                    core::ptr::addr_of_mut!((*p).node.rb_left).write(core::ptr::null_mut());
-                    core::ptr::addr_of_mut!((*p).expires).write(0);
-                }
-            }),
-        })
+        // SAFETY: the closure initialises both fields in place: the C node as
+        // `timerqueue_init` (RB_CLEAR_NODE) does, and the ring to the node itself, which is
+        // pinned from here on.
+        unsafe {
+            pin_init::pin_init_from_closure(|this: *mut Self| {
+                let n = core::ptr::addr_of_mut!((*this).node).cast::<bindings::timerqueue_node>();
+                core::ptr::addr_of_mut!((*n).node.__rb_parent_color).write(n as usize);
+                core::ptr::addr_of_mut!((*n).node.rb_right).write(core::ptr::null_mut());
+                core::ptr::addr_of_mut!((*n).node.rb_left).write(core::ptr::null_mut());
+                core::ptr::addr_of_mut!((*n).expires).write(0);
+                // INVARIANT: not queued: parent link and ring point at the node itself.
+                core::ptr::addr_of_mut!((*this).ring).write(UnsafeCell::new(Ring {
+                    prev: this,
+                    next: this,
+                }));
+                Ok(())
+            })
+        }
     }
 
-    fn as_ptr(&self) -> *mut bindings::timerqueue_node {
+    #[inline]
+    fn c(&self) -> *mut bindings::timerqueue_node {
         self.node.get()
     }
 
-    /// Whether the node is in a queue (`timerqueue_node_queued`).
-    ///
-    /// The caller serialises this with the queue's users (the engine lock).
-    pub(crate) fn is_queued(&self) -> bool {
-        let n = self.as_ptr();
-        // SAFETY: by the type invariant the node is valid; the caller serialises the read with
-        // the tree's writers. An unqueued node's parent link points at itself.
-        unsafe { core::ptr::addr_of!((*n).node.__rb_parent_color).read() != n as usize }
+    #[inline]
+    fn ptr(&self) -> *mut QueueNode {
+        core::ptr::from_ref(self).cast_mut()
+    }
+
+    /// The parent link of the C node (colour bit included).
+    #[inline]
+    fn parent_link(&self) -> usize {
+        // SAFETY: by the type invariant the node is valid; the caller of every method below
+        // serialises reads with the queue's writers.
+        unsafe { core::ptr::addr_of!((*self.c()).node.__rb_parent_color).read() }
     }
 
     /// The expiry the node was last queued with (kept after it left the queue).
@@ -63,15 +102,28 @@ impl QueueNode {
     pub(crate) fn expires(&self) -> i64 {
         // SAFETY: by the type invariant the node is valid; the caller serialises the read with
         // the only writer.
-        unsafe { core::ptr::addr_of!((*self.as_ptr()).expires).read() }
+        unsafe { core::ptr::addr_of!((*self.c()).expires).read() }
+    }
+
+    /// Whether the node is in a queue (in the tree or in a group).
+    ///
+    /// The caller serialises this with the queue's users (the engine lock).
+    #[inline]
+    pub(crate) fn is_queued(&self) -> bool {
+        self.parent_link() != self.c() as usize
     }
 }
 
-/// A timer queue (`struct timerqueue_head`).
+/// A timer queue (`struct timerqueue_head`) and its rightmost node.
 ///
 /// The tree does not point back at its head, so the head may move; its nodes may not.
+///
+/// # Invariants
+///
+/// `last` is the rightmost node of the tree (null when it is empty), a group head.
 pub(crate) struct TimerQueue {
     head: bindings::timerqueue_head,
+    last: *mut QueueNode,
 }
 
 // SAFETY: the head only holds pointers to the nodes of its owner, which uses it under one lock.
@@ -89,6 +141,8 @@ impl TimerQueue {
                     rb_leftmost: core::ptr::null_mut(),
                 },
             },
+            // INVARIANT: the tree is empty.
+            last: core::ptr::null_mut(),
         }
     }
 
@@ -100,12 +154,48 @@ impl TimerQueue {
     /// every call on this queue or its nodes is serialised by the caller.
     #[inline]
     pub(crate) unsafe fn add(&mut self, node: &QueueNode, expires: i64) -> bool {
-        let n = node.as_ptr();
-        // SAFETY: by the type invariant `n` is valid and pinned; the caller guarantees it is in
-        // no queue (which `timerqueue_add` requires) and serialises the tree's users.
+        let n = node.c();
+        let last = self.last;
+        // SAFETY: by the type invariants `node` and `last` (when not null) are valid queue
+        // nodes, `last` the rightmost group head; the caller guarantees `node` is in no queue
+        // (its ring is itself) and serialises the tree's users.
         unsafe {
             core::ptr::addr_of_mut!((*n).expires).write(expires);
-            bindings::timerqueue_add(&mut self.head, n)
+            if !last.is_null() {
+                let ln = (*last).c();
+                if expires == (*ln).expires {
+                    // INVARIANT: a member of the rightmost group, at the end of its ring.
+                    (*n).node.__rb_parent_color = MEMBER;
+                    let lr = (*last).ring.get();
+                    let tail = (*lr).prev;
+                    *node.ring.get() = Ring {
+                        prev: tail,
+                        next: last,
+                    };
+                    (*(*tail).ring.get()).next = node.ptr();
+                    (*lr).prev = node.ptr();
+                    return false;
+                }
+                if expires > (*ln).expires {
+                    // After everything queued: the right child of the rightmost node, which has
+                    // none (`rb_link_node`), then the tree is rebalanced. Not the earliest.
+                    let nn = core::ptr::addr_of_mut!((*n).node);
+                    (*nn).__rb_parent_color = core::ptr::addr_of_mut!((*ln).node) as usize;
+                    (*nn).rb_left = core::ptr::null_mut();
+                    (*nn).rb_right = core::ptr::null_mut();
+                    (*ln).node.rb_right = nn;
+                    bindings::rb_insert_color(nn, &mut self.head.rb_root.rb_root);
+                    // INVARIANT: `node` is now the rightmost node, a group head.
+                    self.last = node.ptr();
+                    return false;
+                }
+            }
+            let first = bindings::timerqueue_add(&mut self.head, n);
+            if last.is_null() {
+                // INVARIANT: the tree was empty; `node` is its only node.
+                self.last = node.ptr();
+            }
+            first
         }
     }
 
@@ -117,29 +207,99 @@ impl TimerQueue {
     /// caller.
     #[inline]
     pub(crate) unsafe fn del(&mut self, node: &QueueNode) {
-        // SAFETY: the caller guarantees `node` is in this queue and serialises the tree's
-        // users; `timerqueue_del` unlinks it and marks it unqueued (RB_CLEAR_NODE).
-        unsafe { bindings::timerqueue_del(&mut self.head, node.as_ptr()) };
+        let n = node.c();
+        let me = node.ptr();
+        // SAFETY: the caller guarantees `node` is in this queue and serialises its users, so
+        // every node its ring and tree links reach is a valid queued node of this queue.
+        unsafe {
+            let ring = node.ring.get();
+            let (prev, next) = ((*ring).prev, (*ring).next);
+            if next == me {
+                // A head alone, the usual case.
+                if self.last == me {
+                    // INVARIANT: the node before the rightmost becomes the rightmost (the
+                    // `rb_node` is the first field of a `timerqueue_node`, the first field of a
+                    // `QueueNode`: the same address).
+                    self.last = bindings::rb_prev(core::ptr::addr_of!((*n).node)).cast();
+                }
+                // INVARIANT: `timerqueue_del` leaves the node unqueued (RB_CLEAR_NODE); its
+                // ring already points at itself.
+                bindings::timerqueue_del(&mut self.head, n);
+                return;
+            }
+            if node.parent_link() == MEMBER {
+                // A member: off the ring, the tree untouched.
+                (*(*prev).ring.get()).next = next;
+                (*(*next).ring.get()).prev = prev;
+            } else {
+                // A head with members: the first member takes its place in the tree.
+                let nn = core::ptr::addr_of_mut!((*n).node);
+                let mn = core::ptr::addr_of_mut!((*(*next).c()).node);
+                bindings::rb_replace_node(nn, mn, &mut self.head.rb_root.rb_root);
+                if self.head.rb_root.rb_leftmost == nn {
+                    self.head.rb_root.rb_leftmost = mn;
+                }
+                (*(*prev).ring.get()).next = next;
+                (*(*next).ring.get()).prev = prev;
+                if self.last == me {
+                    // INVARIANT: the new head is the rightmost node.
+                    self.last = next;
+                }
+            }
+            // INVARIANT: not queued: parent link and ring point at the node itself.
+            (*n).node.__rb_parent_color = n as usize;
+            *ring = Ring { prev: me, next: me };
+        }
     }
 
-    /// The earliest node, if any (`timerqueue_getnext`).
+    /// An earliest node, if any: a member of the leftmost group before its head.
     #[inline]
     pub(crate) fn first(&self) -> Option<*const QueueNode> {
         let leftmost = self.head.rb_root.rb_leftmost;
-        // The `rb_node` is the first field of a `timerqueue_node`, the only field of a
-        // (transparent) `QueueNode`: the same address.
-        (!leftmost.is_null()).then(|| leftmost.cast_const().cast::<QueueNode>())
+        if leftmost.is_null() {
+            return None;
+        }
+        // The `rb_node` is the first field of a `timerqueue_node`, the first field of a
+        // `QueueNode`: the same address.
+        let head = leftmost.cast::<QueueNode>();
+        // SAFETY: the leftmost node is a queued group head of this queue; the caller
+        // serialises the queue's users.
+        let next = unsafe { (*(*head).ring.get()).next };
+        Some(next.cast_const())
     }
 
-    /// The node after `node` in expiry order (`timerqueue_iterate_next`), for consistency
-    /// checks.
+    /// Calls `f` on every queued node, in expiry order (a head, then its members), for
+    /// consistency checks. Returns the last group head seen.
     ///
     /// # Safety
     ///
-    /// `node` is in this queue; the caller serialises the tree's users.
-    pub(crate) unsafe fn next(&self, node: *const QueueNode) -> Option<*const QueueNode> {
-        // SAFETY: the caller guarantees `node` is a queued node of this tree.
-        let n = unsafe { bindings::timerqueue_iterate_next(node.cast_mut().cast()) };
-        (!n.is_null()).then(|| n.cast_const().cast::<QueueNode>())
+    /// The caller serialises the queue's users.
+    pub(crate) unsafe fn for_each(
+        &self,
+        mut f: impl FnMut(&QueueNode),
+    ) -> Option<*const QueueNode> {
+        let mut head = self.head.rb_root.rb_leftmost.cast::<QueueNode>();
+        let mut last = None;
+        // SAFETY: the caller serialises the queue's users; every node reached through the tree
+        // and the rings is a valid queued node.
+        unsafe {
+            while !head.is_null() {
+                let h = &*head;
+                f(h);
+                let mut m = (*h.ring.get()).next;
+                while m != head {
+                    f(&*m);
+                    m = (*(*m).ring.get()).next;
+                }
+                last = Some(head.cast_const());
+                head = bindings::timerqueue_iterate_next(h.c()).cast();
+            }
+        }
+        last
+    }
+
+    /// The rightmost group head, if any, for consistency checks.
+    pub(crate) fn last(&self) -> Option<*const QueueNode> {
+        (!self.last.is_null()).then(|| self.last.cast_const())
     }
 }
