@@ -130,6 +130,25 @@ fn check_zero_tail(reader: &mut UserSliceReader, mut left: usize) -> Result {
     Ok(())
 }
 
+/// The debugging options of this kernel that slow down the paths the benchmarks time
+/// (`HRC_INFO_*`), so that a harness can refuse to time on such a kernel.
+fn kernel_debug() -> u32 {
+    let mut d = 0;
+    if cfg!(CONFIG_LOCKDEP) {
+        d |= uapi::HRC_INFO_LOCKDEP;
+    }
+    if cfg!(CONFIG_KASAN) {
+        d |= uapi::HRC_INFO_KASAN;
+    }
+    if cfg!(CONFIG_KCSAN) {
+        d |= uapi::HRC_INFO_KCSAN;
+    }
+    if cfg!(CONFIG_DEBUG_KMEMLEAK) {
+        d |= uapi::HRC_INFO_KMEMLEAK;
+    }
+    d
+}
+
 /// Nanoseconds from a tick-or-ns time and its "ns" flag.
 fn delay_ns(time: i64, flags: u32, ns_flag: u32) -> Result<i64> {
     if flags & !ns_flag != 0 {
@@ -165,6 +184,7 @@ fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
                 max_events: crate::max_timers(),
                 event_size: size_of::<uapi::hrc_event>() as u32,
                 qlimit: e.lock().qlimit(),
+                kernel_debug: kernel_debug(),
                 ..Default::default()
             };
             Ok(0)

@@ -107,6 +107,14 @@ fn info_reports_abi_and_a_precise_clock() -> Result<(), String> {
         "event_size {}",
         i.event_size
     );
+    // The test kernel (kernel/hrcallout.config) has lockdep, KASAN and kmemleak, not KCSAN;
+    // the benchmarks refuse to time on a kernel that reports any of them.
+    let debug = sys::HRC_INFO_LOCKDEP | sys::HRC_INFO_KASAN | sys::HRC_INFO_KMEMLEAK;
+    ensure!(
+        i.kernel_debug == debug,
+        "kernel_debug {:#x}, expected {debug:#x}",
+        i.kernel_debug
+    );
     // The module parameter is honoured (the test job loads it with HRC_MAX_TIMERS).
     let want: u32 = std::env::var("HRC_MAX_TIMERS")
         .ok()

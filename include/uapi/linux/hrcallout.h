@@ -33,8 +33,15 @@ struct hrc_info {
 	__u32 max_events;	/* queued event records per file (module parameter) */
 	__u32 event_size;	/* sizeof(struct hrc_event) as the kernel writes it */
 	__u32 qlimit;		/* this file's current Mach queue limit */
-	__u64 reserved[4];
+	__u32 kernel_debug;	/* HRC_INFO_*: debugging in this kernel (timings mean little) */
+	__u32 pad;
+	__u64 reserved[3];
 };
+
+#define HRC_INFO_LOCKDEP 0x1	/* CONFIG_LOCKDEP (lock debugging, PROVE_LOCKING) */
+#define HRC_INFO_KASAN 0x2	/* CONFIG_KASAN */
+#define HRC_INFO_KCSAN 0x4	/* CONFIG_KCSAN */
+#define HRC_INFO_KMEMLEAK 0x8	/* CONFIG_DEBUG_KMEMLEAK */
 
 /* HRC_IOC_TIMEOUT: STREAMS timeout(). Fires once; its event has kind HRC_EV_TIMEOUT. */
 #define HRC_TIMEOUT_NS 0x1	/* time is nanoseconds, not ticks */

@@ -809,12 +809,17 @@ fn preflight() -> Result<(), String> {
     if i.resolution_ns != 1 {
         return Err(format!("hrtimer resolution {} ns, not 1", i.resolution_ns));
     }
-    if std::path::Path::new("/proc/lockdep").exists()
+    // The module reports the kernel's debugging from its build config; the files are a
+    // second opinion for a module built without that report.
+    if i.kernel_debug != 0
+        || std::path::Path::new("/proc/lockdep").exists()
         || std::path::Path::new("/sys/kernel/debug/kmemleak").exists()
     {
-        return Err(
-            "this kernel has lockdep or kmemleak: use the benchmark kernel (make bench)".into(),
-        );
+        return Err(format!(
+            "this kernel has lockdep, KASAN, KCSAN or kmemleak (HRC_INFO_* {:#x}): use the \
+             benchmark kernel (make bench)",
+            i.kernel_debug
+        ));
     }
     Ok(())
 }
