@@ -228,7 +228,7 @@ pub(crate) fn init() {
 }
 
 fn wait_all(done: impl Fn() -> bool, spread: i64) -> Result {
-    fsleep(Delta::from_nanos(spread + 20_000_000));
+    fsleep(Delta::from_nanos(LEAD + spread + 10_000_000));
     for _ in 0..5000 {
         if done() {
             return Ok(());
@@ -237,6 +237,11 @@ fn wait_all(done: impl Fn() -> bool, spread: i64) -> Result {
     }
     Err(ETIMEDOUT)
 }
+
+/// How far ahead the first lateness timer is due: arming 10 000 callouts (each allocated)
+/// takes longer than 10 ms, and with less lead the first ones came due while the arming loop
+/// still held the CPU, which the figures then measured.
+const LEAD: i64 = 100_000_000;
 
 /// Lateness of `n` timers spread over `spread` ns through one path.
 fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stats> {
@@ -263,7 +268,7 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
                 )?;
                 timers.push(t, GFP_KERNEL)?;
             }
-            let t0 = Clock::Monotonic.now() + 10_000_000;
+            let t0 = Clock::Monotonic.now() + LEAD;
             for t in &timers {
                 let at = if burst {
                     t0
@@ -308,7 +313,7 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
             } else {
                 None
             };
-            let t0 = Clock::Monotonic.now() + 10_000_000;
+            let t0 = Clock::Monotonic.now() + LEAD;
             let mut res = Ok(());
             for (i, (exp, _)) in slots.iter().enumerate() {
                 let at = t0 + r.below(spread as u64) as i64;
