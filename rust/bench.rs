@@ -6,7 +6,7 @@
 //! parameter (the benchmark guest sets it), since a run occupies a CPU for seconds.
 
 use crate::callout::{self, Mode, Run};
-use crate::engine::{Engine, HrBackend, Kind, CHUNK};
+use crate::engine::{Engine, HrBackend, Kind, When, CHUNK};
 use crate::streams;
 use crate::timer::{Clock, Expiry, RawTimer};
 use crate::uapi;
@@ -322,15 +322,12 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
                 if let Some(soft) = &soft {
                     // An in-kernel timeout armed at the exact absolute expiry.
                     res = soft
-                        .alloc_with(
+                        .one_shot(
                             Kind::KernelTimeout,
-                            Clock::Monotonic,
                             0,
+                            When::At(at),
+                            Some((record_late, i)),
                             GFP_KERNEL,
-                            |l, slot| {
-                                l.set_callback(slot, record_late, i);
-                                l.arm(slot, at, 0)
-                            },
                         )
                         .map(|_| ());
                 } else {

@@ -144,6 +144,15 @@ pub(crate) struct Record {
 /// The callback of an in-kernel timeout.
 pub(crate) type KernelCallback = fn(usize);
 
+/// When a one-shot ([`Engine::one_shot`]) is due on the monotonic clock.
+#[derive(Clone, Copy)]
+pub(crate) enum When {
+    /// This many ns after it is armed (at once if <= 0).
+    After(i64),
+    /// At this absolute time.
+    At(i64),
+}
+
 /// What a slot holds besides the fields every kind uses.
 pub(crate) enum Body {
     /// A one-shot that delivers a record (userspace timeout, mTCP): when it fired.
@@ -947,14 +956,14 @@ impl<B: Backend> Engine<B> {
         }
     }
 
-    /// A one-shot of `kind` on the monotonic clock due `delay_ns` from now (at once if <= 0),
-    /// calling `callback` if it is an in-kernel timeout: allocated and armed in one lock hold
-    /// and one slot lookup, the table grown with `flags` if full.
+    /// A one-shot of `kind` on the monotonic clock due `when`, calling `callback` if it is an
+    /// in-kernel timeout: allocated and armed in one lock hold and one slot lookup, the table
+    /// grown with `flags` if full.
     pub(crate) fn one_shot(
         &self,
         kind: Kind,
         cookie: u64,
-        delay_ns: i64,
+        when: When,
         callback: Option<(KernelCallback, usize)>,
         flags: Flags,
     ) -> Result<u64> {
@@ -969,8 +978,14 @@ impl<B: Backend> Engine<B> {
             {
                 let mut l = self.lock();
                 if !l.needs_growth() {
-                    let now = self.backend.now(Clock::Monotonic);
-                    let expiry = now.saturating_add(delay_ns.max(0));
+                    // A delay counts from the clock read made when the timer is armed.
+                    let expiry = match when {
+                        When::After(delay) => self
+                            .backend
+                            .now(Clock::Monotonic)
+                            .saturating_add(delay.max(0)),
+                        When::At(expiry) => expiry,
+                    };
                     return l.alloc_one_shot(kind, Clock::Monotonic, cookie, expiry, callback);
                 }
             }
@@ -1364,16 +1379,6 @@ impl<'a, B: Backend> Locked<'a, B> {
         self.g.free = slot;
         self.g.nfree += 1;
         self.g.live -= 1;
-    }
-
-    /// Makes `slot` an in-kernel timeout calling `func(arg)`.
-    pub(crate) fn set_callback(&mut self, slot: u32, func: KernelCallback, arg: usize) {
-        let d = self.data(slot);
-        d.cookie = arg as u64;
-        d.body = Body::Kernel {
-            func,
-            cpu: u32::MAX,
-        };
     }
 
     /// Starts the hrtimer of `clock` for the earliest armed expiry, unless it is already

@@ -14,7 +14,7 @@
 //!   (or this timer's previous message is unread); the missed count rides on the next message
 //!   that gets through, then restarts at zero.
 
-use crate::engine::{Backend, Engine, Kind, Locked, Object, Overrun, Sched};
+use crate::engine::{Backend, Engine, Kind, Locked, Object, Overrun, Sched, When};
 use crate::timer::{self, Clock};
 use crate::uapi;
 use kernel::prelude::*;
@@ -258,5 +258,11 @@ pub(crate) fn settimer<B: Backend>(
         .saturating_mul(1_000_000_000)
         .saturating_add(tv_usec * 1000);
     let cookie = i64::from(id) as u64;
-    engine.one_shot(Kind::Mtcp, cookie, ns, None, GFP_KERNEL_ACCOUNT)
+    engine.one_shot(
+        Kind::Mtcp,
+        cookie,
+        When::After(ns),
+        None,
+        GFP_KERNEL_ACCOUNT,
+    )
 }

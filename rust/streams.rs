@@ -13,7 +13,7 @@
 //! unknown, has fired, was cancelled, belongs to another file, or is the running callback's own
 //! (illumos semantics, chosen over OpenSS7's "undefined", see `docs/semantics.md`).
 
-use crate::engine::{Backend, Body, Engine, HrBackend, Kind};
+use crate::engine::{Backend, Body, Engine, HrBackend, Kind, When};
 use crate::timer::Clock;
 use kernel::{bindings, prelude::*, sync::Arc};
 
@@ -58,7 +58,7 @@ pub(crate) fn timeout_on<B: Backend>(
     engine.one_shot(
         Kind::KernelTimeout,
         0,
-        hztons(ticks),
+        When::After(hztons(ticks)),
         Some((func, arg)),
         GFP_ATOMIC,
     )
@@ -95,7 +95,13 @@ pub(crate) fn timeout_event<B: Backend>(
     delay_ns: i64,
     cookie: u64,
 ) -> Result<u64> {
-    engine.one_shot(Kind::Timeout, cookie, delay_ns, None, GFP_KERNEL_ACCOUNT)
+    engine.one_shot(
+        Kind::Timeout,
+        cookie,
+        When::After(delay_ns),
+        None,
+        GFP_KERNEL_ACCOUNT,
+    )
 }
 
 /// `HRC_IOC_BATCH`: a [`timeout_event`] for each `(delay_ns, cookie)` of `reqs`, its id

@@ -10,7 +10,7 @@
 //! outside the KUnit thread would only be logged.
 
 use crate::callout::{self, CalloutLock, LockKind, Mode, Run};
-use crate::engine::{Backend, Engine, FakeClock, HrBackend, Kind, Overrun};
+use crate::engine::{Backend, Engine, FakeClock, HrBackend, Kind, Overrun, TakenRecord, When};
 use crate::itimer;
 use crate::streams::{self, tick_ns};
 use crate::timer::{Clock, Expiry};
@@ -395,6 +395,36 @@ mod fake_clock {
         Ok(())
     }
 
+    /// Takes every queued record, calls `f` on it, then marks it read; returns how many.
+    fn drain(e: &Engine<FakeClock>, mut f: impl FnMut(&TakenRecord) -> Result) -> Result<usize> {
+        let mut n = 0;
+        loop {
+            // Not `while let`: its lock guard would live through the body.
+            let Some(t) = e.lock().take_record() else {
+                return Ok(n);
+            };
+            f(&t)?;
+            e.lock().finish_record(&t, true);
+            n += 1;
+        }
+    }
+
+    /// A QNX `SI_TIMER` timer on `clock` with `cookie`, armed for absolute `at`, then every
+    /// `interval` ns (0: once).
+    fn abs_timer(
+        e: &Engine<FakeClock>,
+        clock: Clock,
+        cookie: u64,
+        at: i64,
+        interval: u64,
+    ) -> Result<u64> {
+        let id = itimer::create(e, clock, crate::uapi::HRC_NOTIFY_SI_TIMER, cookie)?;
+        let value = at as u64;
+        let flags = crate::uapi::HRC_TIMER_ABSTIME;
+        itimer::settime(e, id, flags, itimer::Itimer { value, interval })?;
+        Ok(id)
+    }
+
     #[test]
     fn timers_armed_in_any_order_fire_in_expiry_order_and_cancelled_ones_never() -> Result {
         const N: u64 = 600;
@@ -419,16 +449,11 @@ mod fake_clock {
         for _ in 0..20 {
             e.advance(300);
             assert!(e.check().ok);
-            loop {
-                // Not `while let`: its lock guard would live through the body.
-                let Some(t) = e.lock().take_record() else {
-                    break;
-                };
+            drain(&e, |t| {
                 assert!(t.ev.fire_ns >= t.ev.expiry_ns);
                 assert_eq!(t.ev.expiry_ns - 1_000_000_000, t.ev.cookie as i64);
-                seen.push(t.ev.cookie, GFP_KERNEL)?;
-                e.lock().finish_record(&t, true);
-            }
+                Ok(seen.push(t.ev.cookie, GFP_KERNEL)?)
+            })?;
         }
         assert_eq!(seen.len() as u64, N - N / 3);
         assert!(seen.windows(2).all(|w| w[0] < w[1]));
@@ -463,16 +488,11 @@ mod fake_clock {
         for (step, expiry) in [(150, t0 + 100), (100, t0 + 200)] {
             e.advance(step);
             assert!(e.check().ok);
-            loop {
-                // Not `while let`: its lock guard would live through the body.
-                let Some(t) = e.lock().take_record() else {
-                    break;
-                };
+            drain(&e, |t| {
                 assert_eq!(t.ev.expiry_ns, expiry);
                 assert!(t.ev.fire_ns >= expiry);
-                seen.push(t.ev.cookie as usize, GFP_KERNEL)?;
-                e.lock().finish_record(&t, true);
-            }
+                Ok(seen.push(t.ev.cookie as usize, GFP_KERNEL)?)
+            })?;
         }
         assert_eq!(seen.len(), 60 - cancel.len());
         for c in 0..60 {
@@ -518,40 +538,27 @@ mod fake_clock {
     fn rearming_moves_a_timer_earlier_or_later() -> Result {
         let e = fake()?;
         let t0 = e.backend.now(Clock::Monotonic);
-        let id = itimer::create(&*e, Clock::Monotonic, crate::uapi::HRC_NOTIFY_SI_TIMER, 9)?;
         for k in 0..8 {
             streams::timeout_event(&*e, 1000 + k * 100, 0)?;
         }
-        let set = |at: u64| {
-            itimer::settime(
-                &*e,
-                id,
-                crate::uapi::HRC_TIMER_ABSTIME,
-                itimer::Itimer {
-                    value: at,
-                    interval: 0,
-                },
-            )
-        };
         // Later than everything, then earlier than everything, then in the middle.
-        set((t0 + 5000) as u64)?;
-        set((t0 + 50) as u64)?;
+        let id = abs_timer(&e, Clock::Monotonic, 9, t0 + 5000, 0)?;
+        let set = |at: i64| {
+            let v = itimer::Itimer {
+                value: at as u64,
+                interval: 0,
+            };
+            itimer::settime(&*e, id, crate::uapi::HRC_TIMER_ABSTIME, v)
+        };
+        set(t0 + 50)?;
         assert!(e.check().ok);
-        set((t0 + 1250) as u64)?;
+        set(t0 + 1250)?;
         assert!(e.check().ok);
         e.advance(1240);
-        let mut expiries = KVec::new();
-        loop {
-            // Not `while let`: its lock guard would live through the body.
-            let Some(t) = e.lock().take_record() else {
-                break;
-            };
-            expiries.push((t.id, t.ev.expiry_ns), GFP_KERNEL)?;
-            e.lock().finish_record(&t, true);
-        }
         // Three timeouts (1000, 1100, 1200), not the interval timer.
-        assert_eq!(expiries.len(), 3);
-        assert!(expiries.iter().all(|x| x.0 != id));
+        let mut ids = KVec::new();
+        assert_eq!(drain(&e, |t| Ok(ids.push(t.id, GFP_KERNEL)?))?, 3);
+        assert!(!ids.contains(&id));
         e.advance(20);
         let t = e.lock().take_record().ok_or(EINVAL)?;
         assert_eq!((t.id, t.ev.expiry_ns), (id, t0 + 1250));
@@ -575,31 +582,15 @@ mod fake_clock {
             } else {
                 Clock::Realtime
             };
-            let id = itimer::create(&*e, clock, crate::uapi::HRC_NOTIFY_SI_TIMER, i)?;
-            itimer::settime(
-                &*e,
-                id,
-                crate::uapi::HRC_TIMER_ABSTIME,
-                itimer::Itimer {
-                    value: at as u64,
-                    interval: 0,
-                },
-            )?;
-            ids.push(id, GFP_KERNEL)?;
+            ids.push(abs_timer(&e, clock, i, at, 0)?, GFP_KERNEL)?;
         }
         e.advance(999);
         assert!(e.lock().take_record().is_none());
         e.advance(1);
-        let mut n = 0;
-        loop {
-            // Not `while let`: its lock guard would live through the body.
-            let Some(t) = e.lock().take_record() else {
-                break;
-            };
+        let n = drain(&e, |t| {
             assert_eq!(t.ev.expiry_ns, at);
-            n += 1;
-            e.lock().finish_record(&t, true);
-        }
+            Ok(())
+        })?;
         assert_eq!(n, 256);
         for id in ids {
             itimer::delete(&*e, id)?;
@@ -615,20 +606,10 @@ mod fake_clock {
     fn a_pass_handles_only_what_was_due_when_it_began() -> Result {
         let e = fake()?;
         let t0 = e.backend.now(Clock::Monotonic);
-        let mut ids = KVec::new();
         // More timers than one lock hold handles, period 1 ns, all due at t0 + 10.
+        let mut ids = KVec::new();
         for i in 0..200u64 {
-            let id = itimer::create(&*e, Clock::Monotonic, crate::uapi::HRC_NOTIFY_SI_TIMER, i)?;
-            itimer::settime(
-                &*e,
-                id,
-                crate::uapi::HRC_TIMER_ABSTIME,
-                itimer::Itimer {
-                    value: (t0 + 10) as u64,
-                    interval: 1,
-                },
-            )?;
-            ids.push(id, GFP_KERNEL)?;
+            ids.push(abs_timer(&e, Clock::Monotonic, i, t0 + 10, 1)?, GFP_KERNEL)?;
         }
         // The pass takes time: each of the next readings is 1 us later than the one before.
         e.backend.drift(1000, 8);
@@ -636,15 +617,10 @@ mod fake_clock {
         // One pass, one reading (t0 + 1010): every timer handled once, for the period due
         // then, the 1000 before it as overruns.
         let first = t0 + 10 + 1000;
-        let mut n = 0;
-        loop {
-            let Some(t) = e.lock().take_record() else {
-                break;
-            };
+        let n = drain(&e, |t| {
             assert_eq!((t.ev.expiry_ns, t.ev.overruns), (first, 1000));
-            n += 1;
-            e.lock().finish_record(&t, true);
-        }
+            Ok(())
+        })?;
         assert_eq!(n, 200);
         e.backend.drift(0, 0);
         for id in ids {
@@ -659,12 +635,7 @@ mod fake_clock {
     fn the_clocks_queues_are_apart() -> Result {
         let e = fake()?;
         let now = e.backend.now(Clock::Realtime);
-        let rt = itimer::create(&*e, Clock::Realtime, crate::uapi::HRC_NOTIFY_SI_TIMER, 1)?;
-        let abs = |v: i64| itimer::Itimer {
-            value: v as u64,
-            interval: 0,
-        };
-        itimer::settime(&*e, rt, crate::uapi::HRC_TIMER_ABSTIME, abs(now + 500))?;
+        let rt = abs_timer(&e, Clock::Realtime, 1, now + 500, 0)?;
         streams::timeout_event(&*e, 1000, 2)?;
         // Stepping realtime past its timer fires it and nothing monotonic.
         e.set_realtime(600);
@@ -778,15 +749,12 @@ mod real_hrtimers {
         for i in (0..REAL_N).rev() {
             let due = t0 + (i as i64) * 100_000;
             SPREAD_DUE[i].store(due, Relaxed);
-            let id = e.alloc_with(
+            let id = e.one_shot(
                 Kind::KernelTimeout,
-                Clock::Monotonic,
                 0,
+                When::At(due),
+                Some((spread_fired, i)),
                 GFP_KERNEL,
-                |l, slot| {
-                    l.set_callback(slot, spread_fired, i);
-                    l.arm(slot, due, 0)
-                },
             )?;
             if i % 4 == 0 {
                 cancelled[i] = streams::untimeout_on(&e, id).is_ok();

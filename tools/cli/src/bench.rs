@@ -222,6 +222,38 @@ fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
     r
 }
 
+/// Measures the raw, callout and timeout pairs with `pair(kind)` and emits the callout's and
+/// the timeout's ratio to the raw one under `ids` (targets 1.3 and 1.6).
+fn emit_pairs(
+    mode: &str,
+    ids: (&'static str, &'static str),
+    suffix: &str,
+    pair: impl Fn(u32) -> Result<f64, String>,
+) -> Result<(), String> {
+    let raw = pair(sys::HRC_BENCH_RAW_PAIR)?;
+    for (id, kind, what, target) in [
+        (
+            ids.0,
+            sys::HRC_BENCH_CALLOUT_PAIR,
+            "callout_reset+stop",
+            1.3,
+        ),
+        (ids.1, sys::HRC_BENCH_TIMEOUT_PAIR, "timeout+untimeout", 1.6),
+    ] {
+        let m = Metric {
+            id,
+            name: format!("{what} {suffix}"),
+            subject: pair(kind)?,
+            baseline: raw,
+            unit: "ns",
+            cmp: "le",
+            target,
+        };
+        emit(mode, &m);
+    }
+    Ok(())
+}
+
 fn kernel_benchmarks_on_cpu0(mode: &str, big: bool) -> Result<(), String> {
     let d = Device::open().map_err(|e| e.to_string())?;
     let pendings: &[u64] = if big {
@@ -230,70 +262,18 @@ fn kernel_benchmarks_on_cpu0(mode: &str, big: bool) -> Result<(), String> {
         &[0, 1000, 100_000]
     };
     for &p in pendings {
-        let raw = kbench(&d, sys::HRC_BENCH_RAW_PAIR, 2000, p, 0)?.p50_ns as f64;
-        let co = kbench(&d, sys::HRC_BENCH_CALLOUT_PAIR, 2000, p, 0)?.p50_ns as f64;
-        let to = kbench(&d, sys::HRC_BENCH_TIMEOUT_PAIR, 2000, p, 0)?.p50_ns as f64;
-        let name = |w: &str| format!("{w} pair vs raw hrtimer start+cancel, {p} pending");
-        emit(
-            mode,
-            &Metric {
-                id: "P1a",
-                name: name("callout_reset+stop"),
-                subject: co,
-                baseline: raw,
-                unit: "ns",
-                cmp: "le",
-                target: 1.3,
-            },
-        );
-        emit(
-            mode,
-            &Metric {
-                id: "P1b",
-                name: name("timeout+untimeout"),
-                subject: to,
-                baseline: raw,
-                unit: "ns",
-                cmp: "le",
-                target: 1.6,
-            },
-        );
+        let pair = |kind| kbench(&d, kind, 2000, p, 0).map(|b| b.p50_ns as f64);
+        let suffix = format!("pair vs raw hrtimer start+cancel, {p} pending");
+        emit_pairs(mode, ("P1a", "P1b"), &suffix, pair)?;
     }
     // The special case of the reference's method (5.3): the probe is always the earliest
     // timer, so every arm moves the timer the next expiry is programmed for (the engine's
     // own hrtimer, for the engine's pairs).
     for p in [0u64, 100_000] {
-        let early =
+        let pair =
             |kind| kbench(&d, kind | sys::HRC_BENCH_EARLIEST, 2000, p, 0).map(|b| b.p50_ns as f64);
-        let raw = early(sys::HRC_BENCH_RAW_PAIR)?;
-        let co = early(sys::HRC_BENCH_CALLOUT_PAIR)?;
-        let to = early(sys::HRC_BENCH_TIMEOUT_PAIR)?;
-        let name =
-            |w: &str| format!("{w} pair vs raw pair, probe always the earliest, {p} pending");
-        emit(
-            mode,
-            &Metric {
-                id: "P1e",
-                name: name("callout_reset+stop"),
-                subject: co,
-                baseline: raw,
-                unit: "ns",
-                cmp: "le",
-                target: 1.3,
-            },
-        );
-        emit(
-            mode,
-            &Metric {
-                id: "P1e",
-                name: name("timeout+untimeout"),
-                subject: to,
-                baseline: raw,
-                unit: "ns",
-                cmp: "le",
-                target: 1.6,
-            },
-        );
+        let suffix = format!("pair vs raw pair, probe always the earliest, {p} pending");
+        emit_pairs(mode, ("P1e", "P1e"), &suffix, pair)?;
     }
     // Floors in the same boot, to explain where the engine's overhead goes.
     let lock = kbench(&d, sys::HRC_BENCH_LOCK_PAIR, 2000, 0, 0)?.p50_ns;
