@@ -1260,25 +1260,24 @@ impl<'a, B: Backend> Locked<'a, B> {
     /// Finds the live object `id`: `ENOENT` for unknown, stale, foreign or malformed ids.
     #[inline]
     pub(crate) fn lookup(&mut self, id: u64) -> Result<u32> {
-        let slot = (id & SLOT_MASK) as u32;
-        if id == 0 || slot >= self.g.capacity() {
-            return Err(ENOENT);
-        }
-        if self.data(slot).id != id {
-            return Err(ENOENT);
-        }
-        Ok(slot)
+        self.lookup_if(id, |_| true)
     }
 
     /// Looks `id` up and checks it is of `kind`.
     #[inline]
     pub(crate) fn lookup_kind(&mut self, id: u64, kind: Kind) -> Result<u32> {
+        self.lookup_if(id, |d| d.kind == kind)
+    }
+
+    /// [`Locked::lookup`] of an object whose data also passes `ok` (one slot lookup).
+    #[inline]
+    fn lookup_if(&mut self, id: u64, ok: impl Fn(&EntryData) -> bool) -> Result<u32> {
         let slot = (id & SLOT_MASK) as u32;
         if id == 0 || slot >= self.g.capacity() {
             return Err(ENOENT);
         }
         let d = self.data(slot);
-        if d.id != id || d.kind != kind {
+        if d.id != id || !ok(d) {
             return Err(ENOENT);
         }
         Ok(slot)
