@@ -2,8 +2,10 @@
 # hrcallout: top-level entry points. `make help` lists them.
 SHELL := /bin/bash
 KDIR ?= $(shell scripts/kernel.sh --print 2>/dev/null)
-KMAKE_VARS := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc BINDGEN=$(HOME)/.cargo/bin/bindgen
-export LIBCLANG_PATH := /usr/lib/llvm-19/lib
+include scripts/toolchain.mk
+KMAKE_VARS := $(HRC_KMAKE_VARS)
+export LIBCLANG_PATH
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all module modules clippy tools kernel run check bench clean help fmt
 
@@ -14,7 +16,7 @@ module modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) modules
 
 clippy:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) CLIPPY=1 modules
 
 tools:
 	cargo build --release --locked
@@ -32,7 +34,7 @@ bench:
 	scripts/bench.sh
 
 fmt:
-	rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml rust/*.rs
+	rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml $$(find rust -name '*.rs' ! -name uapi_generated.rs)
 	cargo fmt
 
 clean:

@@ -2,14 +2,14 @@
 
 //! In-kernel benchmarks (`HRC_IOC_BENCH`), each subject with its raw baseline in the same boot.
 //!
-//! Not tests: they report figures and assert nothing. Enabled by the `enable_bench` module
-//! parameter (the benchmark guest sets it), since a run occupies a CPU for seconds.
+//! Not tests: they report figures and assert nothing. Built only into the benchmark module
+//! (`make bench` builds with `HRC_BENCH=1`, which sets `--cfg hrc_bench`), and enabled by the
+//! `enable_bench` module parameter (the benchmark guest sets it), since a run occupies a CPU
+//! for seconds.
 
 use crate::callout::{self, Mode, Run};
-use crate::engine::{Engine, HrBackend, Kind, When, CHUNK};
-use crate::streams;
-use crate::timer::{Clock, Expiry, RawTimer};
-use crate::uapi;
+use crate::engine::{hrtimer::RawTimer, Clock, Engine, Expiry, HrBackend, When, CHUNK};
+use crate::{streams, uapi, HrEngine};
 use kernel::{
     bindings,
     prelude::*,
@@ -78,7 +78,7 @@ fn earliest(i: u32) -> i64 {
 }
 
 /// Arm+cancel pairs, `ROUNDS` rounds of `iters`, with `pending` timeouts armed meanwhile.
-fn pairs(e: &Engine<HrBackend>, kind: u32, iters: u32, pending: u64, early: bool) -> Result<Stats> {
+fn pairs(e: &HrEngine, kind: u32, iters: u32, pending: u64, early: bool) -> Result<Stats> {
     // Up to 1 s of 10 us steps for the earliest-probe runs, so every delay stays positive.
     let iters = iters.clamp(1, if early { 90_000 } else { 1_000_000 });
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
@@ -244,7 +244,7 @@ fn wait_all(done: impl Fn() -> bool, spread: i64) -> Result {
 const LEAD: i64 = 100_000_000;
 
 /// Lateness of `n` timers spread over `spread` ns through one path.
-fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stats> {
+fn latency(e: &HrEngine, kind: u32, n: u32, spread: i64) -> Result<Stats> {
     let n = n.clamp(1, 100_000) as usize;
     let spread = spread.clamp(1_000_000, 10 * SEC);
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
@@ -303,7 +303,7 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
             let mut callouts = KVec::with_capacity(n, GFP_KERNEL)?;
             // In-kernel timeouts need an engine whose expiries run in soft irq, like the
             // module's kernel engine (a file's engine expires in hard irq).
-            let soft = if kind == uapi::HRC_BENCH_SOFT_LATENCY {
+            let soft: Option<Arc<HrEngine>> = if kind == uapi::HRC_BENCH_SOFT_LATENCY {
                 Some(Engine::new(
                     HrBackend,
                     n as u32 + CHUNK as u32,
@@ -322,13 +322,7 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
                 if let Some(soft) = &soft {
                     // An in-kernel timeout armed at the exact absolute expiry.
                     res = soft
-                        .one_shot(
-                            Kind::KernelTimeout,
-                            0,
-                            When::At(at),
-                            Some((record_late, i)),
-                            GFP_KERNEL,
-                        )
+                        .call_once(0, record_late, i, When::At(at), GFP_KERNEL)
                         .map(|_| ());
                 } else {
                     res = callout::init(e, Mode::Mp, GFP_KERNEL).and_then(|c| {
@@ -365,11 +359,14 @@ fn latency(e: &Engine<HrBackend>, kind: u32, n: u32, spread: i64) -> Result<Stat
     Ok(stats(&mut out))
 }
 
-/// `HRC_IOC_BENCH`.
-pub(crate) fn run(e: &Arc<Engine<HrBackend>>, b: &uapi::hrc_bench) -> Result<Stats> {
-    if !crate::bench_enabled() {
-        return Err(EPERM);
-    }
+/// `HRC_IOC_BENCH` (enabled: the transport checked `enable_bench`).
+pub(crate) fn ioctl(e: &Arc<HrEngine>, b: &mut uapi::hrc_bench) -> Result<isize> {
+    let s = run(e, b)?;
+    (b.min_ns, b.p50_ns, b.p99_ns, b.p999_ns, b.max_ns) = (s.min, s.p50, s.p99, s.p999, s.max);
+    Ok(0)
+}
+
+fn run(e: &Arc<HrEngine>, b: &uapi::hrc_bench) -> Result<Stats> {
     let _serial = BENCH_LOCK.lock();
     let early = b.kind & uapi::HRC_BENCH_EARLIEST != 0;
     let kind = b.kind & !uapi::HRC_BENCH_EARLIEST;

@@ -2,25 +2,61 @@
 
 //! hrcallout: classic timer APIs on Linux hrtimers.
 //!
-//! Personalities ([`streams`], [`callout`], [`itimer`]) are thin layers over one [`engine`]; [`device`] is
-//! the `/dev/hrcallout` transport. The ioctl ABI is `include/uapi/linux/hrcallout.h`.
+//! One [`engine`] that knows no personality; thin personalities that own their state and
+//! their ioctl decoders ([`streams`], [`callout`], [`itimer`] for QNX and Mach, [`mtcp`]); the
+//! in-kernel API ([`kernel_api`]); `/dev/hrcallout` as a transport only ([`device`]). Ticks
+//! and nanoseconds convert in [`ticks`]. The ioctl ABI is `include/uapi/linux/hrcallout.h`
+//! ([`uapi`]). Dependencies run one way: device → personalities → engine; the engine imports
+//! none of the others.
+//!
+//! # Locking
+//!
+//! Every lock of the module, what it guards, and how they nest (outermost first; a lock is
+//! only ever taken while holding locks above it in this list):
+//!
+//! 1. A callout's lock: a [`callout::CalloutLock`] (mutex or spinlock) or the module-wide
+//!    lock of non-MP callouts (`callout::lock::GIANT`, a mutex, initialised in module init).
+//!    Guards nothing of ours: the executor holds it around the callback, so that a
+//!    `callout_stop` made under it prevents the run. Each records its holder (an atomic,
+//!    written only by the holder) for `stop_sync`'s "held by the caller" test. Never two at
+//!    once.
+//! 2. A file's lock registry (`callout::registry::LockRegistry`, a mutex): the file's list of
+//!    callout locks. Leaf; process context.
+//! 3. The kernel-engine global (`kernel_api::KERNEL_ENGINE`, a `SpinLockIrq`): the published
+//!    `Arc` of the kernel engine, owned by [`kernel_api::KernelApi`]. Dropped before the
+//!    engine lock is taken.
+//! 4. An engine's lock (`engine::Engine::inner`, a `SpinLockIrq`, also taken in hard irq):
+//!    everything of one engine — slots, objects (including a callout's state), timer queues,
+//!    hrtimer state, event queue, fired list. Below it only the hrtimer core's base lock
+//!    (starting an hrtimer), the wait queues of the engine's condition variables (`readers`:
+//!    readers and poll, waited on with the engine lock; `done`: `stop_sync`, likewise), and the
+//!    workqueue's pool lock (kicking the executor). Dropped around inline callbacks, executor
+//!    jobs, table growth and teardown's waits.
+//! 5. The fake clock's lock (`engine::fake`, KUnit only, a `SpinLockIrq`): its time and
+//!    started timers; taken under the engine lock by the backend calls, leaf.
+//! 6. The benchmarks' lock (`bench::BENCH_LOCK`, a mutex, benchmark builds only): one
+//!    benchmark at a time; taken in process context before anything else.
 
 #![crate_name = "hrcallout"]
 
 use kernel::prelude::*;
 
+#[cfg(hrc_bench)]
 mod bench;
-pub mod callout;
+mod callout;
 mod device;
 mod engine;
 mod itimer;
-pub mod streams;
-mod timer;
-mod timerqueue;
+pub mod kernel_api;
+#[cfg(hrc_kunit)]
+mod kunit;
+mod mtcp;
+mod streams;
+pub mod ticks;
 mod uapi;
 
-#[cfg(CONFIG_KUNIT = "y")]
-mod tests;
+/// The engine of a file and of the kernel API: real hrtimers, callouts on its executor.
+pub(crate) type HrEngine = engine::Engine<engine::HrBackend, callout::Callouts>;
 
 module! {
     type: HrCallout,
@@ -39,7 +75,7 @@ module! {
         },
         enable_bench: bool {
             default: false,
-            description: "Allow HRC_IOC_BENCH (in-kernel benchmarks, seconds of CPU each)",
+            description: "Allow HRC_IOC_BENCH (benchmark builds only; seconds of CPU each)",
         },
     },
 }
@@ -61,42 +97,24 @@ pub(crate) fn default_qlimit() -> u32 {
     module_parameters::qlimit.value().max(1)
 }
 
-#[pin_data(PinnedDrop)]
+/// The module: the device and the kernel engine. Dropped in declaration order: the device is
+/// gone (no new files; open ones pin the module) before the kernel engine shuts down.
+#[pin_data]
 struct HrCallout {
     #[pin]
     _dev: device::Registration,
+    _kernel_api: kernel_api::KernelApi,
 }
 
 impl kernel::InPlaceModule for HrCallout {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        callout::init_giant();
+        callout::lock::init_giant();
+        #[cfg(hrc_bench)]
         bench::init();
-        streams::init_global();
-        // In-kernel `timeout()` callbacks run in the expiry pass, in soft irq as STREAMS expects.
-        let kernel_engine = engine::Engine::new(
-            engine::HrBackend,
-            max_timers(),
-            default_qlimit(),
-            timer::Expiry::Soft,
-        );
-        let installed = kernel_engine.map(|e| streams::install(Some(e)));
+        // The kernel engine first: if the device cannot be registered, it is dropped again.
         try_pin_init!(Self {
-            _dev <- {
-                installed?;
-                device::Registration::register()
-            },
+            _kernel_api: kernel_api::KernelApi::new()?,
+            _dev <- device::Registration::register(),
         })
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for HrCallout {
-    fn drop(self: Pin<&mut Self>) {
-        // Files hold a module reference, so none is open now. In-kernel users must have
-        // cancelled their timeouts; shut the kernel engine down anyway so nothing of ours runs
-        // after unload.
-        if let Some(e) = streams::install(None) {
-            e.shutdown();
-        }
     }
 }

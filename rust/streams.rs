@@ -1,85 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! SVR4/STREAMS `timeout(9)` / `untimeout(9)` on the engine.
+//! SVR4/STREAMS `timeout(9)` / `untimeout(9)` on the engine, and their ioctls.
 //!
 //! Two flavours share one implementation:
-//! - in-kernel ([`timeout`], [`untimeout`]): a function called in soft-irq context on the
-//!   module's kernel engine; callable from any context (no sleeping allocation, no waiting in
-//!   hard-irq or from the callback itself);
-//! - from userspace (`HRC_IOC_TIMEOUT`): the expiry queues an `HRC_EV_TIMEOUT` record on the
-//!   file that armed it.
+//! - in-kernel ([`timeout_on`], [`untimeout_on`], published by `kernel_api`): a function called
+//!   in soft-irq context by an engine that expires there; callable from any context (no
+//!   sleeping allocation, no waiting in hard irq or from the callback itself);
+//! - from userspace (`HRC_IOC_TIMEOUT`, `HRC_IOC_BATCH`): the expiry queues an
+//!   `HRC_EV_TIMEOUT` record on the file that armed it.
 //!
 //! `untimeout` returns the time that was left, or `ENOENT` (`-1` in the C API) when the id is
 //! unknown, has fired, was cancelled, belongs to another file, or is the running callback's own
 //! (illumos semantics, chosen over OpenSS7's "undefined", see `docs/semantics.md`).
 
-use crate::engine::{Backend, Body, Engine, HrBackend, Kind, When};
-use crate::timer::Clock;
-use kernel::{bindings, prelude::*, sync::Arc};
+use crate::engine::{Backend, Engine, Executor, When};
+use crate::ticks::{ns_to_ticks_ceil, ticks_or_ns};
+use crate::uapi::{self, UapiArg};
+use crate::{engine::Clock, mtcp};
+use core::mem::size_of;
+use kernel::{
+    prelude::*,
+    transmute::AsBytes,
+    uaccess::{UserPtr, UserSlice},
+};
 
-/// Nanoseconds per tick (`1/HZ` s, with the kernel's real `CONFIG_HZ`).
-pub(crate) fn tick_ns() -> i64 {
-    1_000_000_000 / i64::from(bindings::CONFIG_HZ)
-}
+/// The tag of userspace timeouts: their records' kind.
+pub(crate) const TAG: u8 = uapi::HRC_EV_TIMEOUT as u8;
+/// The tag of in-kernel timeouts (never in a record).
+const KERNEL_TAG: u8 = 0x80 | TAG;
 
-/// Ticks to nanoseconds, saturating.
-pub fn hztons(ticks: i64) -> i64 {
-    ticks.saturating_mul(tick_ns())
-}
-
-/// `drv_usectohz`: microseconds to ticks, rounded up (never early), saturating.
-pub fn drv_usectohz(usec: i64) -> i64 {
-    let ns = usec.saturating_mul(1000);
-    ns / tick_ns() + i64::from(ns % tick_ns() > 0)
-}
-
-/// `drv_hztousec`: ticks to microseconds, saturating.
-pub fn drv_hztousec(ticks: i64) -> i64 {
-    hztons(ticks) / 1000
-}
-
-/// Nanoseconds to ticks, rounded up.
-pub(crate) fn ns_to_ticks_ceil(ns: i64) -> i64 {
-    let t = tick_ns();
-    ns / t + i64::from(ns % t > 0)
-}
-
-/// An in-kernel timeout id: opaque, non-zero when valid (compare only with 0).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct TimeoutId(pub u64);
-
-/// `timeout()` on any engine: calls `func(arg)` in soft-irq context after `ticks`.
-pub(crate) fn timeout_on<B: Backend>(
-    engine: &Engine<B>,
+/// `timeout()` on any soft-irq engine: calls `func(arg)` in soft-irq context after `ticks`.
+pub(crate) fn timeout_on<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
     func: fn(usize),
     arg: usize,
     ticks: i64,
 ) -> Result<u64> {
-    engine.one_shot(
-        Kind::KernelTimeout,
-        0,
-        When::After(hztons(ticks)),
-        Some((func, arg)),
-        GFP_ATOMIC,
-    )
+    let when = When::After(crate::ticks::hztons(ticks));
+    engine.call_once(KERNEL_TAG, func, arg, when, GFP_ATOMIC)
 }
 
 /// `untimeout()` on any engine: the ns that were left. Waits for a callback running on
 /// another CPU; returns `ENOENT` at once from the callback itself (same CPU).
-pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i64> {
+pub(crate) fn untimeout_on<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result<i64> {
     {
         let mut l = engine.lock();
-        let slot = l.lookup_kind(id, Kind::KernelTimeout)?;
-        let running_cpu = match l.data(slot).body {
-            Body::Kernel { cpu, .. } => cpu,
-            _ => u32::MAX,
-        };
-        if running_cpu == u32::MAX {
-            return l.cancel_one_shot(slot);
-        }
-        if running_cpu == kernel::cpu::CpuId::current().as_u32() {
+        let slot = l.lookup_tag(id, KERNEL_TAG)?;
+        match l.slot(slot).call_cpu() {
+            None => return l.cancel_once(slot),
             // The callback itself (or an interrupt on top of it): waiting would deadlock.
-            return Err(ENOENT);
+            Some(cpu) if cpu == kernel::cpu::CpuId::current().as_u32() => return Err(ENOENT),
+            Some(_) => {}
         }
     }
     // Running on another CPU: soft-irq callbacks are short, so spin like hrtimer_cancel does.
@@ -89,27 +60,21 @@ pub(crate) fn untimeout_on<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i6
     Err(ENOENT)
 }
 
-/// `HRC_IOC_TIMEOUT`: a one-shot timer that queues an `HRC_EV_TIMEOUT` record.
-pub(crate) fn timeout_event<B: Backend>(
-    engine: &Engine<B>,
+/// A userspace timeout: a one-shot timer that queues an `HRC_EV_TIMEOUT` record.
+pub(crate) fn timeout_event<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
     delay_ns: i64,
     cookie: u64,
 ) -> Result<u64> {
-    engine.one_shot(
-        Kind::Timeout,
-        cookie,
-        When::After(delay_ns),
-        None,
-        GFP_KERNEL_ACCOUNT,
-    )
+    engine.record_once(TAG, cookie, When::After(delay_ns), GFP_KERNEL_ACCOUNT)
 }
 
-/// `HRC_IOC_BATCH`: a [`timeout_event`] for each `(delay_ns, cookie)` of `reqs`, its id
-/// written to the same index of `ids`, with one lock hold and one clock read per few timers:
-/// the delays of those count from that read, made after the call began, so none is early.
-/// Stops at the first failure: returns how many were armed, and the failure.
-pub(crate) fn timeout_events<B: Backend>(
-    engine: &Engine<B>,
+/// A [`timeout_event`] for each `(delay_ns, cookie)` of `reqs`, its id written to the same
+/// index of `ids`, with one lock hold and one clock read per few timers: the delays of those
+/// count from that read, made after the call began, so none is early. Stops at the first
+/// failure: returns how many were armed, and the failure.
+pub(crate) fn timeout_events<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
     reqs: &[(i64, u64)],
     ids: &mut [u64],
 ) -> (usize, Result) {
@@ -117,58 +82,103 @@ pub(crate) fn timeout_events<B: Backend>(
     engine.batch(n, GFP_KERNEL_ACCOUNT, |l, i, now| {
         let (delay_ns, cookie) = reqs[i];
         let expiry = now.saturating_add(delay_ns.max(0));
-        ids[i] = l.alloc_one_shot(Kind::Timeout, Clock::Monotonic, cookie, expiry, None)?;
+        ids[i] = l.alloc_record(TAG, Clock::Monotonic, cookie, expiry)?;
         Ok(())
     })
 }
 
-/// `HRC_IOC_UNTIMEOUT`: the ns that were left, or `ENOENT` if it fired or is unknown here.
+/// A userspace untimeout: the ns that were left, or `ENOENT` if it fired or is unknown here.
 /// Also cancels mTCP `settimer` registrations (mTCP has no cancel of its own).
-pub(crate) fn untimeout_event<B: Backend>(engine: &Engine<B>, id: u64) -> Result<i64> {
+pub(crate) fn untimeout_event<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
+    id: u64,
+) -> Result<i64> {
     let mut l = engine.lock();
-    let slot = l.lookup(id)?;
-    if !matches!(l.data(slot).kind, Kind::Timeout | Kind::Mtcp) {
-        return Err(ENOENT);
+    let slot = l.lookup_where(id, |tag| matches!(tag, TAG | mtcp::TAG))?;
+    l.cancel_once(slot)
+}
+
+/// `HRC_IOC_TIMEOUT`.
+pub(crate) fn ioctl_timeout<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    t: &mut uapi::hrc_timeout,
+) -> Result<isize> {
+    let ns = ticks_or_ns(t.time, t.flags, uapi::HRC_TIMEOUT_NS)?;
+    t.id = timeout_event(e, ns, t.cookie)?;
+    Ok(0)
+}
+
+/// `HRC_IOC_UNTIMEOUT`.
+pub(crate) fn ioctl_untimeout<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    u: &mut uapi::hrc_untimeout,
+) -> Result<isize> {
+    let ns = untimeout_event(e, u.id)?;
+    u.remaining_ns = ns;
+    u.remaining_ticks = ns_to_ticks_ceil(ns);
+    Ok(0)
+}
+
+/// The most entries one `HRC_IOC_BATCH` takes.
+const BATCH_MAX: u32 = 65536;
+
+/// `HRC_IOC_BATCH`: arms `count` timeouts read from `ops`, writing their ids back. `done` is
+/// how many succeeded; the call fails only if the first one did.
+pub(crate) fn ioctl_batch<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    b: &mut uapi::hrc_batch,
+) -> Result<isize> {
+    b.done = batch(e, b.ops, b.count)?;
+    Ok(0)
+}
+
+fn batch<B: Backend, X: Executor>(e: &Engine<B, X>, ops: u64, count: u32) -> Result<u32> {
+    const CHUNK: usize = 64;
+    const ONE: usize = size_of::<uapi::hrc_timeout>();
+    if count > BATCH_MAX {
+        return Err(EINVAL);
     }
-    l.cancel_one_shot(slot)
-}
-
-kernel::sync::global_lock! {
-    // SAFETY: initialised in the module's `init` before any use.
-    unsafe(uninit) static KERNEL_ENGINE: SpinLockIrq<Option<Arc<Engine<HrBackend>>>> = None;
-}
-
-/// Installs the engine behind the in-kernel API (module init).
-pub(crate) fn install(engine: Option<Arc<Engine<HrBackend>>>) -> Option<Arc<Engine<HrBackend>>> {
-    core::mem::replace(&mut *KERNEL_ENGINE.lock(), engine)
-}
-
-/// Initialises the in-kernel API's lock (module init, once).
-pub(crate) fn init_global() {
-    // SAFETY: called once from module init, before any use.
-    unsafe { KERNEL_ENGINE.init() };
-}
-
-/// The engine of the in-kernel APIs.
-pub(crate) fn kernel_engine() -> Option<Arc<Engine<HrBackend>>> {
-    KERNEL_ENGINE.lock().clone()
-}
-
-/// STREAMS `timeout()`: calls `func(arg)` in soft-irq context after `ticks` ticks (at the next
-/// opportunity if `ticks <= 0`). Returns 0 if nothing could be scheduled. Callable from any
-/// context. The callback never runs inside this call; it runs on a CPU's soft-irq after the
-/// engine lock that publishes the id is released.
-pub fn timeout(func: fn(usize), arg: usize, ticks: i64) -> TimeoutId {
-    let id = kernel_engine().map_or(0, |e| timeout_on(&e, func, arg, ticks).unwrap_or(0));
-    TimeoutId(id)
-}
-
-/// STREAMS `untimeout()`: the ticks that were left (rounded up), or -1 when the id is unknown,
-/// fired, already cancelled, or the caller is that timeout's running callback. Waits for a
-/// callback running on another CPU.
-pub fn untimeout(id: TimeoutId) -> i64 {
-    match kernel_engine().map(|e| untimeout_on(&e, id.0)) {
-        Some(Ok(ns)) => ns_to_ticks_ceil(ns),
-        _ => -1,
+    let len = count as usize * ONE;
+    let base = usize::try_from(ops).map_err(|_| EFAULT)?;
+    let mut done = 0u32;
+    // One copy in and one copy out per `CHUNK` entries, not one per entry (2 KiB: boxed).
+    let mut buf = KBox::new([uapi::hrc_timeout::default(); CHUNK], GFP_KERNEL)?;
+    let mut reqs = [(0i64, 0u64); CHUNK];
+    let mut ids = [0u64; CHUNK];
+    let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(base), len).reader_writer();
+    while (done as usize) < count as usize {
+        let n = (count as usize - done as usize).min(CHUNK);
+        reader.read_slice(&mut buf.as_bytes_mut()[..n * ONE])?;
+        // Validate first: the valid prefix is armed, the first invalid entry ends the batch.
+        let mut valid = 0;
+        let mut err = None;
+        for t in buf[..n].iter() {
+            let r = t
+                .check()
+                .and_then(|()| ticks_or_ns(t.time, t.flags, uapi::HRC_TIMEOUT_NS));
+            match r {
+                Ok(ns) => {
+                    reqs[valid] = (ns, t.cookie);
+                    valid += 1;
+                }
+                Err(x) => {
+                    err = Some(x);
+                    break;
+                }
+            }
+        }
+        let (armed, r) = timeout_events(e, &reqs[..valid], &mut ids);
+        if let Err(x) = r {
+            err = Some(x);
+        }
+        for (t, id) in buf.iter_mut().zip(ids.iter()).take(armed) {
+            t.id = *id;
+        }
+        writer.write_slice(&buf.as_bytes()[..armed * ONE])?;
+        done += armed as u32;
+        if let Some(x) = err {
+            return if done == 0 { Err(x) } else { Ok(done) };
+        }
     }
+    Ok(done)
 }

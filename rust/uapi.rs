@@ -17,7 +17,38 @@ mod generated {
 }
 pub(crate) use generated::*;
 
-use kernel::transmute::{AsBytes, FromBytes};
+use kernel::{
+    prelude::*,
+    transmute::{AsBytes, FromBytes},
+};
+
+/// An ioctl argument struct: plain bytes, with the header's rule that its padding and reserved
+/// fields are zero on input. [`UapiArg::check`] enforces that rule for every ioctl (the
+/// transport calls it after reading the struct); each struct lists its reserved fields below.
+pub(crate) trait UapiArg: FromBytes + AsBytes + Default {
+    /// `EINVAL` if a padding or reserved field is not zero.
+    #[inline]
+    fn check(&self) -> Result {
+        Ok(())
+    }
+}
+
+/// Implements [`UapiArg`] for structs, each with the fields that must be zero on input.
+macro_rules! uapi_args {
+    ($($t:ty $(: $($zero:ident),+)?;)*) => {$(
+        impl UapiArg for $t {
+            $(
+                #[inline]
+                fn check(&self) -> Result {
+                    if $(self.$zero != 0)||+ {
+                        return Err(EINVAL);
+                    }
+                    Ok(())
+                }
+            )?
+        }
+    )*};
+}
 
 /// Marks UAPI structs as plain bytes for `UserSliceReader::read`/`UserSliceWriter::write`.
 macro_rules! plain_bytes {
@@ -52,3 +83,35 @@ plain_bytes!(
     hrc_batch,
     hrc_bench,
 );
+
+uapi_args! {
+    hrc_info;
+    hrc_check;
+    hrc_timeout: pad;
+    hrc_untimeout;
+    hrc_batch;
+    hrc_callout_init: pad;
+    hrc_callout_reset;
+    hrc_callout_id;
+    hrc_lock_create: pad;
+    hrc_lock_hold;
+    hrc_timer_create;
+    hrc_timer_settime: pad;
+    hrc_timer_gettime;
+    hrc_timer_info;
+    hrc_timer_cancel: pad;
+    hrc_qlimit: pad;
+    hrc_settimer: pad;
+    hrc_bench;
+}
+
+impl UapiArg for hrc_timer_arm {
+    /// `tid` names the thread of `TIMER_THREAD_SUSPEND`; without that flag it is reserved.
+    #[inline]
+    fn check(&self) -> Result {
+        if self.tid != 0 && self.flags & HRC_MACH_THREAD_SUSPEND == 0 {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+}

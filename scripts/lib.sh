@@ -9,22 +9,28 @@ export HRC_CACHE
 HRC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export HRC_ROOT
 
-# The kernel toolchain of the brief: clang-19 for C, Debian's rustc-web for
-# Rust (the rustup toolchain on PATH has no rust-src).
-HRC_KMAKE_VARS=(LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
-	BINDGEN="$HOME/.cargo/bin/bindgen")
-export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+# The kernel toolchain of the brief, from its one definition (scripts/toolchain.mk).
+read -ra HRC_KMAKE_VARS < <(sed -n 's/^HRC_KMAKE_VARS := //p' "$HRC_ROOT/scripts/toolchain.mk")
+LIBCLANG_PATH=$(sed -n 's/^LIBCLANG_PATH := //p' "$HRC_ROOT/scripts/toolchain.mk")
+export LIBCLANG_PATH
 export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Builds hrcallout.ko against the benchmark kernel tree $1 in build/bench-module (a copy of
-# the sources, so the module built for the test kernel stays as it is).
+# Builds hrcallout.ko against kernel tree $1 in build/$2 (a copy of the sources, so the
+# module built for the test kernel stays as it is), with the extra make variables that follow.
+build_module_copy() {
+	local kdir=$1 dir="$HRC_ROOT/build/$2"
+	shift 2
+	rm -rf "$dir" && mkdir -p "$dir"
+	cp -r "$HRC_ROOT"/{Kbuild,include,rust} "$dir/"
+	find "$dir/rust" \( -name '*.o' -o -name '.*.cmd' -o -name uapi_generated.rs \) -delete
+	make -s -C "$kdir" M="$dir" "${HRC_KMAKE_VARS[@]}" "$@" modules
+}
+
+# The benchmark module: against the benchmark kernel $1, with the benchmarks built in.
 build_bench_module() {
-	rm -rf "$HRC_ROOT/build/bench-module" && mkdir -p "$HRC_ROOT/build/bench-module"
-	cp -r "$HRC_ROOT"/{Kbuild,include,rust} "$HRC_ROOT/build/bench-module/"
-	rm -f "$HRC_ROOT"/build/bench-module/rust/*.o "$HRC_ROOT"/build/bench-module/rust/.*.cmd
-	make -s -C "$1" M="$HRC_ROOT/build/bench-module" "${HRC_KMAKE_VARS[@]}" modules
+	build_module_copy "$1" bench-module HRC_BENCH=1
 }

@@ -23,6 +23,18 @@ step "build: clippy"
 touch rust/hrcallout_main.rs
 make -s clippy KDIR="$KDIR" 2>&1 | tee "$OUT/clippy.log"
 if grep -qE '^(warning|error)' "$OUT/clippy.log"; then bad "module is clippy-clean"; else ok "module is clippy-clean"; fi
+step "build: without the KUnit suites (as on a CONFIG_KUNIT=n kernel), and with the benchmarks"
+# One kernel stands in for a CONFIG_KUNIT=n one: HRC_NO_KUNIT=1 drops --cfg hrc_kunit, the only
+# switch the module's test code is built under (see Kbuild).
+for variant in "nokunit-module HRC_NO_KUNIT=1" "benchcfg-module HRC_BENCH=1"; do
+	read -r dir var <<<"$variant"
+	if build_module_copy "$KDIR" "$dir" "$var" >"$OUT/build-$dir.log" 2>&1 &&
+		! grep -qE '^(warning|error)' "$OUT/build-$dir.log"; then
+		ok "module builds without warnings with $var"
+	else
+		bad "module builds without warnings with $var"; cat "$OUT/build-$dir.log"
+	fi
+done
 step "build: userspace tools"
 cargo build --release --locked -q
 
@@ -66,7 +78,7 @@ print(p,f)' "$OUT/kunit-$suite.json" 2>>"$OUT/kunit-fail.txt" || echo "0 1")
 	echo "kunit $suite: $kp passed, $kf failed"
 	pass=$((pass + kp)) fail=$((fail + kf))
 done < <(sed -n 's/^HRC-KTAP-BEGIN \(.*\)$/\1/p' "$log")
-[ $suites -ge 2 ] && ok "KUnit suites reported ($suites)" || bad "KUnit suites reported ($suites, expected 2)"
+[ $suites -ge 3 ] && ok "KUnit suites reported ($suites)" || bad "KUnit suites reported ($suites, expected 3)"
 [ -s "$OUT/kunit-fail.txt" ] && cat "$OUT/kunit-fail.txt"
 
 # In-guest integration tests (their own section of the log).

@@ -130,15 +130,27 @@ fn info_reports_abi_and_a_precise_clock() -> Result<(), String> {
 
 fn unknown_ioctls_get_enotty() -> Result<(), String> {
     let d = open()?;
-    expect_errno(d.raw_ioctl(ioc(0, 0x7f, 0), 0), libc::ENOTTY, "unknown nr")?;
+    // SAFETY: the argument is no address of this process (a small integer, or near the
+    // top of the address space): the kernel refuses it or ignores it; nothing is written.
     expect_errno(
-        d.raw_ioctl(0x5401 /* TCGETS */, 0),
+        unsafe { d.raw_ioctl(ioc(0, 0x7f, 0), 0) },
+        libc::ENOTTY,
+        "unknown nr",
+    )?;
+    expect_errno(
+        // SAFETY: the argument is no address of this process (a small integer, or near the
+        // top of the address space): the kernel refuses it or ignores it; nothing is written.
+        unsafe {
+            d.raw_ioctl(0x5401 /* TCGETS */, 0)
+        },
         libc::ENOTTY,
         "foreign magic",
     )?;
     // Right number, wrong direction.
     expect_errno(
-        d.raw_ioctl(ioc(1, 0x00, 64), 0),
+        // SAFETY: the argument is no address of this process (a small integer, or near the
+        // top of the address space): the kernel refuses it or ignores it; nothing is written.
+        unsafe { d.raw_ioctl(ioc(1, 0x00, 64), 0) },
         libc::ENOTTY,
         "INFO as _IOW",
     )
@@ -147,17 +159,23 @@ fn unknown_ioctls_get_enotty() -> Result<(), String> {
 fn bad_user_pointers_get_efault() -> Result<(), String> {
     let d = open()?;
     expect_errno(
-        d.raw_ioctl(sys::HRC_IOC_INFO, 16),
+        // SAFETY: the argument is no address of this process (a small integer, or near the
+        // top of the address space): the kernel refuses it or ignores it; nothing is written.
+        unsafe { d.raw_ioctl(sys::HRC_IOC_INFO, 16) },
         libc::EFAULT,
         "INFO to address 16",
     )?;
     expect_errno(
-        d.raw_ioctl(sys::HRC_IOC_TIMEOUT, 8),
+        // SAFETY: the argument is no address of this process (a small integer, or near the
+        // top of the address space): the kernel refuses it or ignores it; nothing is written.
+        unsafe { d.raw_ioctl(sys::HRC_IOC_TIMEOUT, 8) },
         libc::EFAULT,
         "TIMEOUT from address 8",
     )?;
     expect_errno(
-        d.raw_ioctl(sys::HRC_IOC_UNTIMEOUT, usize::MAX - 7),
+        // SAFETY: the argument is no address of this process (a small integer, or near the
+        // top of the address space): the kernel refuses it or ignores it; nothing is written.
+        unsafe { d.raw_ioctl(sys::HRC_IOC_UNTIMEOUT, usize::MAX - 7) },
         libc::EFAULT,
         "UNTIMEOUT near the top",
     )?;
@@ -258,7 +276,9 @@ fn struct_sizes_are_checked() -> Result<(), String> {
     // Truncated: smaller than the kernel's struct.
     let mut small = [0u8; 16];
     expect_errno(
-        d.raw_ioctl(ioc(3, 0x10, 16), small.as_mut_ptr() as usize),
+        // SAFETY: the argument points at a struct or buffer of this frame at least as large as
+        // the size the number encodes, alive for the call.
+        unsafe { d.raw_ioctl(ioc(3, 0x10, 16), small.as_mut_ptr() as usize) },
         libc::EINVAL,
         "truncated TIMEOUT",
     )?;
@@ -268,13 +288,17 @@ fn struct_sizes_are_checked() -> Result<(), String> {
     big[16] = 1; // flags = HRC_TIMEOUT_NS
     big[40] = 0xff;
     expect_errno(
-        d.raw_ioctl(ioc(3, 0x10, 48), big.as_mut_ptr() as usize),
+        // SAFETY: the argument points at a struct or buffer of this frame at least as large as
+        // the size the number encodes, alive for the call.
+        unsafe { d.raw_ioctl(ioc(3, 0x10, 48), big.as_mut_ptr() as usize) },
         libc::E2BIG,
         "oversized non-zero tail",
     )?;
     // Larger with a zero tail: accepted (a newer caller), the id comes back at its offset.
     big[40] = 0;
-    d.raw_ioctl(ioc(3, 0x10, 48), big.as_mut_ptr() as usize)
+    // SAFETY: the argument points at a struct or buffer of this frame at least as large as
+    // the size the number encodes, alive for the call.
+    unsafe { d.raw_ioctl(ioc(3, 0x10, 48), big.as_mut_ptr() as usize) }
         .map_err(|e| format!("oversized zero tail: {e}"))?;
     let id = u64::from_ne_bytes(big[24..32].try_into().unwrap());
     ensure!(id != 0, "no id written back");
@@ -286,7 +310,9 @@ fn struct_sizes_are_checked() -> Result<(), String> {
         ..Default::default()
     };
     expect_errno(
-        d.raw_ioctl(sys::HRC_IOC_TIMEOUT, &mut t as *mut _ as usize),
+        // SAFETY: the argument points at a struct or buffer of this frame at least as large as
+        // the size the number encodes, alive for the call.
+        unsafe { d.raw_ioctl(sys::HRC_IOC_TIMEOUT, &mut t as *mut _ as usize) },
         libc::EINVAL,
         "non-zero pad",
     )?;
@@ -297,10 +323,82 @@ fn struct_sizes_are_checked() -> Result<(), String> {
         ..Default::default()
     };
     expect_errno(
-        d.raw_ioctl(sys::HRC_IOC_TIMEOUT, &mut t as *mut _ as usize),
+        // SAFETY: the argument points at a struct or buffer of this frame at least as large as
+        // the size the number encodes, alive for the call.
+        unsafe { d.raw_ioctl(sys::HRC_IOC_TIMEOUT, &mut t as *mut _ as usize) },
         libc::EINVAL,
         "unknown flag",
     )
+}
+
+/// Calls ioctl `cmd` on `arg` and expects `EINVAL`: a reserved field of `arg` is set.
+fn refused<T>(d: &Device, cmd: u32, mut arg: T, what: &str) -> Result<(), String> {
+    // SAFETY: `arg` is the struct `cmd` is sized for, alive for the call.
+    let res = unsafe { d.raw_ioctl(cmd, &mut arg as *mut T as usize) };
+    expect_errno(res, libc::EINVAL, what)
+}
+
+fn reserved_fields_are_refused() -> Result<(), String> {
+    let d = open()?;
+    let t = d
+        .timer_create(CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH, 0)
+        .map_err(|e| e.to_string())?;
+    // Mach `tid` is reserved unless TIMER_THREAD_SUSPEND names a thread.
+    let arm = sys::hrc_timer_arm {
+        id: t,
+        expire_ns: 1_000_000_000,
+        tid: 7,
+        ..Default::default()
+    };
+    refused(
+        &d,
+        sys::HRC_IOC_TIMER_ARM,
+        arm,
+        "TIMER_ARM tid without THREAD_SUSPEND",
+    )?;
+    ensure!(
+        d.timer_info(t, 0).map_err(|e| e.to_string())?.info_flags & sys::HRC_TI_ACTIVE == 0,
+        "refused arm armed the timer"
+    );
+    let cancel = sys::hrc_timer_cancel {
+        id: t,
+        pad: 1,
+        ..Default::default()
+    };
+    refused(&d, sys::HRC_IOC_TIMER_CANCEL, cancel, "TIMER_CANCEL pad")?;
+    let settime = sys::hrc_timer_settime {
+        id: t,
+        pad: 1,
+        ..Default::default()
+    };
+    refused(&d, sys::HRC_IOC_TIMER_SETTIME, settime, "TIMER_SETTIME pad")?;
+    let init = sys::hrc_callout_init {
+        mode: sys::HRC_CALLOUT_INIT_MP,
+        pad: 1,
+        ..Default::default()
+    };
+    refused(&d, sys::HRC_IOC_CALLOUT_INIT, init, "CALLOUT_INIT pad")?;
+    let lock = sys::hrc_lock_create {
+        kind: sys::HRC_LOCK_MUTEX,
+        pad: 1,
+        ..Default::default()
+    };
+    refused(&d, sys::HRC_IOC_LOCK_CREATE, lock, "LOCK_CREATE pad")?;
+    let q = sys::hrc_qlimit { qlimit: 4, pad: 1 };
+    refused(&d, sys::HRC_IOC_SET_QLIMIT, q, "SET_QLIMIT pad")?;
+    let st = sys::hrc_settimer {
+        id: 1,
+        pad: 1,
+        tv_sec: 1,
+        ..Default::default()
+    };
+    refused(&d, sys::HRC_IOC_SETTIMER, st, "SETTIMER pad")?;
+    // Nothing was created by the refused calls: the timer is the file's one live object.
+    ensure!(
+        d.check().map_err(|e| e.to_string())?.live == 1,
+        "a refused call left an object"
+    );
+    Ok(())
 }
 
 fn read_rules() -> Result<(), String> {
@@ -476,6 +574,7 @@ pub const CASES: &[Case] = &[
     ("unknown_ioctls_get_enotty", unknown_ioctls_get_enotty),
     ("bad_user_pointers_get_efault", bad_user_pointers_get_efault),
     ("struct_sizes_are_checked", struct_sizes_are_checked),
+    ("reserved_fields_are_refused", reserved_fields_are_refused),
     (
         "read_stops_at_the_faulting_record",
         read_stops_at_the_faulting_record,

@@ -131,7 +131,8 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 id: 0,
             };
             let p = pointer(r, &mut t as *mut _ as usize);
-            let res = d.raw_ioctl(sys::HRC_IOC_TIMEOUT, p);
+            // SAFETY: `p` points at the struct this ioctl's number is sized for, or is a deliberately bad address the kernel must refuse.
+            let res = unsafe { d.raw_ioctl(sys::HRC_IOC_TIMEOUT, p) };
             if res.is_ok() && p == &t as *const _ as usize {
                 remember(s, t.id);
             }
@@ -143,7 +144,12 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 ..Default::default()
             };
             let p = pointer(r, &mut u as *mut _ as usize);
-            check("UNTIMEOUT", d.raw_ioctl(sys::HRC_IOC_UNTIMEOUT, p), &[])
+            // SAFETY: `p` points at the struct this ioctl's number is sized for, or is a deliberately bad address the kernel must refuse.
+            check(
+                "UNTIMEOUT",
+                unsafe { d.raw_ioctl(sys::HRC_IOC_UNTIMEOUT, p) },
+                &[],
+            )
         }
         3 => {
             let locks = s.locks.lock().unwrap().clone();
@@ -301,7 +307,8 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
             let p = pointer(r, buf.as_mut_ptr() as usize);
             check(
                 "RAW",
-                d.raw_ioctl(cmd, p),
+                // SAFETY: `p` is a buffer of this frame sized for the ioctl, or a deliberately bad address; the kernel writes at most `_IOC_SIZE(cmd)` bytes there.
+                unsafe { d.raw_ioctl(cmd, p) },
                 &[ENOSPC, EBUSY, EALREADY, EOPNOTSUPP],
             )
         }
@@ -347,7 +354,8 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 done: 0,
             };
             let p = pointer(r, &mut b as *mut _ as usize);
-            let res = d.raw_ioctl(sys::HRC_IOC_BATCH, p);
+            // SAFETY: `p` points at the struct this ioctl's number is sized for, or is a deliberately bad address the kernel must refuse.
+            let res = unsafe { d.raw_ioctl(sys::HRC_IOC_BATCH, p) };
             if res.is_ok() && p == &b as *const _ as usize && b.ops == good as u64 {
                 for t in ops.iter().take(b.done as usize) {
                     remember(s, t.id);

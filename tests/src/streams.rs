@@ -348,7 +348,9 @@ fn batch_stops_at_the_first_bad_entry() -> Result<(), String> {
         done: 0,
     };
     expect_errno(
-        d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize),
+        // SAFETY: `b` is the batch struct, alive for the call; its `ops` is unmapped or an
+        // array of this frame (the kernel refuses the first, writes ids into the second).
+        unsafe { d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize) },
         libc::EFAULT,
         "unmapped ops",
     )?;
@@ -358,7 +360,9 @@ fn batch_stops_at_the_first_bad_entry() -> Result<(), String> {
         done: 0,
     };
     expect_errno(
-        d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize),
+        // SAFETY: `b` is the batch struct, alive for the call; its `ops` is unmapped or an
+        // array of this frame (the kernel refuses the first, writes ids into the second).
+        unsafe { d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize) },
         libc::EINVAL,
         "count above 65536",
     )?;

@@ -30,7 +30,7 @@ struct hrc_info {
 	__u32 hz;		/* the kernel's CONFIG_HZ: one STREAMS/callout tick is 1/hz s */
 	__u64 resolution_ns;	/* hrtimer resolution (1 with high-resolution timers) */
 	__u32 max_timers;	/* live timer objects per file (module parameter) */
-	__u32 max_events;	/* queued event records per file (module parameter) */
+	__u32 max_events;	/* queued event records per file: max_timers (a record lives in its timer) */
 	__u32 event_size;	/* sizeof(struct hrc_event) as the kernel writes it */
 	__u32 qlimit;		/* this file's current Mach queue limit */
 	__u32 kernel_debug;	/* HRC_INFO_*: debugging in this kernel (timings mean little) */
@@ -71,16 +71,6 @@ struct hrc_batch {
 	__u64 ops;		/* user pointer to struct hrc_timeout[count] */
 	__u32 count;
 	__u32 done;		/* out */
-};
-
-/* HRC_IOC_CHECK: the engine's own consistency check, for tests and fuzzers. */
-struct hrc_check {
-	__u32 ok;		/* out: 1 if every invariant held */
-	__u32 live;		/* out: timer objects in use on this file */
-	__u32 queued;		/* out: event records waiting to be read */
-	__u32 free;		/* out: recycled slots ready for reuse */
-	__u64 slots;		/* out: slots allocated on this file */
-	__u64 reserved[2];
 };
 
 /*
@@ -127,7 +117,7 @@ struct hrc_callout_id {
 	__u64 id;
 };
 
-/* Locks a callout can be associated with, and a way to hold one (race windows). */
+/* Locks a callout can be associated with (HRC_IOC_LOCK_HOLD, a test ioctl, holds one). */
 enum hrc_lock_kind {
 	HRC_LOCK_MUTEX = 0,	/* callbacks may sleep */
 	HRC_LOCK_SPIN = 1,	/* callbacks run atomically */
@@ -137,20 +127,6 @@ struct hrc_lock_create {
 	__u32 kind;		/* enum hrc_lock_kind */
 	__u32 pad;
 	__u64 id;		/* out */
-};
-
-enum hrc_hold_op {
-	HRC_HOLD_NONE = 0,
-	HRC_HOLD_STOP = 1,	/* callout_stop(callout_id) with the lock held, after the wait */
-	HRC_HOLD_STOP_SYNC = 2,	/* callout_stop_sync(callout_id) with the lock held */
-};
-
-struct hrc_lock_hold {
-	__u64 lock_id;
-	__u32 us;		/* hold the lock this long (spinlock: at most 20000) */
-	__u32 op;		/* enum hrc_hold_op, done while still holding the lock */
-	__u64 callout_id;
-	__s64 result;		/* out: the op's result */
 };
 
 /*
@@ -212,7 +188,8 @@ struct hrc_timer_info {
  * Mach timer_arm(). KERN_INVALID_ARGUMENT is -EINVAL (negative time, periodic interval
  * below the clock resolution), KERN_FAILURE is -EBUSY (already armed). TIMER_THREAD_SUSPEND
  * is refused with -EOPNOTSUPP: Linux has no way for a module to suspend one thread
- * (SIGSTOP stops the whole thread group), see docs/semantics.md.
+ * (SIGSTOP stops the whole thread group), see docs/semantics.md. `tid` is reserved (must be
+ * 0) unless HRC_MACH_THREAD_SUSPEND is set.
  */
 #define HRC_MACH_ABSOLUTE 0x1		/* TIMER_ABSOLUTE */
 #define HRC_MACH_PERIODIC 0x2		/* TIMER_PERIODIC */
@@ -222,7 +199,7 @@ struct hrc_timer_arm {
 	__s64 expire_ns;
 	__s64 interval_ns;
 	__u32 flags;		/* HRC_MACH_* */
-	__s32 tid;		/* TIMER_THREAD_SUSPEND's thread */
+	__s32 tid;		/* TIMER_THREAD_SUSPEND's thread; otherwise 0 */
 };
 
 /* Mach timer_cancel(): -EALREADY if not armed. With HRC_MACH_PERIODIC on a periodic
@@ -252,7 +229,38 @@ struct hrc_settimer {
 };
 
 /*
- * HRC_IOC_BENCH: in-kernel benchmarks (module parameter enable_bench=1, else -EPERM).
+ * Debugging and test ioctls. Not part of any personality: they exist so that tests,
+ * fuzzers and benchmarks can see and drive the module's internals. Programs should not
+ * depend on them.
+ */
+
+/* HRC_IOC_CHECK: the engine's own consistency check, for tests and fuzzers. */
+struct hrc_check {
+	__u32 ok;		/* out: 1 if every invariant held */
+	__u32 live;		/* out: timer objects in use on this file */
+	__u32 queued;		/* out: event records waiting to be read */
+	__u32 free;		/* out: recycled slots ready for reuse */
+	__u64 slots;		/* out: slots allocated on this file */
+	__u64 reserved[2];
+};
+
+enum hrc_hold_op {
+	HRC_HOLD_NONE = 0,
+	HRC_HOLD_STOP = 1,	/* callout_stop(callout_id) with the lock held, after the wait */
+	HRC_HOLD_STOP_SYNC = 2,	/* callout_stop_sync(callout_id) with the lock held */
+};
+
+struct hrc_lock_hold {
+	__u64 lock_id;
+	__u32 us;		/* hold the lock this long (spinlock: at most 20000) */
+	__u32 op;		/* enum hrc_hold_op, done while still holding the lock */
+	__u64 callout_id;
+	__s64 result;		/* out: the op's result */
+};
+
+/*
+ * HRC_IOC_BENCH: in-kernel benchmarks, only in a module built for benchmarks (make bench)
+ * and loaded with enable_bench=1; else -EPERM (-EOPNOTSUPP: enabled, but built without).
  * Pair kinds time `iterations` arm+cancel pairs, 15 times, with `pending` timeouts armed on
  * the same CPU (random expiries 10..1010 s), and report ns per pair (min, median, max of the
  * 15). The probe's expiry is random in 10..1010 s too, or with HRC_BENCH_EARLIEST ORed into
@@ -316,7 +324,6 @@ struct hrc_event {
 /* Ioctl numbers. An enum so that bindgen resolves them (no macro fallback needed). */
 enum {
 	HRC_IOC_INFO = _IOR(HRC_IOC_MAGIC, 0x00, struct hrc_info),
-	HRC_IOC_CHECK = _IOR(HRC_IOC_MAGIC, 0x01, struct hrc_check),
 	HRC_IOC_TIMEOUT = _IOWR(HRC_IOC_MAGIC, 0x10, struct hrc_timeout),
 	HRC_IOC_UNTIMEOUT = _IOWR(HRC_IOC_MAGIC, 0x11, struct hrc_untimeout),
 	HRC_IOC_BATCH = _IOWR(HRC_IOC_MAGIC, 0x12, struct hrc_batch),
@@ -331,7 +338,6 @@ enum {
 	HRC_IOC_CALLOUT_DESTROY = _IOW(HRC_IOC_MAGIC, 0x28, struct hrc_callout_id),
 	HRC_IOC_LOCK_CREATE = _IOWR(HRC_IOC_MAGIC, 0x30, struct hrc_lock_create),
 	HRC_IOC_LOCK_DESTROY = _IOW(HRC_IOC_MAGIC, 0x31, struct hrc_callout_id),
-	HRC_IOC_LOCK_HOLD = _IOWR(HRC_IOC_MAGIC, 0x32, struct hrc_lock_hold),
 	HRC_IOC_TIMER_CREATE = _IOWR(HRC_IOC_MAGIC, 0x40, struct hrc_timer_create),
 	HRC_IOC_TIMER_DELETE = _IOW(HRC_IOC_MAGIC, 0x41, struct hrc_callout_id),
 	HRC_IOC_TIMER_SETTIME = _IOWR(HRC_IOC_MAGIC, 0x42, struct hrc_timer_settime),
@@ -341,6 +347,10 @@ enum {
 	HRC_IOC_TIMER_CANCEL = _IOW(HRC_IOC_MAGIC, 0x46, struct hrc_timer_cancel),
 	HRC_IOC_SET_QLIMIT = _IOW(HRC_IOC_MAGIC, 0x47, struct hrc_qlimit),
 	HRC_IOC_SETTIMER = _IOWR(HRC_IOC_MAGIC, 0x50, struct hrc_settimer),
+
+	/* Debugging and tests (see above). */
+	HRC_IOC_CHECK = _IOR(HRC_IOC_MAGIC, 0x01, struct hrc_check),
+	HRC_IOC_LOCK_HOLD = _IOWR(HRC_IOC_MAGIC, 0x32, struct hrc_lock_hold),
 	HRC_IOC_BENCH = _IOWR(HRC_IOC_MAGIC, 0x60, struct hrc_bench),
 };
 

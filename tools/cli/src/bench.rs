@@ -184,7 +184,8 @@ fn kbench(
         spread_ns: spread,
         ..Default::default()
     };
-    d.raw_ioctl(sys::HRC_IOC_BENCH, &mut b as *mut _ as usize)
+    // SAFETY: the argument points at the struct this ioctl's number is sized for, alive for the call.
+    unsafe { d.raw_ioctl(sys::HRC_IOC_BENCH, &mut b as *mut _ as usize) }
         .map_err(|e| format!("HRC_IOC_BENCH {kind}: {e}"))?;
     Ok(b)
 }
@@ -456,7 +457,8 @@ fn user_benchmarks(mode: &str) -> Result<(), String> {
             count: chunk.len() as u32,
             done: 0,
         };
-        d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize)
+        // SAFETY: the argument points at the struct this ioctl's number is sized for, alive for the call.
+        unsafe { d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize) }
             .map_err(|e| format!("HRC_IOC_BATCH: {e}"))?;
         if b.done as usize != chunk.len() {
             return Err(format!("batch armed {} of {}", b.done, chunk.len()));

@@ -64,14 +64,23 @@ impl Device {
     }
 
     /// Calls ioctl `cmd` with `arg` (a pointer or an integer), returning its non-negative result.
-    pub fn raw_ioctl(&self, cmd: u32, arg: usize) -> io::Result<i32> {
-        // SAFETY: the kernel validates `arg`; a bad pointer gives EFAULT, not memory corruption
-        // in this process (the kernel only writes within the size encoded in `cmd`).
+    ///
+    /// # Safety
+    ///
+    /// The kernel reads and writes up to `_IOC_SIZE(cmd)` bytes at `arg` (and, for
+    /// `HRC_IOC_BATCH`, the array the struct points at): if `arg` is an address of this
+    /// process, those bytes must be memory the caller owns and no one else uses during the
+    /// call. An address that is not mapped is safe: the kernel answers `EFAULT`.
+    pub unsafe fn raw_ioctl(&self, cmd: u32, arg: usize) -> io::Result<i32> {
+        // SAFETY: the caller upholds the contract above; the fd is ours and open.
         cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), cmd as libc::c_ulong, arg) })
     }
 
+    /// [`Device::raw_ioctl`] on `arg`, for a `cmd` whose size is `size_of::<T>()` (every
+    /// caller passes the number the header declares for `T`).
     fn ioctl<T>(&self, cmd: u32, arg: &mut T) -> io::Result<i32> {
-        self.raw_ioctl(cmd, arg as *mut T as usize)
+        // SAFETY: `arg` is a `T` we borrow mutably for the call, and `cmd` is sized for `T`.
+        unsafe { self.raw_ioctl(cmd, arg as *mut T as usize) }
     }
 
     /// `HRC_IOC_INFO`.

@@ -17,10 +17,59 @@
 //!   per timer. (Equal expiries have no promised order.)
 //!
 //! The kernel crate has no binding for any of it; this file is the only place that calls it,
-//! and everything else uses [`TimerQueue`] and [`QueueNode`].
+//! and everything else uses [`TimerQueue`] and [`QueueNode`]. What a queue holds is any type
+//! with a [`QueueNode`] field, declared with [`impl_has_queue_node!`] (as `impl_has_hr_timer!`
+//! declares an hrtimer field), so the queue hands back its owners, never raw nodes.
 
-use core::cell::UnsafeCell;
+use core::{cell::UnsafeCell, marker::PhantomData};
 use kernel::{bindings, prelude::*, types::Opaque};
+
+/// A type that embeds a [`QueueNode`], so that a [`TimerQueue`] can queue it.
+///
+/// # Safety
+///
+/// [`HasQueueNode::raw_node`] returns the address of a [`QueueNode`] field of `*this`, and
+/// [`HasQueueNode::from_node`] turns that address back into the address of the `Self` that
+/// contains it. Implement it with [`impl_has_queue_node!`].
+pub(crate) unsafe trait HasQueueNode {
+    /// The address of the queue node of `*this`.
+    ///
+    /// # Safety
+    ///
+    /// `this` points at a valid `Self`.
+    unsafe fn raw_node(this: *const Self) -> *const QueueNode;
+
+    /// The address of the `Self` whose queue node is at `node`.
+    ///
+    /// # Safety
+    ///
+    /// `node` is the queue node field of a valid `Self`.
+    unsafe fn from_node(node: *const QueueNode) -> *const Self;
+}
+
+/// Declares the [`QueueNode`] field of a type: `impl{J} HasQueueNode for Entry<J> { self.node }`.
+macro_rules! impl_has_queue_node {
+    (impl$({$($generics:tt)*})? HasQueueNode for $self:ty { self.$field:ident }) => {
+        // SAFETY: `raw_node` returns the address of the field `$field`, a `QueueNode`, and
+        // `from_node` inverts it with `container_of!` on the same field.
+        unsafe impl$(<$($generics)*>)? $crate::engine::timerqueue::HasQueueNode for $self {
+            #[inline]
+            unsafe fn raw_node(this: *const Self) -> *const $crate::engine::timerqueue::QueueNode {
+                // SAFETY: the caller passes a valid `Self`, so the field's address is in bounds.
+                unsafe { ::core::ptr::addr_of!((*this).$field) }
+            }
+
+            #[inline]
+            unsafe fn from_node(
+                node: *const $crate::engine::timerqueue::QueueNode,
+            ) -> *const Self {
+                // SAFETY: the caller passes the `$field` of a valid `Self`.
+                unsafe { ::kernel::container_of!(node.cast_mut(), $self, $field) }.cast_const()
+            }
+        }
+    };
+}
+pub(crate) use impl_has_queue_node;
 
 /// The parent link of a group member, which is not in the tree: a null parent with bit 1 set,
 /// which the red-black code never writes (it keeps the colour in bit 0 of the link only).
@@ -114,22 +163,24 @@ impl QueueNode {
     }
 }
 
-/// A timer queue (`struct timerqueue_head`) and its rightmost node.
+/// A timer queue (`struct timerqueue_head`) of `T`s and its rightmost node.
 ///
 /// The tree does not point back at its head, so the head may move; its nodes may not.
 ///
 /// # Invariants
 ///
-/// `last` is the rightmost node of the tree (null when it is empty), a group head.
-pub(crate) struct TimerQueue {
+/// - `last` is the rightmost node of the tree (null when it is empty), a group head.
+/// - Every queued node is the queue node of a `T` ([`TimerQueue::add`] takes only those).
+pub(crate) struct TimerQueue<T: HasQueueNode> {
     head: bindings::timerqueue_head,
     last: *mut QueueNode,
+    _owner: PhantomData<*const T>,
 }
 
 // SAFETY: the head only holds pointers to the nodes of its owner, which uses it under one lock.
-unsafe impl Send for TimerQueue {}
+unsafe impl<T: HasQueueNode> Send for TimerQueue<T> {}
 
-impl TimerQueue {
+impl<T: HasQueueNode> TimerQueue<T> {
     /// An empty queue (`timerqueue_init_head`: `RB_ROOT_CACHED`).
     pub(crate) fn new() -> Self {
         Self {
@@ -143,17 +194,21 @@ impl TimerQueue {
             },
             // INVARIANT: the tree is empty.
             last: core::ptr::null_mut(),
+            _owner: PhantomData,
         }
     }
 
-    /// Queues `node` at `expires`; returns whether it is now the earliest.
+    /// Queues `item` at `expires`; returns whether it is now the earliest.
     ///
     /// # Safety
     ///
-    /// `node` is in no queue and stays valid until it is removed with [`TimerQueue::del`];
+    /// `item` is in no queue and stays valid until it is removed with [`TimerQueue::del`];
     /// every call on this queue or its nodes is serialised by the caller.
     #[inline]
-    pub(crate) unsafe fn add(&mut self, node: &QueueNode, expires: i64) -> bool {
+    pub(crate) unsafe fn add(&mut self, item: &T, expires: i64) -> bool {
+        // SAFETY: `item` is a valid `T`; its node lives as long as it does.
+        // INVARIANT: the node queued below is a `T`'s.
+        let node = unsafe { &*T::raw_node(item) };
         let n = node.c();
         let last = self.last;
         // SAFETY: by the type invariants `node` and `last` (when not null) are valid queue
@@ -199,14 +254,16 @@ impl TimerQueue {
         }
     }
 
-    /// Removes `node`; it is then in no queue.
+    /// Removes `item`; it is then in no queue.
     ///
     /// # Safety
     ///
-    /// `node` is in this queue; every call on this queue or its nodes is serialised by the
+    /// `item` is in this queue; every call on this queue or its nodes is serialised by the
     /// caller.
     #[inline]
-    pub(crate) unsafe fn del(&mut self, node: &QueueNode) {
+    pub(crate) unsafe fn del(&mut self, item: &T) {
+        // SAFETY: `item` is a valid `T`.
+        let node = unsafe { &*T::raw_node(item) };
         let n = node.c();
         let me = node.ptr();
         // SAFETY: the caller guarantees `node` is in this queue and serialises its users, so
@@ -252,9 +309,11 @@ impl TimerQueue {
         }
     }
 
-    /// An earliest node, if any: a member of the leftmost group before its head.
+    /// An earliest item, if any: a member of the leftmost group before its head.
+    ///
+    /// The caller serialises the queue's users (`&self` already excludes [`TimerQueue::del`]).
     #[inline]
-    pub(crate) fn first(&self) -> Option<*const QueueNode> {
+    pub(crate) fn first(&self) -> Option<&T> {
         let leftmost = self.head.rb_root.rb_leftmost;
         if leftmost.is_null() {
             return None;
@@ -263,21 +322,21 @@ impl TimerQueue {
         // `QueueNode`: the same address.
         let head = leftmost.cast::<QueueNode>();
         // SAFETY: the leftmost node is a queued group head of this queue; the caller
-        // serialises the queue's users.
-        let next = unsafe { (*(*head).ring.get()).next };
-        Some(next.cast_const())
+        // serialises the queue's users. By the type invariant a queued node is a `T`'s, valid
+        // while queued (the contract of `add`), and it stays queued while `&self` is borrowed.
+        unsafe {
+            let next = (*(*head).ring.get()).next;
+            Some(&*T::from_node(next))
+        }
     }
 
-    /// Calls `f` on every queued node, in expiry order (a head, then its members), for
+    /// Calls `f` on every queued item, in expiry order (a head, then its members), for
     /// consistency checks. Returns the last group head seen.
     ///
     /// # Safety
     ///
     /// The caller serialises the queue's users.
-    pub(crate) unsafe fn for_each(
-        &self,
-        mut f: impl FnMut(&QueueNode),
-    ) -> Option<*const QueueNode> {
+    pub(crate) unsafe fn for_each(&self, mut f: impl FnMut(&T)) -> Option<*const QueueNode> {
         let mut head = self.head.rb_root.rb_leftmost.cast::<QueueNode>();
         let mut last = None;
         // SAFETY: the caller serialises the queue's users; every node reached through the tree
@@ -285,10 +344,10 @@ impl TimerQueue {
         unsafe {
             while !head.is_null() {
                 let h = &*head;
-                f(h);
+                f(&*T::from_node(h));
                 let mut m = (*h.ring.get()).next;
                 while m != head {
-                    f(&*m);
+                    f(&*T::from_node(m));
                     m = (*(*m).ring.get()).next;
                 }
                 last = Some(head.cast_const());

@@ -1,53 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit suites, run when the module is loaded on a `CONFIG_KUNIT=y` kernel.
-//!
-//! `hrcallout_fake` drives the engine on [`FakeClock`]: time moves only when a test says so and
-//! expiries run in the test's thread, so ordering and race windows are deterministic.
-//! `hrcallout_real` checks the same paths on real hrtimers with generous bounds.
-//!
-//! Results are recorded in atomics by callbacks and asserted in the test body: an `assert!`
-//! outside the KUnit thread would only be logged.
+//! `hrcallout_fake`: the engine and the personalities on the fake clock, deterministically.
 
-use crate::callout::{self, CalloutLock, LockKind, Mode, Run};
-use crate::engine::{Backend, Engine, FakeClock, HrBackend, Kind, Overrun, TakenRecord, When};
-use crate::itimer;
-use crate::streams::{self, tick_ns};
-use crate::timer::{Clock, Expiry};
-use kernel::prelude::*;
-use kernel::sync::atomic::{ordering::Relaxed, Atomic};
-use kernel::sync::Arc;
-
-fn fake() -> Result<Arc<Engine<FakeClock>>> {
-    Engine::new(FakeClock::new(1_000_000_000), 4096, 16, Expiry::Soft)
-}
-
-/// Per-test call log: callbacks append their argument.
-struct Log {
-    n: Atomic<usize>,
-    order: [Atomic<usize>; 8],
-}
-
-impl Log {
-    const fn new() -> Self {
-        Self {
-            n: Atomic::new(0),
-            order: [const { Atomic::new(0) }; 8],
-        }
-    }
-    fn push(&self, v: usize) {
-        let i = self.n.fetch_add(1, Relaxed);
-        if i < 8 {
-            self.order[i].store(v, Relaxed);
-        }
-    }
-    fn count(&self) -> usize {
-        self.n.load(Relaxed)
-    }
-    fn at(&self, i: usize) -> usize {
-        self.order[i].load(Relaxed)
-    }
-}
+use super::*;
 
 #[kunit_tests(hrcallout_fake)]
 mod fake_clock {
@@ -142,15 +97,15 @@ mod fake_clock {
         let id = streams::timeout_on(&e, noop, 0, i64::MAX)?;
         let left = streams::untimeout_on(&e, id)?;
         assert!(left > 1_000_000_000_000_000_000);
-        assert_eq!(streams::hztons(i64::MAX), i64::MAX);
-        assert_eq!(streams::hztons(i64::MIN), i64::MIN);
+        assert_eq!(ticks::hztons(i64::MAX), i64::MAX);
+        assert_eq!(ticks::hztons(i64::MIN), i64::MIN);
         e.shutdown();
         Ok(())
     }
 
     /// The callback untimeouts itself: must return ENOENT at once, not deadlock.
     struct SelfCancel {
-        engine: Arc<Engine<FakeClock>>,
+        engine: Arc<FakeEngine>,
         id: Atomic<u64>,
         result: Atomic<i64>,
     }
@@ -186,28 +141,20 @@ mod fake_clock {
     #[test]
     fn periodic_timers_do_not_drift_and_coalesce_overruns() -> Result {
         let e = fake()?;
-        let id = e.alloc(Kind::Interval, Clock::Monotonic, 7, GFP_KERNEL)?;
         let start = e.backend.now(Clock::Monotonic) + 100;
-        {
-            let mut l = e.lock();
-            let slot = l.lookup(id)?;
-            l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::Coalesce;
-            l.arm(slot, start, 10)?;
-        }
+        let id = armed(&e, Delivery::Coalesce, Clock::Monotonic, 7, start, 10)?;
         // Ten periods pass with nobody reading: one record standing for the latest expiry,
         // with the nine before it as overruns.
         e.advance(100 + 95);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.id, id);
         assert_eq!(t.ev.expiry_ns, start + 90);
         assert_eq!(t.ev.overruns, 9);
-        e.lock().finish_record(&t, true);
         // The schedule is still start + k * 10.
         e.advance(10);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!((t.ev.expiry_ns - start) % 10, 0);
         assert_eq!(t.ev.overruns, 0);
-        e.lock().finish_record(&t, true);
         assert!(e.check().ok);
         e.shutdown();
         Ok(())
@@ -216,25 +163,18 @@ mod fake_clock {
     #[test]
     fn a_record_lost_to_a_fault_folds_into_the_newer_one() -> Result {
         let e = fake()?;
-        let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;
         let start = e.backend.now(Clock::Monotonic) + 100;
-        {
-            let mut l = e.lock();
-            let slot = l.lookup(id)?;
-            l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::Coalesce;
-            l.arm(slot, start, 10)?;
-        }
+        armed(&e, Delivery::Coalesce, Clock::Monotonic, 0, start, 10)?;
         e.advance(100 + 25); // three expiries: one record, two overruns
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = take_record(&e).ok_or(EINVAL)?;
         assert_eq!(t.ev.overruns, 2);
         // While the record is out (a read copying it), the timer fires again and queues a
         // newer record; then the copy faults. The three expiries become its overruns.
         e.advance(10);
-        e.lock().finish_record(&t, false);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        finish_record(&e, &t, false);
+        let t = read_one(&e)?;
         assert_eq!((t.ev.expiry_ns, t.ev.overruns), (start + 30, 3));
-        e.lock().finish_record(&t, true);
-        assert!(e.lock().take_record().is_none());
+        assert!(take_record(&e).is_none());
         assert!(e.check().ok);
         e.shutdown();
         Ok(())
@@ -243,48 +183,33 @@ mod fake_clock {
     #[test]
     fn a_late_periodic_callback_stands_for_the_latest_period() -> Result {
         let e = fake()?;
-        let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;
         let start = e.backend.now(Clock::Monotonic) + 100;
-        {
-            let mut l = e.lock();
-            let slot = l.lookup(id)?;
-            l.arm(slot, start, 10)?;
-        }
+        armed(&e, Delivery::Coalesce, Clock::Monotonic, 0, start, 10)?;
         // The machine stalls: the first expiry is handled 95 ns late, when ten periods
         // (start .. start + 90) are due. One record, for the latest, with nine overruns.
         e.stall(100 + 95);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.ev.expiry_ns, start + 90);
         assert_eq!(t.ev.overruns, 9);
         assert!(t.ev.fire_ns >= t.ev.expiry_ns);
-        e.lock().finish_record(&t, true);
         // And the grid continues at start + 100.
         e.advance(5);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!((t.ev.expiry_ns, t.ev.overruns), (start + 100, 0));
-        e.lock().finish_record(&t, true);
         e.shutdown();
         Ok(())
     }
 
     #[test]
     fn mach_queue_limit_counts_missed_messages() -> Result {
-        let e = Engine::new(FakeClock::new(0), 64, 1, Expiry::Irq)?;
-        let id = e.alloc(Kind::Interval, Clock::Monotonic, 0, GFP_KERNEL)?;
-        {
-            let mut l = e.lock();
-            let slot = l.lookup(id)?;
-            l.data(slot).obj().ok_or(EINVAL)?.overrun = Overrun::QueueLimit;
-            l.arm(slot, 10, 10)?;
-        }
+        let e: Arc<Engine<_, Callouts>> = Engine::new(FakeClock::new(0), 64, 1, Expiry::Irq)?;
+        armed(&e, Delivery::QueueLimit, Clock::Monotonic, 0, 10, 10)?;
         e.advance(50); // five expiries: one message, four missed
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.ev.overruns, 0);
-        e.lock().finish_record(&t, true);
         e.advance(10); // the next message carries the four missed
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.ev.overruns, 4);
-        e.lock().finish_record(&t, true);
         e.shutdown();
         Ok(())
     }
@@ -292,19 +217,13 @@ mod fake_clock {
     #[test]
     fn absolute_realtime_timers_follow_clock_steps() -> Result {
         let e = fake()?;
-        let id = e.alloc(Kind::Interval, Clock::Realtime, 0, GFP_KERNEL)?;
         let at = e.backend.now(Clock::Realtime) + 1_000_000_000;
-        {
-            let mut l = e.lock();
-            let slot = l.lookup(id)?;
-            l.arm(slot, at, 0)?;
-        }
+        armed(&e, Delivery::Coalesce, Clock::Realtime, 0, at, 0)?;
         e.advance(1000);
-        assert!(e.lock().take_record().is_none());
+        assert!(take_record(&e).is_none());
         e.set_realtime(2_000_000_000);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.ev.expiry_ns, at);
-        e.lock().finish_record(&t, true);
         e.shutdown();
         Ok(())
     }
@@ -378,7 +297,7 @@ mod fake_clock {
         let c = callout::init(&*e, Mode::Mp, GFP_KERNEL)?;
         callout::reset(&*e, c, 0, 0, Run::Func(noop, 0))?;
         {
-            let mut l = e.lock();
+            let l = e.lock();
             let slot = l.lookup(c)?;
             let now = e.backend.now(Clock::Monotonic);
             // Non-positive delays become one tick (BSD).
@@ -396,32 +315,26 @@ mod fake_clock {
     }
 
     /// Takes every queued record, calls `f` on it, then marks it read; returns how many.
-    fn drain(e: &Engine<FakeClock>, mut f: impl FnMut(&TakenRecord) -> Result) -> Result<usize> {
+    fn drain(e: &FakeEngine, mut f: impl FnMut(&TakenRecord) -> Result) -> Result<usize> {
         let mut n = 0;
         loop {
             // Not `while let`: its lock guard would live through the body.
-            let Some(t) = e.lock().take_record() else {
+            let Some(t) = take_record(e) else {
                 return Ok(n);
             };
             f(&t)?;
-            e.lock().finish_record(&t, true);
+            finish_record(e, &t, true);
             n += 1;
         }
     }
 
     /// A QNX `SI_TIMER` timer on `clock` with `cookie`, armed for absolute `at`, then every
     /// `interval` ns (0: once).
-    fn abs_timer(
-        e: &Engine<FakeClock>,
-        clock: Clock,
-        cookie: u64,
-        at: i64,
-        interval: u64,
-    ) -> Result<u64> {
+    fn abs_timer(e: &FakeEngine, clock: Clock, cookie: u64, at: i64, interval: u64) -> Result<u64> {
         let id = itimer::create(e, clock, crate::uapi::HRC_NOTIFY_SI_TIMER, cookie)?;
         let value = at as u64;
         let flags = crate::uapi::HRC_TIMER_ABSTIME;
-        itimer::settime(e, id, flags, itimer::Itimer { value, interval })?;
+        itimer::qnx::settime(e, id, flags, itimer::Itimer { value, interval })?;
         Ok(id)
     }
 
@@ -522,13 +435,12 @@ mod fake_clock {
         // The hrtimer was started for `a`: its pass at +10 finds nothing due and starts it
         // for the next one.
         e.advance(50);
-        assert!(e.lock().take_record().is_none());
+        assert!(take_record(&e).is_none());
         assert!(e.check().ok);
         e.advance(50);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.ev.cookie, 2);
         assert!(t.ev.fire_ns >= t.ev.expiry_ns);
-        e.lock().finish_record(&t, true);
         assert_eq!(e.check().live, 0);
         e.shutdown();
         Ok(())
@@ -548,7 +460,7 @@ mod fake_clock {
                 value: at as u64,
                 interval: 0,
             };
-            itimer::settime(&*e, id, crate::uapi::HRC_TIMER_ABSTIME, v)
+            itimer::qnx::settime(&*e, id, crate::uapi::HRC_TIMER_ABSTIME, v)
         };
         set(t0 + 50)?;
         assert!(e.check().ok);
@@ -560,9 +472,8 @@ mod fake_clock {
         assert_eq!(drain(&e, |t| Ok(ids.push(t.id, GFP_KERNEL)?))?, 3);
         assert!(!ids.contains(&id));
         e.advance(20);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!((t.id, t.ev.expiry_ns), (id, t0 + 1250));
-        e.lock().finish_record(&t, true);
         itimer::delete(&*e, id)?;
         e.advance(10_000);
         assert!(e.check().ok);
@@ -585,7 +496,7 @@ mod fake_clock {
             ids.push(abs_timer(&e, clock, i, at, 0)?, GFP_KERNEL)?;
         }
         e.advance(999);
-        assert!(e.lock().take_record().is_none());
+        assert!(take_record(&e).is_none());
         e.advance(1);
         let n = drain(&e, |t| {
             assert_eq!(t.ev.expiry_ns, at);
@@ -639,14 +550,12 @@ mod fake_clock {
         streams::timeout_event(&*e, 1000, 2)?;
         // Stepping realtime past its timer fires it and nothing monotonic.
         e.set_realtime(600);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.id, rt);
-        e.lock().finish_record(&t, true);
-        assert!(e.lock().take_record().is_none());
+        assert!(take_record(&e).is_none());
         e.advance(1000);
-        let t = e.lock().take_record().ok_or(EINVAL)?;
+        let t = read_one(&e)?;
         assert_eq!(t.ev.cookie, 2);
-        e.lock().finish_record(&t, true);
         itimer::delete(&*e, rt)?;
         assert!(e.check().ok);
         e.shutdown();
@@ -655,7 +564,7 @@ mod fake_clock {
 
     #[test]
     fn kernel_timeouts_need_a_soft_irq_engine() -> Result {
-        let e = Engine::new(FakeClock::new(0), 64, 16, Expiry::Irq)?;
+        let e: Arc<Engine<_, Callouts>> = Engine::new(FakeClock::new(0), 64, 16, Expiry::Irq)?;
         assert_eq!(streams::timeout_on(&e, noop, 0, 1), Err(EINVAL));
         e.shutdown();
         Ok(())
@@ -665,8 +574,8 @@ mod fake_clock {
     fn ids_are_never_reused_and_lookup_rejects_foreign_ids() -> Result {
         let a = fake()?;
         let b = fake()?;
-        let x = a.alloc(Kind::Timeout, Clock::Monotonic, 0, GFP_KERNEL)?;
-        let y = b.alloc(Kind::Timeout, Clock::Monotonic, 0, GFP_KERNEL)?;
+        let x = object(&a, Delivery::Coalesce, Clock::Monotonic, 0)?;
+        let y = object(&b, Delivery::Coalesce, Clock::Monotonic, 0)?;
         assert!(x != y);
         // Both engines used slot 0: the sequence part keeps the ids apart.
         assert_eq!(x & 0x3f_ffff, y & 0x3f_ffff);
@@ -675,155 +584,5 @@ mod fake_clock {
         a.shutdown();
         b.shutdown();
         Ok(())
-    }
-}
-
-#[kunit_tests(hrcallout_real)]
-mod real_hrtimers {
-    use super::*;
-    use kernel::time::{delay::fsleep, Delta};
-
-    static FIRED: Atomic<i64> = Atomic::new(0);
-    fn fired(_: usize) {
-        FIRED.store(Clock::Monotonic.now(), Relaxed);
-    }
-
-    fn wait_for(cond: impl Fn() -> bool, ms: i64) -> bool {
-        for _ in 0..ms {
-            if cond() {
-                return true;
-            }
-            fsleep(Delta::from_millis(1));
-        }
-        cond()
-    }
-
-    #[test]
-    fn a_one_tick_timeout_fires_not_early() -> Result {
-        let e = Engine::new(HrBackend, 64, 16, Expiry::Soft)?;
-        let t0 = Clock::Monotonic.now();
-        streams::timeout_on(&e, fired, 0, 1)?;
-        assert!(wait_for(|| FIRED.load(Relaxed) != 0, 5000));
-        assert!(FIRED.load(Relaxed) - t0 >= tick_ns());
-        e.shutdown();
-        Ok(())
-    }
-
-    static NEVER: Atomic<i64> = Atomic::new(0);
-    fn never(_: usize) {
-        NEVER.store(1, Relaxed);
-    }
-
-    #[test]
-    fn untimeout_before_expiry_on_real_hrtimers() -> Result {
-        let e = Engine::new(HrBackend, 64, 16, Expiry::Soft)?;
-        let id = streams::timeout_on(&e, never, 0, 2500)?;
-        let left = streams::untimeout_on(&e, id)?;
-        assert!(left > 0 && left <= 2500 * tick_ns());
-        fsleep(Delta::from_millis(150));
-        assert_eq!(NEVER.load(Relaxed), 0);
-        assert!(e.check().ok);
-        e.shutdown();
-        Ok(())
-    }
-
-    const REAL_N: usize = 200;
-    static SPREAD_LATE: [Atomic<i64>; REAL_N] = [const { Atomic::new(i64::MIN) }; REAL_N];
-    static SPREAD_DUE: [Atomic<i64>; REAL_N] = [const { Atomic::new(0) }; REAL_N];
-    fn spread_fired(i: usize) {
-        SPREAD_LATE[i].store(
-            Clock::Monotonic.now() - SPREAD_DUE[i].load(Relaxed),
-            Relaxed,
-        );
-    }
-
-    #[test]
-    fn many_timeouts_on_one_hrtimer_all_fire_none_early() -> Result {
-        let e = Engine::new(HrBackend, 1024, 16, Expiry::Soft)?;
-        let mut cancelled = [false; REAL_N];
-        // Armed from the latest to the earliest, so each one moves the hrtimer earlier; every
-        // fourth is cancelled right after, so the hrtimer is often left started for a
-        // cancelled timer. (A stalled guest may let one fire before its cancel: then it
-        // counts as not cancelled, and must have fired.)
-        let t0 = Clock::Monotonic.now() + 20_000_000;
-        for i in (0..REAL_N).rev() {
-            let due = t0 + (i as i64) * 100_000;
-            SPREAD_DUE[i].store(due, Relaxed);
-            let id = e.one_shot(
-                Kind::KernelTimeout,
-                0,
-                When::At(due),
-                Some((spread_fired, i)),
-                GFP_KERNEL,
-            )?;
-            if i % 4 == 0 {
-                cancelled[i] = streams::untimeout_on(&e, id).is_ok();
-            }
-        }
-        assert!(e.check().ok);
-        assert!(wait_for(
-            || (0..REAL_N).all(|i| cancelled[i] || SPREAD_LATE[i].load(Relaxed) != i64::MIN),
-            10_000
-        ));
-        fsleep(Delta::from_millis(30));
-        for (i, late) in SPREAD_LATE.iter().enumerate() {
-            if cancelled[i] {
-                assert_eq!(late.load(Relaxed), i64::MIN);
-            } else {
-                assert!(late.load(Relaxed) >= 0);
-            }
-        }
-        assert!(cancelled.iter().any(|c| *c));
-        assert!(e.check().ok);
-        assert_eq!(e.check().live, 0);
-        e.shutdown();
-        Ok(())
-    }
-
-    #[test]
-    fn tick_conversions_use_the_real_hz() {
-        assert_eq!(
-            tick_ns(),
-            1_000_000_000 / i64::from(kernel::bindings::CONFIG_HZ)
-        );
-        assert_eq!(streams::drv_usectohz(1), 1);
-        assert_eq!(streams::drv_usectohz(tick_ns() / 1000), 1);
-        assert_eq!(streams::drv_usectohz(tick_ns() / 1000 + 1), 2);
-        assert_eq!(streams::drv_hztousec(1), tick_ns() / 1000);
-        assert_eq!(streams::drv_usectohz(0), 0);
-    }
-
-    static HANDLE_RUNS: Atomic<usize> = Atomic::new(0);
-    fn handle_ran(_: usize) {
-        HANDLE_RUNS.fetch_add(1, Relaxed);
-    }
-
-    #[test]
-    fn the_kernel_callout_handle() -> Result {
-        let lock = CalloutLock::new(LockKind::Mutex)?;
-        let c = callout::Callout::init_lk(lock.clone())?;
-        assert!(!c.active() && !c.pending());
-        // Far deadlines wherever the state is checked: a loaded guest can stall for a while.
-        c.reset(10_000, handle_ran, 0)?;
-        assert!(c.active() && c.pending());
-        assert_eq!(c.stop(), 1);
-        assert!(!c.active() && !c.pending());
-        c.reset(1, handle_ran, 0)?;
-        assert!(wait_for(|| HANDLE_RUNS.load(Relaxed) == 1, 5000));
-        assert!(c.active() && !c.pending());
-        c.reset(10_000, handle_ran, 0)?;
-        drop(c); // stop_sync + free: the pending run never happens
-        fsleep(Delta::from_millis(20));
-        assert_eq!(HANDLE_RUNS.load(Relaxed), 1);
-        Ok(())
-    }
-
-    #[test]
-    fn the_kernel_api_works_after_load() {
-        let id = streams::timeout(never, 0, 100_000);
-        assert!(id.0 != 0);
-        let left = streams::untimeout(id);
-        assert!(left > 0 && left <= 100_000);
-        assert_eq!(streams::untimeout(id), -1);
     }
 }

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-clock bases: the timer queue of a clock's armed slots and the one hrtimer started for
+//! its earliest.
+//!
+//! Arming queues a slot's node (O(log n); O(1) at or after the latest), cancelling unqueues it
+//! (O(1) amortised), and neither touches the hrtimer unless a new earliest expiry comes in
+//! ([`Locked::kick_at`]). A cancel never does: if the hrtimer was started for a timer that is
+//! gone, it fires early once, finds nothing due and is started for the new earliest. The
+//! hrtimer is started absolute with no slack, so expiries stay exact: it never fires early, and
+//! the expiry pass only takes what is due.
+
+use super::hrtimer::{Clock, Expire, Expiry, RawTimer};
+use super::slots::{Entry, Slot};
+use super::timerqueue::TimerQueue;
+use super::{Backend, Engine, Executor, Locked};
+use kernel::{bindings, interrupt::LocalInterruptDisabled};
+
+/// The clocks an engine has a base for, in the order of [`Clock`]'s values.
+pub(super) const CLOCKS: [Clock; 2] = [Clock::Realtime, Clock::Monotonic];
+
+/// One clock's armed slots and the state of its hrtimer.
+///
+/// Protected by the engine lock.
+pub(super) struct ClockBase<J> {
+    /// The armed slots of this clock, by expiry.
+    pub(super) queue: TimerQueue<Entry<J>>,
+    /// The expiry the hrtimer was last started for, until its expiry pass ends. While the queue
+    /// is not empty the hrtimer is queued for `armed`, or has fired and its pass has not ended;
+    /// `armed` is never after the earliest expiry (checked by `check.rs`).
+    pub(super) armed: Option<i64>,
+}
+
+impl<J> ClockBase<J> {
+    pub(super) fn new() -> Self {
+        Self {
+            queue: TimerQueue::new(),
+            armed: None,
+        }
+    }
+
+    /// The earliest slot and its expiry.
+    #[inline]
+    pub(super) fn first(&self) -> Option<(Slot, i64)> {
+        self.queue.first().map(|e| (e.slot(), e.expires()))
+    }
+}
+
+/// The expiry callback of an engine's hrtimer for the monotonic (`REAL` false) or realtime
+/// clock, run in soft irq (`IRQ_OFF` false) or hard irq.
+///
+/// # Safety
+///
+/// `timer` is the `mono_timer` (`REAL` false) or `real_timer` (`REAL` true) field of a live
+/// [`Engine<B, X>`], as set up by [`Engine::new`]; with `IRQ_OFF` the call comes from the
+/// hrtimer core in hard-irq context.
+unsafe extern "C" fn expire_cb<B: Backend, X: Executor, const REAL: bool, const IRQ_OFF: bool>(
+    timer: *mut bindings::hrtimer,
+) -> bindings::hrtimer_restart {
+    // The C timer is `RawTimer`'s only field (`repr(C)`), so this is the field's address.
+    let timer = timer.cast::<RawTimer>();
+    // SAFETY: by the safety contract `timer` is this field of a live `Engine<B, X>`.
+    let engine = unsafe {
+        &*if REAL {
+            kernel::container_of!(timer, Engine<B, X>, real_timer)
+        } else {
+            kernel::container_of!(timer, Engine<B, X>, mono_timer)
+        }
+    };
+    let clock = if REAL {
+        Clock::Realtime
+    } else {
+        Clock::Monotonic
+    };
+    if IRQ_OFF {
+        // SAFETY: the hrtimer core runs a timer that is not soft with interrupts disabled, for
+        // the whole callback (the safety contract says this one is not soft).
+        let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
+        engine.expire(clock, Some(irq_off));
+    } else {
+        engine.expire(clock, None);
+    }
+    // The pass starts the hrtimer again itself, under the engine lock, when more is armed.
+    bindings::hrtimer_restart::HRTIMER_NORESTART
+}
+
+/// The hrtimer callback for an engine's `clock` expiring in `context`.
+pub(super) fn expire_fn<B: Backend, X: Executor>(clock: Clock, context: Expiry) -> Expire {
+    let irq_off = context.effective() != Expiry::Soft;
+    match (clock, irq_off) {
+        (Clock::Monotonic, false) => expire_cb::<B, X, false, false>,
+        (Clock::Monotonic, true) => expire_cb::<B, X, false, true>,
+        (Clock::Realtime, false) => expire_cb::<B, X, true, false>,
+        (Clock::Realtime, true) => expire_cb::<B, X, true, true>,
+    }
+}
+
+impl<B: Backend, X: Executor> Engine<B, X> {
+    /// The hrtimer of `clock`.
+    #[inline]
+    pub(super) fn timer(&self, clock: Clock) -> &RawTimer {
+        match clock {
+            Clock::Monotonic => &self.mono_timer,
+            Clock::Realtime => &self.real_timer,
+        }
+    }
+}
+
+impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// Starts the hrtimer of `clock` for the earliest armed expiry, unless it is already
+    /// started for that or earlier.
+    #[inline]
+    pub(super) fn kick(&mut self, clock: Clock) {
+        if let Some((_, min)) = self.g.bases[clock as usize].first() {
+            self.kick_at(clock, min);
+        }
+    }
+
+    /// Starts the hrtimer of `clock` for `expiry`, the earliest armed, unless it is already
+    /// started for that or earlier.
+    #[inline]
+    pub(super) fn kick_at(&mut self, clock: Clock, expiry: i64) {
+        let base = &mut self.g.bases[clock as usize];
+        if base.armed.is_some_and(|a| a <= expiry) {
+            return;
+        }
+        base.armed = Some(expiry);
+        let engine = self.engine;
+        engine.backend.start(engine.timer(clock), clock, expiry);
+    }
+}

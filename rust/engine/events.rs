@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The event queue: records waiting for readers, and how an expiry becomes one.
+//!
+//! A record lives in its slot (one-shots) or its object state (long-lived objects), linked
+//! into the queue through the slot's `next`, so queueing one never allocates and an expiry can
+//! never lose an event for want of memory. A slot has one link, so at most one of its records
+//! is queued; the delivery modes ([`Delivery`]) say what happens to an expiry while it is.
+//!
+//! Readers only sleep (and poll only reports "not readable") on an empty queue, checked under
+//! the engine lock, so the wake-up that ended the last empty spell reached every waiter. Until
+//! a reader empties the queue again, more records need none: a burst costs one wake-up, not
+//! one per record. Edge-triggered epoll users read until `EAGAIN`, as with sockets.
+//!
+//! Records leave the engine as an [`Event`]; encoding it for userspace is the transport's job.
+
+use super::hrtimer::Clock;
+use super::slots::{Body, Delivery, Slot, Slots, NIL};
+use super::{Backend, Engine, Executor, Locked};
+
+/// The parts of a record that vary, kept in an object until it is read.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Record {
+    pub(crate) expiry: i64,
+    pub(crate) fire: i64,
+    pub(crate) overruns: u64,
+    pub(crate) flags: u32,
+    pub(crate) extra: u64,
+}
+
+/// A record taken off the queue, as the owner will see it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Event {
+    /// The owner's tag of the slot (the transport's record kind).
+    pub(crate) tag: u8,
+    /// The owner's flags ([`Locked::deliver_run`], or the object's periodic flags).
+    pub(crate) flags: u32,
+    pub(crate) id: u64,
+    pub(crate) cookie: u64,
+    /// Scheduled expiry of the latest expiry the record stands for, on `clock`.
+    pub(crate) expiry: i64,
+    /// When that expiry was handled, same clock.
+    pub(crate) fire: i64,
+    /// Earlier expiries folded into this record.
+    pub(crate) overruns: u64,
+    pub(crate) clock: Clock,
+    pub(crate) extra: u64,
+}
+
+/// What [`Locked::consumed`] and [`Locked::put_back`] need of a record
+/// [`Locked::take_event`] took.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Taken {
+    slot: u32,
+    id: u64,
+    /// Whether the record is a one-shot's, whose slot is freed once it reached its reader
+    /// (an object's record needs nothing more).
+    pub(crate) one_shot: bool,
+}
+
+/// The queue of records waiting for readers, linked through the slots' `next`.
+///
+/// Protected by the engine lock.
+pub(super) struct Events {
+    head: u32,
+    tail: u32,
+    /// Records queued.
+    len: u32,
+    /// The queue limit of [`Delivery::QueueLimit`] objects.
+    qlimit: u32,
+}
+
+impl Events {
+    pub(super) fn new(qlimit: u32) -> Self {
+        Self {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+            qlimit,
+        }
+    }
+
+    /// Records queued.
+    #[inline]
+    pub(super) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// The oldest record's slot number, `NIL` if none (for the consistency walk).
+    #[inline]
+    pub(super) fn head(&self) -> u32 {
+        self.head
+    }
+
+    /// Whether `slot`'s record is queued (`slot` is live).
+    #[inline]
+    pub(super) fn holds<J>(&self, slots: &Slots<J>, slot: Slot) -> bool {
+        slots.data_ref(slot).next != NIL || self.tail == slot.0
+    }
+
+    /// Appends `slot`'s record, which is not queued; returns whether the queue was empty.
+    #[inline]
+    fn push_back<J>(&mut self, slots: &mut Slots<J>, slot: Slot) -> bool {
+        let tail = self.tail;
+        slots.data(slot).next = NIL;
+        if tail == NIL {
+            self.head = slot.0;
+        } else {
+            slots.data(Slot(tail)).next = slot.0;
+        }
+        self.tail = slot.0;
+        self.len += 1;
+        tail == NIL
+    }
+
+    /// Puts `slot`'s record, which is not queued, at the head; returns whether the queue was
+    /// empty.
+    #[inline]
+    fn push_front<J>(&mut self, slots: &mut Slots<J>, slot: Slot) -> bool {
+        let head = self.head;
+        slots.data(slot).next = head;
+        self.head = slot.0;
+        self.len += 1;
+        if head == NIL {
+            self.tail = slot.0;
+        }
+        head == NIL
+    }
+
+    /// Removes `slot`'s record if it is queued (a walk: only used when an object is destroyed
+    /// with its record unread).
+    fn remove<J>(&mut self, slots: &mut Slots<J>, slot: Slot) {
+        if !self.holds(slots, slot) {
+            return;
+        }
+        let mut prev = NIL;
+        let mut cur = self.head;
+        while cur != NIL && cur != slot.0 {
+            prev = cur;
+            cur = slots.data_ref(Slot(cur)).next;
+        }
+        if cur == NIL {
+            return;
+        }
+        let next = slots.data_ref(slot).next;
+        if prev == NIL {
+            self.head = next;
+        } else {
+            slots.data(Slot(prev)).next = next;
+        }
+        if self.tail == slot.0 {
+            self.tail = prev;
+        }
+        self.len -= 1;
+        slots.data(slot).next = NIL;
+    }
+}
+
+impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// How many records the event queue holds.
+    #[inline]
+    pub(crate) fn queue_len(&self) -> usize {
+        self.g.events.len as usize
+    }
+
+    /// The queue limit of [`Delivery::QueueLimit`] objects.
+    pub(crate) fn qlimit(&self) -> u32 {
+        self.g.events.qlimit
+    }
+
+    /// Sets the queue limit of [`Delivery::QueueLimit`] objects.
+    pub(crate) fn set_qlimit(&mut self, qlimit: u32) {
+        self.g.events.qlimit = qlimit;
+    }
+
+    /// Appends `slot`'s record (not queued yet) to the event queue; wakes readers if it was
+    /// empty (see the module doc for why once is enough).
+    #[inline]
+    pub(super) fn enqueue_record(&mut self, slot: Slot) {
+        let g = &mut *self.g;
+        if g.events.push_back(&mut g.slots, slot) {
+            self.engine.readers.notify_all();
+        }
+    }
+
+    /// Removes `slot`'s record from the event queue if it is there.
+    pub(crate) fn unqueue_record(&mut self, slot: Slot) {
+        let g = &mut *self.g;
+        g.events.remove(&mut g.slots, slot);
+    }
+
+    /// Handles an expiry of object `slot` (its `fired` times set): queue its record, or fold
+    /// or count it as its delivery mode says. `missed` periods were skipped by a late expiry.
+    #[inline]
+    pub(super) fn deliver(&mut self, slot: Slot, missed: u64) {
+        let g = &mut *self.g;
+        let queued = g.events.holds(&g.slots, slot);
+        let full = g.events.len >= g.events.qlimit;
+        let Some(o) = g.slots.data(slot).obj() else {
+            return;
+        };
+        match o.delivery {
+            Delivery::Coalesce | Delivery::Executor => {
+                if queued {
+                    // Fold into the unread record, which now stands for this expiry too.
+                    (o.rec.expiry, o.rec.fire) = o.fired;
+                    o.rec.overruns = o.rec.overruns.saturating_add(1 + missed);
+                    o.total_overruns = o.total_overruns.saturating_add(1 + missed);
+                    return;
+                }
+                (o.rec.expiry, o.rec.fire) = o.fired;
+                o.rec.overruns = missed;
+            }
+            Delivery::QueueLimit => {
+                if queued || full {
+                    o.missed = o.missed.saturating_add(1 + missed);
+                    o.total_overruns = o.total_overruns.saturating_add(1 + missed);
+                    return;
+                }
+                (o.rec.expiry, o.rec.fire) = o.fired;
+                o.rec.overruns = o.missed.saturating_add(missed);
+                o.missed = 0;
+            }
+        }
+        if o.delivery != Delivery::Executor {
+            o.rec.flags = if o.interval > 0 { o.periodic_flags } else { 0 };
+        }
+        o.total_overruns = o.total_overruns.saturating_add(missed);
+        self.enqueue_record(slot);
+    }
+
+    /// The record of a job's run of executor object `slot`: `flags` and `extra` are the
+    /// owner's; it coalesces with an unread one.
+    pub(crate) fn deliver_run(&mut self, slot: Slot, flags: u32, extra: u64) {
+        if let Some(o) = self.g.slots.data(slot).obj() {
+            o.rec.flags = flags;
+            o.rec.extra = extra;
+            self.deliver(slot, 0);
+        }
+    }
+
+    /// Takes the oldest record off the queue. Until [`Locked::consumed`] or
+    /// [`Locked::put_back`], its slot stays allocated.
+    #[inline]
+    pub(crate) fn take_event(&mut self) -> Option<(Event, Taken)> {
+        let g = &mut *self.g;
+        let n = g.events.head;
+        if n == NIL {
+            return None;
+        }
+        let (e, d) = g.slots.entry_data(Slot(n));
+        let next = d.next;
+        d.next = NIL;
+        let rec = match &mut d.body {
+            Body::Once { fire } => Record {
+                expiry: e.expires(),
+                fire: *fire,
+                ..Record::default()
+            },
+            Body::Object(o) => {
+                let rec = o.rec;
+                o.rec.overruns = 0;
+                rec
+            }
+            Body::Call { .. } => Record::default(),
+        };
+        let one_shot = d.one_shot();
+        let ev = Event {
+            tag: d.tag,
+            flags: rec.flags,
+            id: d.id,
+            cookie: d.cookie,
+            expiry: rec.expiry,
+            fire: rec.fire,
+            overruns: rec.overruns,
+            clock: d.clock,
+            extra: rec.extra,
+        };
+        g.events.head = next;
+        if next == NIL {
+            g.events.tail = NIL;
+        }
+        g.events.len -= 1;
+        Some((
+            ev,
+            Taken {
+                slot: n,
+                id: ev.id,
+                one_shot,
+            },
+        ))
+    }
+
+    /// The slot of a taken record, if its object still exists.
+    #[inline]
+    fn taken_slot(&self, t: &Taken) -> Option<Slot> {
+        let slot = Slot(t.slot);
+        (self.g.slots.data_ref(slot).id == t.id).then_some(slot)
+    }
+
+    /// A taken record reached its reader: a finished one-shot's slot is freed.
+    #[inline]
+    pub(crate) fn consumed(&mut self, t: &Taken) {
+        let Some(slot) = self.taken_slot(t) else {
+            return;
+        };
+        let g = &mut *self.g;
+        if g.events.holds(&g.slots, slot) {
+            return;
+        }
+        let d = g.slots.data_ref(slot);
+        if d.one_shot() && d.sched == super::Sched::Idle {
+            self.free(slot);
+        }
+    }
+
+    /// A taken record (its `expiry`, `fire` and `overruns` as taken) could not reach its
+    /// reader: it goes back to the head of the queue. If its timer queued a newer one
+    /// meanwhile (a slot has one queue link), its expiries become overruns of that one, so
+    /// none is lost.
+    pub(crate) fn put_back(&mut self, t: &Taken, expiry: i64, fire: i64, overruns: u64) {
+        let Some(slot) = self.taken_slot(t) else {
+            return;
+        };
+        let g = &mut *self.g;
+        if g.events.holds(&g.slots, slot) {
+            if let Some(o) = g.slots.data(slot).obj() {
+                o.rec.overruns = o.rec.overruns.saturating_add(overruns.saturating_add(1));
+                o.total_overruns = o.total_overruns.saturating_add(1);
+            }
+            return;
+        }
+        if let Some(o) = g.slots.data(slot).obj() {
+            o.rec.overruns = o.rec.overruns.saturating_add(overruns);
+            o.rec.expiry = expiry;
+            o.rec.fire = fire;
+        }
+        if g.events.push_front(&mut g.slots, slot) {
+            // Another reader may have gone to sleep on the queue we emptied: the next enqueue
+            // would not wake it.
+            self.engine.readers.notify_all();
+        }
+    }
+}
+
+impl<B: Backend, X: Executor> Engine<B, X> {
+    /// Waits for records; returns false if interrupted by a signal.
+    pub(crate) fn wait_readable(&self) -> bool {
+        let mut g = self.inner.lock();
+        while g.events.head == NIL && !g.dying {
+            if self.readers.wait_interruptible(&mut g) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The condition variable poll registers on.
+    pub(crate) fn poll_condvar(&self) -> &kernel::sync::poll::PollCondVar {
+        &self.readers
+    }
+
+    /// Whether a record is ready.
+    pub(crate) fn readable(&self) -> bool {
+        self.inner.lock().events.head != NIL
+    }
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The executor: thread-context jobs of fired objects ([`Delivery::Executor`]).
+//!
+//! An expiry of such an object only moves it to [`Sched::Fired`] and appends it to the fired
+//! list; the engine's work item, on the high-priority system workqueue (the analogue of
+//! DragonFly's softclock thread), pops them one at a time and hands each to the engine's
+//! [`Executor`], which runs the owner's job. What the job does, and what it re-checks before
+//! running, is the owner's (see `callout`).
+//!
+//! [`Delivery::Executor`]: super::Delivery::Executor
+
+use super::slots::{Slot, Slots, NIL};
+use super::{Backend, Engine, Executor, Locked, Sched};
+use kernel::{
+    bindings,
+    sync::{Arc, ArcBorrow},
+    workqueue::{self, Work, WorkItem},
+};
+
+/// The fired list: objects waiting for the executor, linked through their `fired_next`.
+///
+/// Protected by the engine lock.
+pub(super) struct Fired {
+    head: u32,
+    tail: u32,
+}
+
+impl Fired {
+    pub(super) fn new() -> Self {
+        Self {
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    /// Forgets every entry (teardown: the objects are freed with the table).
+    pub(super) fn clear(&mut self) {
+        (self.head, self.tail) = (NIL, NIL);
+    }
+
+    /// Appends object `slot` unless it is listed; returns whether it was appended.
+    #[inline]
+    fn push<J>(&mut self, slots: &mut Slots<J>, slot: Slot) -> bool {
+        let tail = self.tail;
+        let Some(o) = slots.data(slot).obj() else {
+            return false;
+        };
+        if o.on_fired {
+            return false;
+        }
+        o.on_fired = true;
+        o.fired_next = NIL;
+        if tail == NIL {
+            self.head = slot.0;
+        } else if let Some(t) = slots.data(Slot(tail)).obj() {
+            t.fired_next = slot.0;
+        }
+        self.tail = slot.0;
+        true
+    }
+
+    fn pop<J>(&mut self, slots: &mut Slots<J>) -> Option<Slot> {
+        if self.head == NIL {
+            return None;
+        }
+        let slot = Slot(self.head);
+        // Every slot on the list is an object: `Locked::free` unlinks one before dropping
+        // its state.
+        let next = slots.data(slot).obj().map_or(NIL, |o| {
+            o.on_fired = false;
+            o.fired_next
+        });
+        self.head = next;
+        if next == NIL {
+            self.tail = NIL;
+        }
+        Some(slot)
+    }
+
+    /// Takes `slot` off the list (a walk: only when a fired object is destroyed).
+    pub(super) fn remove<J>(&mut self, slots: &mut Slots<J>, slot: Slot) {
+        let next_of =
+            |slots: &mut Slots<J>, n: u32| slots.data(Slot(n)).obj().map_or(NIL, |o| o.fired_next);
+        let mut prev = NIL;
+        let mut cur = self.head;
+        while cur != NIL && cur != slot.0 {
+            prev = cur;
+            cur = next_of(slots, cur);
+        }
+        let next = next_of(slots, slot.0);
+        if let Some(o) = slots.data(slot).obj() {
+            o.on_fired = false;
+            o.fired_next = NIL;
+        }
+        if cur == NIL {
+            return;
+        }
+        if prev == NIL {
+            self.head = next;
+        } else if let Some(p) = slots.data(Slot(prev)).obj() {
+            p.fired_next = next;
+        }
+        if self.tail == slot.0 {
+            self.tail = prev;
+        }
+    }
+}
+
+impl<B: Backend, X: Executor> WorkItem for Engine<B, X> {
+    type Pointer = Arc<Engine<B, X>>;
+
+    fn run(this: Arc<Engine<B, X>>) {
+        this.run_executor();
+    }
+}
+
+impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// Hands fired object `slot` to the executor and kicks it.
+    #[inline]
+    pub(super) fn push_fired(&mut self, slot: Slot) {
+        let g = &mut *self.g;
+        g.slots.data(slot).sched = Sched::Fired;
+        if g.fired.push(&mut g.slots, slot) {
+            self.engine.kick_executor();
+        }
+    }
+
+    /// The id and generation of object `slot` if it is fired and waiting for its job.
+    #[inline]
+    pub(crate) fn fired(&mut self, slot: Slot) -> Option<(u64, u32)> {
+        let d = self.g.slots.data_ref(slot);
+        if d.sched != Sched::Fired {
+            return None;
+        }
+        Some((d.id, d.obj_ref()?.gen))
+    }
+
+    /// Claims the fired schedule `gen` of object `id` in `slot` for its job: true, and the
+    /// object is idle again, if that schedule is still current (no cancel or arm since).
+    #[inline]
+    pub(crate) fn claim_fired(&mut self, slot: Slot, id: u64, gen: u32) -> bool {
+        let d = self.g.slots.data(slot);
+        let current =
+            d.id == id && d.sched == Sched::Fired && d.obj_ref().is_some_and(|o| o.gen == gen);
+        if current {
+            d.sched = Sched::Idle;
+        }
+        current
+    }
+}
+
+impl<B: Backend, X: Executor> Engine<B, X> {
+    /// Queues the executor (it has work).
+    fn kick_executor(&self) {
+        // SAFETY: by the type invariant `self` lives in an `Arc`.
+        let arc: Arc<Self> = unsafe { ArcBorrow::from_raw(core::ptr::from_ref(self)) }.into();
+        // `Err` means the work is already queued and will see the new entry.
+        let _ = workqueue::system_highpri().enqueue(arc);
+    }
+
+    /// The executor: runs fired objects' jobs one at a time.
+    fn run_executor(&self) {
+        loop {
+            let mut l = self.lock();
+            let g = &mut *l.g;
+            let Some(slot) = g.fired.pop(&mut g.slots) else {
+                return;
+            };
+            X::run(l, slot);
+        }
+    }
+
+    /// Waits until the executor has run everything queued so far.
+    pub(crate) fn flush_executor(&self) {
+        // SAFETY: `work` is a field of this pinned engine and was initialised by `new_work!`.
+        unsafe { bindings::flush_work(Work::raw_get(&self.work)) };
+    }
+}

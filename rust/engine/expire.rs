@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The expiry pass, and the arithmetic of periodic re-arming.
+//!
+//! A clock's hrtimer runs one pass: it reads the clock once and handles every armed slot due by
+//! that reading, earliest first, then starts the hrtimer for the earliest left. What comes due
+//! while the pass runs is left to the next one (the hrtimer is started for it, already due):
+//! reading the clock again would never end a pass whose periodic timers come due faster than it
+//! handles them. Timers due at one instant share one queue node, so a burst costs one hrtimer
+//! expiry and one tree removal.
+//!
+//! Each expiry is delivered as its slot's body says: a one-shot queues its record, an inline
+//! one-shot's callback is called with the lock dropped, an object is re-armed if periodic and
+//! delivered as its [`Delivery`] says.
+
+use super::hrtimer::Clock;
+use super::slots::{Body, Callback, Delivery, Slot};
+use super::{Backend, Engine, Executor, Locked, Sched};
+use kernel::interrupt::LocalInterruptDisabled;
+
+/// Expiries one pass handles per lock hold; between holds other CPUs get the lock.
+const EXPIRE_HOLD: u32 = 64;
+
+/// Where a periodic timer due at `expiry` stands when a pass at `now` (not before `expiry`)
+/// handles it: drift-free, period k is due at `start + k * interval`, and the periods that
+/// came due meanwhile become overruns of one expiry standing for the latest of them, never a
+/// burst of late events.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct CatchUp {
+    /// The latest period due by `now`, which this expiry stands for.
+    pub(crate) latest: i64,
+    /// The earlier periods it skipped.
+    pub(crate) missed: u64,
+    /// The next expiry, after `now` (so this pass does not see it again).
+    pub(crate) next: i64,
+}
+
+/// [`CatchUp`] of a timer due at `expiry` with period `interval` (> 0), handled at `now`.
+/// Saturates: a timer whose next period is past the end of time stays at `i64::MAX`.
+#[inline]
+pub(crate) fn catch_up(expiry: i64, now: i64, interval: i64) -> CatchUp {
+    let behind = (now.saturating_sub(expiry) / interval) as u64;
+    let latest =
+        expiry.saturating_add(interval.saturating_mul(i64::try_from(behind).unwrap_or(i64::MAX)));
+    CatchUp {
+        latest,
+        missed: behind,
+        next: latest.saturating_add(interval),
+    }
+}
+
+/// What an expiry asks of the pass once the lock is dropped: an inline callback, its argument
+/// and its one-shot's id.
+type Call = (Callback, usize, u64);
+
+impl<B: Backend, X: Executor> Engine<B, X> {
+    /// The expiry pass of `clock`, run by its hrtimer; `irq_off` when it runs with interrupts
+    /// disabled (hard irq).
+    pub(super) fn expire(&self, clock: Clock, irq_off: Option<&LocalInterruptDisabled>) {
+        let c = clock as usize;
+        let mut l = self.lock_in(irq_off);
+        if l.g.dying {
+            return;
+        }
+        let now = self.backend.now(clock);
+        let mut held = 0;
+        while let Some((slot, expiry)) = l.g.bases[c].first() {
+            if expiry > now {
+                break;
+            }
+            if held == EXPIRE_HOLD {
+                // A long burst: let other CPUs at the engine.
+                drop(l);
+                l = self.lock_in(irq_off);
+                if l.g.dying {
+                    return;
+                }
+                held = 0;
+                continue;
+            }
+            held += 1;
+            l.dequeue(c, slot);
+            if let Some((func, arg, id)) = l.fire(slot, expiry, now) {
+                drop(l);
+                func(arg);
+                l = self.lock_in(irq_off);
+                // A cancel of a running callback spins on the id, so freeing is the signal;
+                // nothing else frees a running inline one-shot.
+                if l.g.slots.data_ref(slot).id == id {
+                    l.free(slot);
+                }
+                if l.g.dying {
+                    return;
+                }
+            }
+        }
+        // The hrtimer has fired (or someone started it again meanwhile; starting it once more
+        // is harmless): start it for the earliest left.
+        l.g.bases[c].armed = None;
+        l.kick(clock);
+    }
+}
+
+impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// Handles the expiry of `slot`, just taken off its queue, due at `expiry` and handled at
+    /// `now`: queues its record, re-arms a periodic object, hands an executor object to the
+    /// executor, or returns an inline callback for the pass to call with the lock dropped.
+    #[inline]
+    fn fire(&mut self, slot: Slot, expiry: i64, now: i64) -> Option<Call> {
+        let d = self.g.slots.data(slot);
+        let (id, cookie, c) = (d.id, d.cookie, d.clock as usize);
+        let mut again = None;
+        let mut missed = 0u64;
+        let delivery = match &mut d.body {
+            Body::Once { fire } => {
+                // A one-shot fires once: its record is never queued yet, no overrun to count.
+                *fire = now;
+                d.sched = Sched::Idle;
+                self.enqueue_record(slot);
+                return None;
+            }
+            Body::Call { func, cpu } => {
+                *cpu = kernel::cpu::CpuId::current().as_u32();
+                d.sched = Sched::Idle;
+                return Some((*func, cookie as usize, id));
+            }
+            Body::Object(o) => {
+                o.expired = true;
+                if o.interval > 0 {
+                    let p = catch_up(expiry, now, o.interval);
+                    missed = p.missed;
+                    o.fired = (p.latest, now);
+                    again = Some(p.next);
+                } else {
+                    o.fired = (expiry, now);
+                    d.sched = Sched::Idle;
+                }
+                o.delivery
+            }
+        };
+        if let Some(next) = again {
+            // Still armed: back in the queue (it cannot be the earliest: the pass starts the
+            // hrtimer for the earliest when it ends).
+            self.enqueue(c, slot, next);
+        }
+        if delivery == Delivery::Executor {
+            self.push_fired(slot);
+        } else {
+            self.deliver(slot, missed);
+        }
+        None
+    }
+}

@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The timer engine every personality sits on. It knows no personality.
+//!
+//! An [`Engine`] owns a table of timer slots (`slots.rs`) and hands out ids for them. It keeps
+//! the armed ones in one timer queue per clock, with one hrtimer per clock started for the
+//! earliest (`clock_base.rs`). When that hrtimer fires, one pass (`expire.rs`) delivers
+//! everything due, each as its slot says:
+//!
+//! - a one-shot record ([`Engine::record_once`]): the record is queued for readers
+//!   (`events.rs`), and the slot is freed when it has been read;
+//! - an inline one-shot ([`Engine::call_once`]): its callback is called in the pass (soft-irq
+//!   engines only), and the slot is freed;
+//! - an object ([`Engine::create`]), armed many times, periodic or not, delivered as its
+//!   [`Delivery`] says: a record that coalesces, one that honours the queue limit, or its job
+//!   handed to the executor (`executor.rs`), which runs it in thread context through the
+//!   engine's [`Executor`].
+//!
+//! The owners (the personalities) tell their slots apart by an opaque tag, handed back in every
+//! [`Event`], and keep their own state in the object (`Executor::Job`). They change a slot
+//! only through the methods of [`Locked`]; the fields that the unsafe queue code relies on (a
+//! slot's schedule and clock, its id, its body) are private to this module.
+//!
+//! Time sits behind [`Backend`]: [`HrBackend`] is the real clocks, `FakeClock` (KUnit) moves
+//! only when told. Where the expiry passes run is the engine's [`Expiry`]: hard irq for a
+//! file's engine (timerfd's mode: the pass only queues records and wakes readers or the
+//! executor), soft irq for the kernel engine, whose inline callbacks STREAMS code expects
+//! there.
+//!
+//! # Locking
+//!
+//! One lock per engine, [`Engine::inner`], a `SpinLockIrq` (the hard-irq expiry pass takes it),
+//! guards everything in [`Inner`]: the slots and their objects, the timer queues and the
+//! hrtimers' `armed` state, the event queue, the fired list and `dying`. Every state change
+//! happens under it, and the expiry pass sees it there, so cancelling never waits. It is a
+//! leaf: nothing else is taken while it is held, except the hrtimer core's base lock (starting
+//! an hrtimer) and the wait-queue locks of [`Engine::readers`] and [`Engine::done`] (waking).
+//! It is dropped around an inline callback, around an executor job, and while the table
+//! grows. Only teardown waits (`hrtimer_cancel`, `flush_work`), with it dropped. The crate's
+//! lock map (`hrcallout_main.rs`) places it among the personalities' locks.
+
+mod backend;
+mod check;
+mod clock_base;
+mod events;
+mod executor;
+mod expire;
+#[cfg(hrc_kunit)]
+mod fake;
+pub(crate) mod hrtimer;
+mod slots;
+pub(crate) mod timerqueue;
+
+pub(crate) use backend::{Backend, HrBackend};
+pub(crate) use events::{Event, Taken};
+#[cfg(hrc_kunit)]
+pub(crate) use expire::{catch_up, CatchUp};
+#[cfg(hrc_kunit)]
+pub(crate) use fake::FakeClock;
+pub(crate) use hrtimer::{Clock, Expiry};
+pub(crate) use slots::{Callback, Delivery, Object, Sched, Slot, CHUNK, MAX_SLOTS};
+
+use clock_base::{expire_fn, ClockBase};
+use events::Events;
+use executor::Fired;
+use hrtimer::RawTimer;
+use kernel::{
+    alloc::Flags,
+    interrupt::LocalInterruptDisabled,
+    new_condvar, new_poll_condvar, new_spinlock_irq, new_work,
+    prelude::*,
+    sync::{poll::PollCondVar, Arc, CondVar, SpinLockGuard, SpinLockIrq, SpinLockIrqGuard},
+    workqueue::{impl_has_work, Work},
+};
+use slots::{Body, Chunk, SlotData, Slots};
+
+/// What runs the jobs of an engine's [`Delivery::Executor`] objects, in thread context: the one
+/// way the engine calls back into its owners (statically dispatched).
+pub(crate) trait Executor: Sized + Send + Sync + 'static {
+    /// The state an owner keeps in each of its objects (the job and what it needs).
+    type Job: Default + Send;
+
+    /// Runs the job of fired object `slot`, just taken off the fired list under `l`; the job
+    /// decides, under the engine lock, whether the schedule it was fired for is still current
+    /// ([`Locked::fired`], [`Locked::claim_fired`]).
+    fn run<B: Backend>(l: Locked<'_, B, Self>, slot: Slot);
+}
+
+/// When a one-shot is due on the monotonic clock.
+#[derive(Clone, Copy)]
+pub(crate) enum When {
+    /// This many ns after it is armed (at once if <= 0).
+    After(i64),
+    /// At this absolute time (the tests and benchmarks arm exact instants).
+    #[cfg(any(hrc_kunit, hrc_bench))]
+    At(i64),
+}
+
+/// The engine state behind its lock ([`Engine::inner`]): disjoint parts, so that one can be
+/// borrowed beside another.
+pub(crate) struct Inner<J> {
+    /// The slot table and every object's state.
+    slots: Slots<J>,
+    /// The armed slots and the hrtimer state per clock, indexed by `Clock as usize`.
+    bases: [ClockBase<J>; 2],
+    /// Records waiting for readers.
+    events: Events,
+    /// Objects waiting for the executor.
+    fired: Fired,
+    /// Set at teardown: no more arming, expiries do nothing.
+    dying: bool,
+}
+
+impl<J> Inner<J> {
+    fn new(qlimit: u32) -> Self {
+        Self {
+            slots: Slots::new(),
+            bases: [ClockBase::new(), ClockBase::new()],
+            events: Events::new(qlimit),
+            fired: Fired::new(),
+            dying: false,
+        }
+    }
+}
+
+/// A timer engine: one per open file, and one for in-kernel users.
+///
+/// # Invariants
+///
+/// An `Engine` only ever lives inside an [`Arc`] ([`Engine::new`] returns one), so a shared
+/// reference to it can be turned back into an `Arc`.
+#[pin_data]
+pub(crate) struct Engine<B: Backend, X: Executor> {
+    /// The expiry hrtimers, one per clock. First in the struct: dropping a [`RawTimer`]
+    /// cancels it, so they are stopped before anything their callback uses is dropped.
+    #[pin]
+    mono_timer: RawTimer,
+    #[pin]
+    real_timer: RawTimer,
+    /// The engine lock (see the module's `# Locking`).
+    #[pin]
+    inner: SpinLockIrq<Inner<X::Job>>,
+    /// Readers waiting for records (also woken for poll); waited on with `inner` held.
+    #[pin]
+    readers: PollCondVar,
+    /// Waiters for a running job to finish ([`Engine::wait_while`]).
+    #[pin]
+    done: CondVar,
+    /// The executor's work item.
+    #[pin]
+    work: Work<Engine<B, X>>,
+    /// The time source. Immutable after creation (a backend has its own locking).
+    #[pin]
+    pub(crate) backend: B,
+    /// Immutable after creation.
+    max_timers: u32,
+    /// Where the expiry passes run. Immutable after creation.
+    context: Expiry,
+}
+
+impl_has_work! {
+    impl{B: Backend, X: Executor} HasWork<Self> for Engine<B, X> { self.work }
+}
+
+/// A locked engine: the guard plus the operations that need it.
+pub(crate) struct Locked<'a, B: Backend, X: Executor> {
+    pub(crate) engine: &'a Engine<B, X>,
+    g: EngineGuard<'a, Inner<X::Job>>,
+}
+
+/// How a [`Locked`] holds the engine lock.
+enum EngineGuard<'a, T> {
+    /// Taken with interrupts disabled (process context).
+    Irq(SpinLockIrqGuard<'a, T>),
+    /// Taken in an expiry that runs in hard irq, where interrupts are already off: the plain
+    /// spin lock, without the interrupt-state bookkeeping (about 30 instructions less).
+    InIrq(SpinLockGuard<'a, T>),
+}
+
+impl<T> core::ops::Deref for EngineGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        match self {
+            Self::Irq(g) => g,
+            Self::InIrq(g) => g,
+        }
+    }
+}
+
+impl<T: Unpin> core::ops::DerefMut for EngineGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        match self {
+            Self::Irq(g) => g,
+            Self::InIrq(g) => g,
+        }
+    }
+}
+
+impl<B: Backend, X: Executor> Engine<B, X> {
+    /// Creates an engine with room for `max_timers` live slots and the given queue limit,
+    /// whose expiries run in `context` ([`Expiry::Soft`] or [`Expiry::Irq`]).
+    pub(crate) fn new(
+        backend: impl PinInit<B>,
+        max_timers: u32,
+        qlimit: u32,
+        context: Expiry,
+    ) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                mono_timer <- RawTimer::new(
+                    expire_fn::<B, X>(Clock::Monotonic, context),
+                    Clock::Monotonic,
+                    context
+                ),
+                real_timer <- RawTimer::new(
+                    expire_fn::<B, X>(Clock::Realtime, context),
+                    Clock::Realtime,
+                    context
+                ),
+                inner <- new_spinlock_irq!(Inner::new(qlimit)),
+                readers <- new_poll_condvar!(),
+                done <- new_condvar!(),
+                work <- new_work!("hrcallout::executor"),
+                backend <- backend,
+                max_timers: max_timers.min(MAX_SLOTS),
+                context,
+            }? Error),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// Locks the engine.
+    #[inline]
+    pub(crate) fn lock(&self) -> Locked<'_, B, X> {
+        Locked {
+            engine: self,
+            g: EngineGuard::Irq(self.inner.lock()),
+        }
+    }
+
+    /// Locks the engine; where interrupts are off (`irq_off`) the plain spin lock is enough.
+    #[inline]
+    fn lock_in<'a>(&'a self, irq_off: Option<&'a LocalInterruptDisabled>) -> Locked<'a, B, X> {
+        match irq_off {
+            Some(irq_off) => Locked {
+                engine: self,
+                g: EngineGuard::InIrq(self.inner.lock_with(irq_off)),
+            },
+            None => self.lock(),
+        }
+    }
+
+    /// A new object of `tag` on `clock`, delivered as `delivery` says, then `setup` on it in
+    /// the same lock hold (if `setup` fails the object is freed again): its id. Grows the
+    /// table with `flags` when no slot is free.
+    pub(crate) fn create(
+        &self,
+        tag: u8,
+        delivery: Delivery,
+        clock: Clock,
+        cookie: u64,
+        flags: Flags,
+        setup: impl FnOnce(&mut Locked<'_, B, X>, Slot) -> Result,
+    ) -> Result<u64> {
+        // The object's state is allocated before the lock is taken.
+        let mut obj = Some(KBox::new(Object::new(delivery), flags)?);
+        loop {
+            {
+                let mut l = self.lock();
+                if !l.needs_growth() {
+                    if l.g.dying {
+                        return Err(ENODEV);
+                    }
+                    let max = self.max_timers;
+                    let fresh = l.g.slots.take(max, tag, clock, cookie)?;
+                    if let Some(o) = obj.take() {
+                        fresh.data.body = Body::Object(o);
+                    }
+                    let (slot, id) = (fresh.slot, fresh.id);
+                    if let Err(e) = setup(&mut l, slot) {
+                        l.free(slot);
+                        return Err(e);
+                    }
+                    return Ok(id);
+                }
+            }
+            self.grow(flags)?;
+        }
+    }
+
+    /// A one-shot of `tag` that queues a record (carrying `cookie`) when it is due `when`:
+    /// allocated and armed in one lock hold and one slot lookup, the table grown with `flags`
+    /// if full.
+    pub(crate) fn record_once(
+        &self,
+        tag: u8,
+        cookie: u64,
+        when: When,
+        flags: Flags,
+    ) -> Result<u64> {
+        self.once(tag, cookie, when, None, flags)
+    }
+
+    /// A one-shot of `tag` that calls `func(arg)` in the expiry pass when it is due `when`.
+    /// Only on engines that expire in soft irq (`EINVAL` otherwise).
+    pub(crate) fn call_once(
+        &self,
+        tag: u8,
+        func: Callback,
+        arg: usize,
+        when: When,
+        flags: Flags,
+    ) -> Result<u64> {
+        if self.context != Expiry::Soft {
+            return Err(EINVAL);
+        }
+        self.once(tag, 0, when, Some((func, arg)), flags)
+    }
+
+    fn once(
+        &self,
+        tag: u8,
+        cookie: u64,
+        when: When,
+        callback: Option<(Callback, usize)>,
+        flags: Flags,
+    ) -> Result<u64> {
+        loop {
+            {
+                let mut l = self.lock();
+                if !l.needs_growth() {
+                    // A delay counts from the clock read made when the timer is armed.
+                    let expiry = match when {
+                        When::After(delay) => self
+                            .backend
+                            .now(Clock::Monotonic)
+                            .saturating_add(delay.max(0)),
+                        #[cfg(any(hrc_kunit, hrc_bench))]
+                        When::At(expiry) => expiry,
+                    };
+                    return l.alloc_once(tag, Clock::Monotonic, cookie, expiry, callback);
+                }
+            }
+            self.grow(flags)?;
+        }
+    }
+
+    /// Lock holds of [`Engine::batch`] are this many calls long at most, which bounds how long
+    /// interrupts stay off.
+    const BATCH_HOLD: usize = 16;
+
+    /// Runs `f(l, i, now)` for each `i` in `0..n`, [`Self::BATCH_HOLD`] at a time under one
+    /// lock hold and one read of the monotonic clock (`now`), growing the table with `flags`
+    /// between holds when it is full. `f` allocates monotonic one-shots with
+    /// [`Locked::alloc_record`]. This is batch submission: arming without a lock round trip
+    /// and a clock read per timer. Stops at the first error: returns how many calls
+    /// succeeded, and that error.
+    pub(crate) fn batch(
+        &self,
+        n: usize,
+        flags: Flags,
+        mut f: impl FnMut(&mut Locked<'_, B, X>, usize, i64) -> Result,
+    ) -> (usize, Result) {
+        let mut i = 0;
+        while i < n {
+            let grow = {
+                let mut l = self.lock();
+                let now = self.backend.now(Clock::Monotonic);
+                let end = n.min(i + Self::BATCH_HOLD);
+                while i < end && !l.needs_growth() {
+                    if let Err(e) = f(&mut l, i, now) {
+                        return (i, Err(e));
+                    }
+                    i += 1;
+                }
+                i < end
+            };
+            if grow {
+                if let Err(e) = self.grow(flags) {
+                    return (i, Err(e));
+                }
+            }
+        }
+        (n, Ok(()))
+    }
+
+    /// Adds one chunk of slots to the table, unless another thread did meanwhile. Allocates
+    /// with the lock dropped.
+    fn grow(&self, flags: Flags) -> Result {
+        let nchunks = self.inner.lock().slots.nchunks();
+        if (nchunks + 1) * CHUNK > MAX_SLOTS as usize {
+            return Err(ENOSPC);
+        }
+        let chunk = KBox::pin_init(Chunk::new((nchunks * CHUNK) as u32), flags)?;
+        loop {
+            let mut g = self.inner.lock();
+            if g.slots.nchunks() != nchunks {
+                // Another thread grew it; `chunk` is freed after the guard is dropped.
+                return Ok(());
+            }
+            if g.slots.has_room_for_chunk() {
+                g.slots.push_chunk(chunk);
+                return Ok(());
+            }
+            let want = (g.slots.chunk_capacity() * 2).max(4);
+            drop(g);
+            let spare = KVec::with_capacity(want, flags)?;
+            let old = self.inner.lock().slots.move_chunks(spare)?;
+            // The old, empty vector is freed with the lock dropped.
+            drop(old);
+        }
+    }
+
+    /// Blocks until `cond` on object `slot` is false; `cond` is evaluated under the lock, with
+    /// the object's id and its state (`None` once it is gone).
+    pub(crate) fn wait_while(
+        &self,
+        slot: Slot,
+        cond: impl Fn(u64, Option<&Object<X::Job>>) -> bool,
+    ) {
+        let mut g = self.inner.lock();
+        loop {
+            let d = g.slots.data_ref(slot);
+            if !cond(d.id, d.obj_ref()) {
+                return;
+            }
+            self.done.wait(&mut g);
+        }
+    }
+
+    /// Wakes waiters of [`Engine::wait_while`].
+    pub(crate) fn notify_done(&self) {
+        self.done.notify_all();
+    }
+
+    /// Stops everything: no new arming, no more expiries, the executor drained.
+    ///
+    /// Called when the file is released (or the module unloads); waits, so process context
+    /// only. Afterwards no hrtimer or work item of this engine is queued or running.
+    pub(crate) fn shutdown(&self) {
+        {
+            let mut g = self.inner.lock();
+            g.dying = true;
+            g.fired.clear();
+        }
+        // Waits for a running expiry pass (and the inline callback it may be running).
+        self.backend.cancel(&self.mono_timer, Clock::Monotonic);
+        self.backend.cancel(&self.real_timer, Clock::Realtime);
+        // The executor may be running (a job, or waiting for a lock): let it finish. It finds
+        // an empty list and returns. `flush_work` waits for a queued run, too.
+        self.flush_executor();
+        self.readers.notify_all();
+    }
+}
+
+/// One live slot, as [`Locked::slot`] lends it to its owner: what it may read and change.
+pub(crate) struct SlotMut<'a, J> {
+    d: &'a mut SlotData<J>,
+}
+
+impl<J> SlotMut<'_, J> {
+    /// The slot's cookie.
+    #[inline]
+    pub(crate) fn cookie(&self) -> u64 {
+        self.d.cookie
+    }
+
+    /// Sets the cookie the slot's next records carry.
+    #[inline]
+    pub(crate) fn set_cookie(&mut self, cookie: u64) {
+        self.d.cookie = cookie;
+    }
+
+    /// Where the slot's schedule is.
+    #[inline]
+    pub(crate) fn sched(&self) -> Sched {
+        self.d.sched
+    }
+
+    /// The clock the slot runs on.
+    #[inline]
+    pub(crate) fn clock(&self) -> Clock {
+        self.d.clock
+    }
+
+    /// The state of a long-lived object.
+    #[inline]
+    pub(crate) fn object(&mut self) -> Option<&mut Object<J>> {
+        self.d.obj()
+    }
+
+    /// While an inline one-shot's callback runs: the CPU it runs on.
+    #[inline]
+    pub(crate) fn call_cpu(&self) -> Option<u32> {
+        match self.d.body {
+            Body::Call { cpu, .. } if cpu != u32::MAX => Some(cpu),
+            _ => None,
+        }
+    }
+}
+
+impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// The live slot `id` names: `ENOENT` for unknown, stale, foreign or malformed ids.
+    #[inline]
+    pub(crate) fn lookup(&self, id: u64) -> Result<Slot> {
+        self.g.slots.lookup_if(id, |_| true).ok_or(ENOENT)
+    }
+
+    /// [`Locked::lookup`] of a slot of `tag` (one slot lookup).
+    #[inline]
+    pub(crate) fn lookup_tag(&self, id: u64, tag: u8) -> Result<Slot> {
+        self.lookup_where(id, |t| t == tag)
+    }
+
+    /// [`Locked::lookup`] of a slot whose tag passes `ok` (one slot lookup).
+    #[inline]
+    pub(crate) fn lookup_where(&self, id: u64, ok: impl Fn(u8) -> bool) -> Result<Slot> {
+        self.g.slots.lookup_if(id, |d| ok(d.tag)).ok_or(ENOENT)
+    }
+
+    /// Live `slot`, for its owner to read and change.
+    #[inline]
+    pub(crate) fn slot(&mut self, slot: Slot) -> SlotMut<'_, X::Job> {
+        SlotMut {
+            d: self.g.slots.data(slot),
+        }
+    }
+
+    /// The state of object `slot` (`None` for a one-shot).
+    #[inline]
+    pub(crate) fn object(&mut self, slot: Slot) -> Option<&mut Object<X::Job>> {
+        self.g.slots.data(slot).obj()
+    }
+
+    /// Whether allocating needs a new chunk first: no free slot, though the engine is alive
+    /// and below its limit (otherwise allocating fails with the right error).
+    #[inline]
+    fn needs_growth(&self) -> bool {
+        self.g.slots.full() && !self.g.dying && self.g.slots.live() < self.engine.max_timers
+    }
+
+    /// Queues `slot`, which is not queued, on timer queue `c` at `expiry`; returns whether it
+    /// is now the earliest there.
+    #[inline]
+    fn enqueue(&mut self, c: usize, slot: Slot, expiry: i64) -> bool {
+        let g = &mut *self.g;
+        let e = g.slots.entry(slot.0);
+        // SAFETY: `e` is an entry of this engine's pinned chunks, which live as long as the
+        // queues; the caller knows it is not queued (its slot is not `Armed`); the engine lock
+        // serialises every use of the queues.
+        unsafe { g.bases[c].queue.add(e, expiry) }
+    }
+
+    /// Unqueues `slot` from timer queue `c`, where it is queued.
+    #[inline]
+    fn dequeue(&mut self, c: usize, slot: Slot) {
+        let g = &mut *self.g;
+        let e = g.slots.entry(slot.0);
+        // SAFETY: the caller knows the entry is in queue `c` (its slot is `Armed` on that
+        // clock); the engine lock serialises every use of the queues.
+        unsafe { g.bases[c].queue.del(e) };
+    }
+
+    /// Allocates a one-shot that queues a record and arms it for absolute `expiry` on `clock`.
+    /// The table must have room (see [`Engine::batch`]).
+    #[inline]
+    pub(crate) fn alloc_record(
+        &mut self,
+        tag: u8,
+        clock: Clock,
+        cookie: u64,
+        expiry: i64,
+    ) -> Result<u64> {
+        self.alloc_once(tag, clock, cookie, expiry, None)
+    }
+
+    /// Allocates a one-shot (an inline one if `callback` is given, whose argument becomes its
+    /// cookie) and arms it for absolute `expiry` on `clock`: `ENODEV` once dying, `ENOSPC` at
+    /// the limit or with no room. The hot path of one-shots: one slot lookup.
+    #[inline]
+    fn alloc_once(
+        &mut self,
+        tag: u8,
+        clock: Clock,
+        cookie: u64,
+        expiry: i64,
+        callback: Option<(Callback, usize)>,
+    ) -> Result<u64> {
+        if self.g.dying {
+            return Err(ENODEV);
+        }
+        let max = self.engine.max_timers;
+        let g = &mut *self.g;
+        let fresh = g.slots.take(max, tag, clock, cookie)?;
+        // A free slot's body is `Once` (see `Slots::release`).
+        if let Some((func, arg)) = callback {
+            fresh.data.cookie = arg as u64;
+            fresh.data.body = Body::Call {
+                func,
+                cpu: u32::MAX,
+            };
+        }
+        // INVARIANT: `Armed` and queued together.
+        fresh.data.sched = Sched::Armed;
+        // SAFETY: as in `enqueue`: a free slot's node is not queued.
+        let first = unsafe { g.bases[clock as usize].queue.add(fresh.entry, expiry) };
+        let id = fresh.id;
+        if first {
+            self.kick_at(clock, expiry);
+        }
+        Ok(id)
+    }
+
+    /// Cancels armed one-shot `slot` and frees it: the ns that were left, or `ENOENT` if it
+    /// is not armed (it fired, and its record is unread or its callback running). One slot
+    /// lookup.
+    #[inline]
+    pub(crate) fn cancel_once(&mut self, slot: Slot) -> Result<i64> {
+        // One-shots are monotonic.
+        let now = self.engine.backend.now(Clock::Monotonic);
+        let g = &mut *self.g;
+        let head = g.slots.free_head();
+        let (e, d) = g.slots.entry_data(slot);
+        if d.sched != Sched::Armed || !d.one_shot() {
+            return Err(ENOENT);
+        }
+        let left = (e.expires() - now).max(0);
+        // SAFETY: as in `dequeue`: an armed slot's node is in its clock's queue.
+        unsafe { g.bases[d.clock as usize].queue.del(e) };
+        // INVARIANT: unqueued and no longer `Armed`.
+        d.clear(head);
+        g.slots.freed(slot);
+        Ok(left)
+    }
+
+    /// Frees `slot` (dropping its object state), disarming it if needed. Its record must not
+    /// be queued.
+    pub(crate) fn free(&mut self, slot: Slot) {
+        let g = &mut *self.g;
+        let d = g.slots.data_ref(slot);
+        let (c, armed, on_fired) = (
+            d.clock as usize,
+            d.sched == Sched::Armed,
+            d.obj_ref().is_some_and(|o| o.on_fired),
+        );
+        if armed {
+            self.dequeue(c, slot);
+        }
+        let g = &mut *self.g;
+        if on_fired {
+            g.fired.remove(&mut g.slots, slot);
+        }
+        g.slots.release(slot);
+    }
+
+    /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns
+    /// (objects not run by the executor; others are one-shot). Replaces any previous schedule.
+    /// One slot lookup.
+    #[inline]
+    pub(crate) fn arm(&mut self, slot: Slot, expiry: i64, interval: i64) -> Result {
+        if self.g.dying {
+            return Err(ENODEV);
+        }
+        let g = &mut *self.g;
+        let (e, d) = g.slots.entry_data(slot);
+        if let Some(o) = d.obj() {
+            o.gen = o.gen.wrapping_add(1);
+            o.interval = if o.delivery == Delivery::Executor {
+                0
+            } else {
+                interval.max(0)
+            };
+        }
+        // INVARIANT: `Armed`, and queued below.
+        let was = core::mem::replace(&mut d.sched, Sched::Armed);
+        let clock = d.clock;
+        let q = &mut g.bases[clock as usize].queue;
+        // SAFETY: as in `enqueue` and `dequeue`: an armed slot's node is in its clock's queue
+        // (and off it once dequeued), the chunks outlive the queues, the engine lock
+        // serialises.
+        let first = unsafe {
+            if was == Sched::Armed {
+                q.del(e);
+            }
+            q.add(e, expiry)
+        };
+        if first {
+            self.kick_at(clock, expiry);
+        }
+        Ok(())
+    }
+
+    /// Cancels the schedule of `slot` without waiting. Returns the state it had: `Armed` (the
+    /// expiry will not happen), `Fired` (the executor will skip it), or `Idle`. The hrtimer is
+    /// left alone: if it was started for this slot it fires early once. One slot lookup.
+    #[inline]
+    pub(crate) fn disarm(&mut self, slot: Slot) -> Sched {
+        let g = &mut *self.g;
+        let (e, d) = g.slots.entry_data(slot);
+        // INVARIANT: `Idle`, and unqueued below if it was queued.
+        let was = core::mem::replace(&mut d.sched, Sched::Idle);
+        if let Some(o) = d.obj() {
+            o.gen = o.gen.wrapping_add(1);
+        }
+        if was == Sched::Armed {
+            // SAFETY: as in `dequeue`: an armed slot's node is in its clock's queue.
+            unsafe { g.bases[d.clock as usize].queue.del(e) };
+        }
+        was
+    }
+
+    /// The absolute expiry of the latest schedule of `slot`, on its clock.
+    #[inline]
+    pub(crate) fn expiry(&self, slot: Slot) -> i64 {
+        self.g.slots.entry(slot.0).expires()
+    }
+
+    /// Time left until the current expiry of `slot`, in ns (0 if due or idle).
+    pub(crate) fn remaining(&self, slot: Slot) -> i64 {
+        let d = self.g.slots.data_ref(slot);
+        if d.sched != Sched::Armed {
+            return 0;
+        }
+        (self.expiry(slot) - self.engine.backend.now(d.clock)).max(0)
+    }
+}

@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The slot table of an engine: chunks of slots, the free list, ids.
+//!
+//! Slots come in pinned chunks of [`CHUNK`] (the timer queues point into them) and are
+//! recycled through a free list, never freed one by one, so arming costs no allocation once
+//! the table has grown. A slot is 96 bytes: its 48-byte queue node (whose expiry is the
+//! slot's), its number, and its [`SlotData`] (40 bytes), behind the engine lock. Long-lived
+//! objects keep their larger state in an [`Object`] allocated with them.
+//!
+//! Ids are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter in blocks of
+//! [`SEQ_BATCH`], so an id is never reused while the module is loaded, is never 0, never a
+//! kernel address, and is looked up in O(1). A stale or foreign id finds a slot whose id
+//! differs.
+//!
+//! This file holds the engine's one unsafe slot accessor, [`Slots::data`]: `&mut Slots` is only
+//! reachable through the engine lock's guard, so it stands for "the lock is held".
+
+use super::events::Record;
+use super::hrtimer::Clock;
+use super::timerqueue::{impl_has_queue_node, QueueNode};
+use core::{cell::UnsafeCell, pin::Pin};
+use kernel::{
+    prelude::*,
+    sync::atomic::{ordering::Relaxed, Atomic},
+};
+
+/// Bits of an id that name the slot; the rest is the never-reused sequence number.
+pub(crate) const SLOT_BITS: u32 = 22;
+/// The most slots one engine can have.
+pub(crate) const MAX_SLOTS: u32 = 1 << SLOT_BITS;
+const SLOT_MASK: u64 = (MAX_SLOTS as u64) - 1;
+/// The size of a slot ([`Entry`]), checked at compile time.
+const ENTRY_SIZE: usize = 96;
+/// Slots per chunk of the table: as many 96-byte entries as fill one 16 KiB allocation (an
+/// order-2 page block: allocations above the largest kmalloc cache are rounded up to a power
+/// of two pages).
+pub(crate) const CHUNK: usize = 16384 / ENTRY_SIZE;
+/// End of an intrusive list (free list, event queue, executor list).
+pub(super) const NIL: u32 = u32::MAX;
+/// Sequence numbers an engine takes from [`NEXT_SEQ`] at a time, so arming touches no shared
+/// cache line.
+const SEQ_BATCH: u64 = 1024;
+/// Sequence numbers stay below this, so ids are positive `i64`s.
+const SEQ_LIMIT: u64 = 1 << (63 - SLOT_BITS);
+
+/// The next sequence block; starts at 1 so that no id is 0.
+static NEXT_SEQ: Atomic<u64> = Atomic::new(1);
+
+/// A live slot of one engine, as a lookup found it. Only the engine makes one, so a
+/// personality cannot name a slot it did not look up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Slot(pub(super) u32);
+
+/// Where a slot's schedule is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Sched {
+    /// Not scheduled.
+    Idle,
+    /// In its clock's timer queue, waiting for its expiry.
+    Armed,
+    /// Expired and handed to the executor, which has not started its job yet.
+    Fired,
+}
+
+/// How an object's expiries reach its owner.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Delivery {
+    /// A record; at most one is queued, and expiries while it is unread fold into its
+    /// overrun count (POSIX `SI_TIMER` signals behave so).
+    Coalesce,
+    /// A record, unless the event queue holds `qlimit` records or this object's record is
+    /// unread; then the expiry is counted as missed, and the count rides on the next record
+    /// that gets through.
+    QueueLimit,
+    /// The executor runs the object's job in thread context ([`super::Executor`]); a record
+    /// the job asks for ([`super::Locked::deliver_run`]) coalesces as [`Delivery::Coalesce`].
+    Executor,
+}
+
+/// The callback of an inline one-shot ([`super::Engine::call_once`]), called in the expiry
+/// pass with its argument.
+pub(crate) type Callback = fn(usize);
+
+/// What a slot holds besides the fields every slot has.
+pub(super) enum Body<J> {
+    /// A one-shot that queues a record: when it fired.
+    Once { fire: i64 },
+    /// An inline one-shot: its callback (whose argument is the slot's cookie) and, while the
+    /// callback runs, the CPU it runs on (`u32::MAX` otherwise), so that a cancel from the
+    /// callback itself can return at once instead of waiting for itself.
+    Call { func: Callback, cpu: u32 },
+    /// A long-lived object: its state, allocated with the object.
+    Object(KBox<Object<J>>),
+}
+
+/// The state of a long-lived object (created once, armed many times), with `J` the state its
+/// owner keeps in it (the executor's job, for [`Delivery::Executor`] objects).
+///
+/// Protected by the engine lock, like the slot it belongs to.
+pub(crate) struct Object<J> {
+    /// Bumped by every arm and cancel, so a job of an older schedule can tell.
+    pub(super) gen: u32,
+    /// Period in ns; 0 for one-shot. Never negative.
+    pub(super) interval: i64,
+    pub(super) delivery: Delivery,
+    /// [`Delivery::QueueLimit`]: expiries not delivered yet, reported by the next record.
+    pub(super) missed: u64,
+    /// The record readers get: `expiry`/`fire` are those of the latest expiry it stands for,
+    /// `overruns` the earlier expiries folded into it.
+    pub(super) rec: Record,
+    /// The expiry being handled (scheduled and actual time), until it is delivered.
+    pub(super) fired: (i64, i64),
+    /// On the executor's list, linked by `fired_next`.
+    pub(super) on_fired: bool,
+    pub(super) fired_next: u32,
+    /// The flags its records carry while it is periodic (the owner's; not for executor
+    /// objects, whose job sets a run's flags).
+    pub(crate) periodic_flags: u32,
+    /// All overruns since the owner last cleared them.
+    pub(crate) total_overruns: u64,
+    /// Armed with an absolute time.
+    pub(crate) absolute: bool,
+    /// Expired since it was last armed.
+    pub(crate) expired: bool,
+    /// The executor runs this object's job, in task `running_task` (an address, only
+    /// compared).
+    pub(crate) running: bool,
+    pub(crate) running_task: usize,
+    /// The owner's state.
+    pub(crate) job: J,
+}
+
+impl<J: Default> Object<J> {
+    /// A new object whose expiries are delivered as `delivery` says.
+    pub(super) fn new(delivery: Delivery) -> Self {
+        Self {
+            gen: 0,
+            interval: 0,
+            delivery,
+            missed: 0,
+            rec: Record::default(),
+            fired: (0, 0),
+            on_fired: false,
+            fired_next: NIL,
+            periodic_flags: 0,
+            total_overruns: 0,
+            absolute: false,
+            expired: false,
+            running: false,
+            running_task: 0,
+            job: J::default(),
+        }
+    }
+}
+
+impl<J> Object<J> {
+    /// The period, in ns (0: one-shot).
+    #[inline]
+    pub(crate) fn interval(&self) -> i64 {
+        self.interval
+    }
+
+    /// Sets the period the next expiries re-arm with (negative: 0).
+    #[inline]
+    pub(crate) fn set_interval(&mut self, ns: i64) {
+        self.interval = ns.max(0);
+    }
+
+    /// How the object's expiries are delivered.
+    #[inline]
+    pub(crate) fn delivery(&self) -> Delivery {
+        self.delivery
+    }
+}
+
+/// The mutable part of a slot. Only accessed with the engine lock held (see [`Entry`]).
+///
+/// Kept to 40 bytes so that a slot with its 48-byte queue node and its number is 96: a
+/// pending timeout costs one. The expiry lives in the queue node; whether the record is
+/// queued is told by the queue link ([`super::events::Events::holds`]); whatever only
+/// long-lived objects need is in their [`Object`].
+pub(super) struct SlotData<J> {
+    /// The id of the object using the slot; 0 while the slot is free.
+    pub(super) id: u64,
+    /// The owner's cookie (inline one-shots: the callback's argument).
+    pub(super) cookie: u64,
+    pub(super) body: Body<J>,
+    /// Link in the free list or the event queue (a slot is never on both); `NIL` for a live
+    /// slot whose record is not queued, unless it is the queue's tail.
+    pub(super) next: u32,
+    /// The owner's tag, handed back in records; the engine never interprets it.
+    pub(super) tag: u8,
+    pub(super) clock: Clock,
+    /// `Armed` exactly when the slot's node is in its clock's timer queue (the queue calls'
+    /// safety rests on it).
+    pub(super) sched: Sched,
+}
+
+impl<J> SlotData<J> {
+    /// A free slot.
+    fn free() -> Self {
+        Self {
+            id: 0,
+            cookie: 0,
+            body: Body::Once { fire: 0 },
+            next: NIL,
+            tag: 0,
+            clock: Clock::Monotonic,
+            sched: Sched::Idle,
+        }
+    }
+
+    /// The object state of a long-lived object.
+    #[inline]
+    pub(super) fn obj(&mut self) -> Option<&mut Object<J>> {
+        match &mut self.body {
+            Body::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// [`SlotData::obj`], shared.
+    #[inline]
+    pub(super) fn obj_ref(&self) -> Option<&Object<J>> {
+        match &self.body {
+            Body::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Empties the slot for the free list, whose head becomes its `next`.
+    #[inline]
+    pub(super) fn clear(&mut self, next_free: u32) {
+        self.id = 0;
+        self.sched = Sched::Idle;
+        self.body = Body::Once { fire: 0 };
+        self.next = next_free;
+    }
+
+    /// Whether the slot goes back to the free list once its one expiry has been consumed.
+    #[inline]
+    pub(super) fn one_shot(&self) -> bool {
+        !matches!(self.body, Body::Object(_))
+    }
+}
+
+/// One timer slot: its node in its clock's timer queue, its number, and its data.
+///
+/// # Invariants
+///
+/// - An entry only lives in a [`Chunk`] of one engine, as slot `number` of its table.
+/// - `data` is only accessed with that engine's lock held; `node` is only queued in that
+///   engine's timer queues, under the same lock.
+#[pin_data]
+pub(super) struct Entry<J> {
+    #[pin]
+    node: QueueNode,
+    /// The entry's slot number. (Not `slot`: `pin_init!` has a local of that name.)
+    number: u32,
+    data: UnsafeCell<SlotData<J>>,
+}
+
+impl_has_queue_node! {
+    impl{J} HasQueueNode for Entry<J> { self.node }
+}
+
+// SAFETY: `data` and `node` are only accessed under the engine lock (type invariant), and the
+// object state it may own is `Send`.
+unsafe impl<J: Send> Send for Entry<J> {}
+// SAFETY: as above.
+unsafe impl<J: Send> Sync for Entry<J> {}
+
+impl<J> Entry<J> {
+    /// Slot `number` of its engine's table.
+    fn new(number: u32) -> impl PinInit<Self> {
+        const { assert!(core::mem::size_of::<Entry<J>>() == ENTRY_SIZE) };
+        pin_init!(Self {
+            node <- QueueNode::new(),
+            number,
+            data: UnsafeCell::new(SlotData::free()),
+        })
+    }
+
+    /// The slot this entry is.
+    #[inline]
+    pub(super) fn slot(&self) -> Slot {
+        Slot(self.number)
+    }
+
+    /// The expiry the slot was last queued with, on its clock.
+    ///
+    /// The caller holds the engine lock (the queue's only writer of the field).
+    #[inline]
+    pub(super) fn expires(&self) -> i64 {
+        self.node.expires()
+    }
+
+    /// Whether the slot is in a timer queue. The caller holds the engine lock.
+    #[inline]
+    pub(super) fn is_queued(&self) -> bool {
+        self.node.is_queued()
+    }
+}
+
+/// A chunk of slots, pinned: the timer queues point into it.
+#[pin_data]
+pub(super) struct Chunk<J> {
+    #[pin]
+    entries: [Entry<J>; CHUNK],
+}
+
+impl<J> Chunk<J> {
+    /// Slots `base..base + CHUNK`.
+    pub(super) fn new(base: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            entries <- pin_init::pin_init_array_from_fn(|i| Entry::new(base + i as u32)),
+        })
+    }
+}
+
+/// Entry `n` of a table of chunks (a function of the chunks alone, so that the table's other
+/// fields can be changed beside it).
+#[inline]
+fn entry_of<J>(chunks: &KVec<Pin<KBox<Chunk<J>>>>, n: u32) -> &Entry<J> {
+    &chunks[n as usize / CHUNK].entries[n as usize % CHUNK]
+}
+
+/// A slot just taken off the free list ([`Slots::take`]).
+pub(super) struct Fresh<'a, J> {
+    pub(super) slot: Slot,
+    pub(super) id: u64,
+    pub(super) entry: &'a Entry<J>,
+    pub(super) data: &'a mut SlotData<J>,
+}
+
+/// The slot table: chunks, the free list, the live count and the id sequence.
+///
+/// Protected by the engine lock: only reachable through its guard.
+pub(super) struct Slots<J> {
+    chunks: KVec<Pin<KBox<Chunk<J>>>>,
+    /// Head of the free list, linked by [`SlotData::next`].
+    free: u32,
+    nfree: u32,
+    /// Slots in use (timers and unread one-shot records).
+    live: u32,
+    seq_next: u64,
+    seq_end: u64,
+}
+
+impl<J> Slots<J> {
+    pub(super) fn new() -> Self {
+        Self {
+            chunks: KVec::new(),
+            free: NIL,
+            nfree: 0,
+            live: 0,
+            seq_next: 0,
+            seq_end: 0,
+        }
+    }
+
+    /// Slots the table has.
+    #[inline]
+    pub(super) fn capacity(&self) -> u32 {
+        (self.chunks.len() * CHUNK) as u32
+    }
+
+    /// Slots in use.
+    #[inline]
+    pub(super) fn live(&self) -> u32 {
+        self.live
+    }
+
+    /// Slots on the free list.
+    #[inline]
+    pub(super) fn nfree(&self) -> u32 {
+        self.nfree
+    }
+
+    /// The head of the free list (for the consistency walk).
+    #[inline]
+    pub(super) fn free_head(&self) -> u32 {
+        self.free
+    }
+
+    /// Chunks in the table.
+    #[inline]
+    pub(super) fn nchunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Whether no slot is free.
+    #[inline]
+    pub(super) fn full(&self) -> bool {
+        self.free == NIL
+    }
+
+    /// The entry of slot number `n` (below [`Slots::capacity`]).
+    #[inline]
+    pub(super) fn entry(&self, n: u32) -> &Entry<J> {
+        entry_of(&self.chunks, n)
+    }
+
+    /// The entry of `slot` and its data.
+    #[inline]
+    pub(super) fn entry_data(&mut self, slot: Slot) -> (&Entry<J>, &mut SlotData<J>) {
+        let e = self.entry(slot.0);
+        // SAFETY: `&mut self` is only reachable through the engine lock's guard, so the lock
+        // of the `Entry` invariant is held and nothing else uses any slot's data; the borrow
+        // is tied to `&mut self`.
+        (e, unsafe { &mut *e.data.get() })
+    }
+
+    /// The data of `slot`.
+    #[inline]
+    pub(super) fn data(&mut self, slot: Slot) -> &mut SlotData<J> {
+        self.entry_data(slot).1
+    }
+
+    /// The data of `slot`, shared.
+    #[inline]
+    pub(super) fn data_ref(&self, slot: Slot) -> &SlotData<J> {
+        // SAFETY: as in `entry_data`; `&self` excludes writers for as long as the borrow lives.
+        unsafe { &*self.entry(slot.0).data.get() }
+    }
+
+    /// The live slot `id` names, if any: none for unknown, stale, foreign or malformed ids.
+    #[inline]
+    pub(super) fn lookup(&self, id: u64) -> Option<Slot> {
+        self.lookup_if(id, |_| true)
+    }
+
+    /// [`Slots::lookup`] of a slot whose data also passes `ok` (one slot lookup).
+    #[inline]
+    pub(super) fn lookup_if(&self, id: u64, ok: impl Fn(&SlotData<J>) -> bool) -> Option<Slot> {
+        let n = (id & SLOT_MASK) as u32;
+        if id == 0 || n >= self.capacity() {
+            return None;
+        }
+        let slot = Slot(n);
+        let d = self.data_ref(slot);
+        (d.id == id && ok(d)).then_some(slot)
+    }
+
+    /// The next id for slot `n`, from this table's block of sequence numbers.
+    #[inline]
+    fn next_id(&mut self, n: u32) -> Result<u64> {
+        if self.seq_next == self.seq_end {
+            let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);
+            if start + SEQ_BATCH > SEQ_LIMIT {
+                return Err(ENOSPC);
+            }
+            self.seq_next = start;
+            self.seq_end = start + SEQ_BATCH;
+        }
+        let seq = self.seq_next;
+        self.seq_next += 1;
+        Ok((seq << SLOT_BITS) | u64::from(n))
+    }
+
+    /// Takes a free slot for a new user of `tag` on `clock`, idle, and gives it an id:
+    /// `ENOSPC` with `max` slots live or none free. The caller sets the body up (it is
+    /// `Once`), through the one lookup this makes.
+    #[inline]
+    pub(super) fn take(
+        &mut self,
+        max: u32,
+        tag: u8,
+        clock: Clock,
+        cookie: u64,
+    ) -> Result<Fresh<'_, J>> {
+        let n = self.free;
+        if self.live >= max || n == NIL {
+            return Err(ENOSPC);
+        }
+        let id = self.next_id(n)?;
+        self.nfree -= 1;
+        self.live += 1;
+        let slot = Slot(n);
+        let e = entry_of(&self.chunks, n);
+        // SAFETY: as in `entry_data` (only the chunks are borrowed, shared, beside the data).
+        let d = unsafe { &mut *e.data.get() };
+        self.free = d.next;
+        d.id = id;
+        d.tag = tag;
+        d.clock = clock;
+        d.cookie = cookie;
+        d.next = NIL;
+        d.sched = Sched::Idle;
+        Ok(Fresh {
+            slot,
+            id,
+            entry: e,
+            data: d,
+        })
+    }
+
+    /// Returns `slot`, which is in no timer queue, event queue or executor list, to the free
+    /// list, dropping its object state.
+    #[inline]
+    pub(super) fn release(&mut self, slot: Slot) {
+        let head = self.free;
+        self.data(slot).clear(head);
+        self.freed(slot);
+    }
+
+    /// Puts `slot`, emptied with [`SlotData::clear`] against the current free head, on the
+    /// free list.
+    #[inline]
+    pub(super) fn freed(&mut self, slot: Slot) {
+        self.free = slot.0;
+        self.nfree += 1;
+        self.live -= 1;
+    }
+
+    /// Whether the table has room for `chunk` without growing its vector.
+    #[inline]
+    pub(super) fn has_room_for_chunk(&self) -> bool {
+        self.chunks.len() < self.chunks.capacity()
+    }
+
+    /// Replaces the chunk vector by `spare` (empty, with more room) holding the same chunks;
+    /// returns the old, empty one, to be freed with the lock dropped.
+    pub(super) fn move_chunks(
+        &mut self,
+        mut spare: KVec<Pin<KBox<Chunk<J>>>>,
+    ) -> Result<KVec<Pin<KBox<Chunk<J>>>>> {
+        if spare.capacity() > self.chunks.capacity() {
+            for c in self.chunks.drain_all() {
+                // Cannot fail: `spare` has more room than the old vector had.
+                spare.push(c, GFP_ATOMIC)?;
+            }
+            core::mem::swap(&mut self.chunks, &mut spare);
+        }
+        Ok(spare)
+    }
+
+    /// The capacity of the chunk vector.
+    #[inline]
+    pub(super) fn chunk_capacity(&self) -> usize {
+        self.chunks.capacity()
+    }
+
+    /// Adds `chunk` (slots `nchunks * CHUNK ..`) and puts its slots on the free list; the
+    /// vector must have room ([`Slots::has_room_for_chunk`]).
+    pub(super) fn push_chunk(&mut self, chunk: Pin<KBox<Chunk<J>>>) {
+        let base = (self.chunks.len() * CHUNK) as u32;
+        if self.chunks.push_within_capacity(chunk).is_err() {
+            return;
+        }
+        for n in (base..base + CHUNK as u32).rev() {
+            let head = self.free;
+            self.data(Slot(n)).next = head;
+            self.free = n;
+        }
+        self.nfree += CHUNK as u32;
+    }
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Interval timer objects, shared by the QNX (`qnx.rs`: `TimerSettime`, `TimerInfo`) and Mach
+//! (`mach.rs`: `timer_arm`, `timer_cancel`) personalities, and their ioctls.
+//!
+//! A timer is an engine object that lives from `create` to `delete`. The engine re-arms
+//! periodic timers drift-free (period k fires at `start + k * interval`) and turns skipped
+//! periods into overruns. How an expiry that cannot be delivered is counted is the timer's
+//! notification mode, chosen at `create`:
+//! - `HRC_NOTIFY_SI_TIMER` ([`Delivery::Coalesce`], QNX `SI_TIMER`): at most one record per
+//!   timer is queued; expiries while it is unread add to that record's overrun count.
+//!   `TimerInfo` reports the total since the last `HRC_TIMER_RESET_OVERRUNS`.
+//! - `HRC_NOTIFY_MACH` ([`Delivery::QueueLimit`]): no message while the file's queue holds
+//!   `qlimit` records (or this timer's previous message is unread); the missed count rides on
+//!   the next message that gets through, then restarts at zero.
+
+pub(crate) mod mach;
+pub(crate) mod qnx;
+
+use crate::engine::{Backend, Clock, Delivery, Engine, Executor, Locked, Sched, Slot};
+use crate::uapi;
+use kernel::prelude::*;
+
+/// The tag of interval timers: their records' kind.
+pub(crate) const TAG: u8 = uapi::HRC_EV_INTERVAL as u8;
+
+/// A QNX `_itimer`: value and period in ns.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Itimer {
+    pub(crate) value: u64,
+    pub(crate) interval: u64,
+}
+
+impl From<uapi::hrc_itimer> for Itimer {
+    fn from(v: uapi::hrc_itimer) -> Self {
+        Self {
+            value: v.value_ns,
+            interval: v.interval_ns,
+        }
+    }
+}
+
+impl From<Itimer> for uapi::hrc_itimer {
+    fn from(v: Itimer) -> Self {
+        Self {
+            value_ns: v.value,
+            interval_ns: v.interval,
+        }
+    }
+}
+
+/// UAPI times are `u64` ns: values of 2^63 and more mean "never" rather than wrapping into the
+/// past.
+pub(crate) fn saturate(ns: u64) -> i64 {
+    i64::try_from(ns).unwrap_or(i64::MAX)
+}
+
+/// `HRC_IOC_TIMER_CREATE`: a disarmed timer on `clock`, notified as `notify` says.
+pub(crate) fn create<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
+    clock: Clock,
+    notify: u32,
+    cookie: u64,
+) -> Result<u64> {
+    let delivery = match notify {
+        uapi::HRC_NOTIFY_SI_TIMER => Delivery::Coalesce,
+        uapi::HRC_NOTIFY_MACH => Delivery::QueueLimit,
+        _ => return Err(EINVAL),
+    };
+    engine.create(
+        TAG,
+        delivery,
+        clock,
+        cookie,
+        GFP_KERNEL_ACCOUNT,
+        |l, slot| {
+            l.object(slot).ok_or(EINVAL)?.periodic_flags = uapi::HRC_EVF_PERIODIC;
+            Ok(())
+        },
+    )
+}
+
+/// `HRC_IOC_TIMER_DELETE`: disarms and frees the timer, dropping an unread record.
+pub(crate) fn delete<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result {
+    let mut l = engine.lock();
+    let slot = l.lookup_tag(id, TAG)?;
+    l.disarm(slot);
+    l.unqueue_record(slot);
+    l.free(slot);
+    Ok(())
+}
+
+/// The current setting of timer `slot`: time left and period (zeros when disarmed).
+pub(crate) fn current<B: Backend, X: Executor>(
+    l: &mut Locked<'_, B, X>,
+    slot: Slot,
+) -> Result<Itimer> {
+    let mut s = l.slot(slot);
+    let armed = s.sched() == Sched::Armed;
+    let interval = s.object().ok_or(ENOENT)?.interval() as u64;
+    if !armed {
+        return Ok(Itimer { value: 0, interval });
+    }
+    // An armed timer is never exactly due: report at least 1 ns, as POSIX does.
+    let left = l.remaining(slot).max(1) as u64;
+    Ok(Itimer {
+        value: left,
+        interval,
+    })
+}
+
+/// `HRC_IOC_TIMER_CREATE`.
+pub(crate) fn ioctl_create<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    c: &mut uapi::hrc_timer_create,
+) -> Result<isize> {
+    c.id = create(e, Clock::from_uapi(c.clock)?, c.notify, c.cookie)?;
+    Ok(0)
+}
+
+/// `HRC_IOC_TIMER_DELETE`.
+pub(crate) fn ioctl_delete<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    c: &mut uapi::hrc_callout_id,
+) -> Result<isize> {
+    delete(e, c.id).map(|()| 0)
+}

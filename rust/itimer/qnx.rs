@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! QNX `TimerSettime` / `TimerInfo` (and `timer_gettime`) on interval timers, and their ioctls.
+
+use super::{current, saturate, Itimer, TAG};
+use crate::engine::{Backend, Clock, Delivery, Engine, Executor, Sched};
+use crate::uapi;
+use kernel::prelude::*;
+
+/// QNX `TimerSettime`: replaces the setting and returns the old one; never blocks.
+/// `value == 0` disarms; an absolute time in the past fires at once.
+pub(crate) fn settime<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
+    id: u64,
+    flags: u32,
+    new: Itimer,
+) -> Result<Itimer> {
+    if flags & !uapi::HRC_TIMER_ABSTIME != 0 {
+        return Err(EINVAL);
+    }
+    let mut l = engine.lock();
+    let slot = l.lookup_tag(id, TAG)?;
+    let old = current(&mut l, slot)?;
+    l.disarm(slot);
+    let interval = saturate(new.interval);
+    let absolute = flags & uapi::HRC_TIMER_ABSTIME != 0;
+    let mut s = l.slot(slot);
+    let clock = s.clock();
+    let o = s.object().ok_or(ENOENT)?;
+    o.set_interval(interval);
+    o.absolute = absolute;
+    o.expired = false;
+    if new.value == 0 {
+        return Ok(old);
+    }
+    let expiry = if absolute {
+        saturate(new.value)
+    } else {
+        engine
+            .backend
+            .now(clock)
+            .saturating_add(saturate(new.value))
+    };
+    l.arm(slot, expiry, interval)?;
+    Ok(old)
+}
+
+/// `timer_gettime`: time left and period.
+pub(crate) fn gettime<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result<Itimer> {
+    let mut l = engine.lock();
+    let slot = l.lookup_tag(id, TAG)?;
+    current(&mut l, slot)
+}
+
+/// What [`info`] reports.
+pub(crate) struct Info {
+    pub(crate) flags: u32,
+    pub(crate) overruns: u64,
+    pub(crate) value: Itimer,
+    pub(crate) clock: Clock,
+    pub(crate) notify: u32,
+}
+
+/// QNX `TimerInfo`: state and overruns since the last reset; resets them on request.
+pub(crate) fn info<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
+    id: u64,
+    flags: u32,
+) -> Result<Info> {
+    if flags & !uapi::HRC_TIMER_RESET_OVERRUNS != 0 {
+        return Err(EINVAL);
+    }
+    let mut l = engine.lock();
+    let slot = l.lookup_tag(id, TAG)?;
+    let value = current(&mut l, slot)?;
+    let mut s = l.slot(slot);
+    let (armed, clock) = (s.sched() == Sched::Armed, s.clock());
+    let o = s.object().ok_or(ENOENT)?;
+    let mut state = 0;
+    if armed {
+        state |= uapi::HRC_TI_ACTIVE;
+        if o.absolute {
+            state |= uapi::HRC_TI_ABSOLUTE;
+        }
+    }
+    if o.expired {
+        state |= uapi::HRC_TI_EXPIRED;
+    }
+    let notify = match o.delivery() {
+        Delivery::QueueLimit => uapi::HRC_NOTIFY_MACH,
+        _ => uapi::HRC_NOTIFY_SI_TIMER,
+    };
+    let overruns = o.total_overruns;
+    if flags & uapi::HRC_TIMER_RESET_OVERRUNS != 0 {
+        o.total_overruns = 0;
+    }
+    Ok(Info {
+        flags: state,
+        overruns,
+        value,
+        clock,
+        notify,
+    })
+}
+
+/// `HRC_IOC_TIMER_SETTIME`.
+pub(crate) fn ioctl_settime<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    t: &mut uapi::hrc_timer_settime,
+) -> Result<isize> {
+    t.old = settime(e, t.id, t.flags, t.value.into())?.into();
+    Ok(0)
+}
+
+/// `HRC_IOC_TIMER_GETTIME`.
+pub(crate) fn ioctl_gettime<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    t: &mut uapi::hrc_timer_gettime,
+) -> Result<isize> {
+    t.value = gettime(e, t.id)?.into();
+    Ok(0)
+}
+
+/// `HRC_IOC_TIMER_INFO`.
+pub(crate) fn ioctl_info<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    t: &mut uapi::hrc_timer_info,
+) -> Result<isize> {
+    let i = info(e, t.id, t.flags)?;
+    t.info_flags = i.flags;
+    t.overruns = i.overruns;
+    t.value = i.value.into();
+    t.clock = i.clock as u32;
+    t.notify = i.notify;
+    Ok(0)
+}

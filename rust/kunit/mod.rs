@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suites, built with `--cfg hrc_kunit` (a `CONFIG_KUNIT=y` kernel) and run when the
+//! module is loaded.
+//!
+//! `hrcallout_fake` (`fake.rs`) drives the engine on `FakeClock`: time moves only when a test
+//! says so and expiries run in the test's thread, so ordering and race windows are
+//! deterministic. `hrcallout_real` (`real.rs`) checks the same paths on real hrtimers with
+//! generous bounds. `hrcallout_expire` (`expire.rs`) checks the expiry arithmetic alone.
+//!
+//! Results are recorded in atomics by callbacks and asserted in the test body: an `assert!`
+//! outside the KUnit thread would only be logged.
+
+mod expire;
+mod fake;
+mod real;
+
+use crate::callout::{self, CalloutLock, Callouts, LockKind, Mode, Run};
+use crate::device::encode;
+use crate::engine::{
+    Backend, Clock, Delivery, Engine, Executor, Expiry, FakeClock, HrBackend, Taken, When,
+};
+use crate::ticks::{self, tick_ns};
+use crate::{itimer, kernel_api, streams, uapi};
+use kernel::prelude::*;
+use kernel::sync::atomic::{ordering::Relaxed, Atomic};
+use kernel::sync::Arc;
+
+/// An engine on the fake clock.
+type FakeEngine = Engine<FakeClock, Callouts>;
+
+fn fake() -> Result<Arc<FakeEngine>> {
+    Engine::new(FakeClock::new(1_000_000_000), 4096, 16, Expiry::Soft)
+}
+
+/// A bare object of `delivery` on `clock`, not armed (tag 0: no personality's).
+fn object<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    delivery: Delivery,
+    clock: Clock,
+    cookie: u64,
+) -> Result<u64> {
+    e.create(0, delivery, clock, cookie, GFP_KERNEL, |_, _| Ok(()))
+}
+
+/// [`object`], armed for absolute `at`, then every `interval` ns.
+fn armed<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    delivery: Delivery,
+    clock: Clock,
+    cookie: u64,
+    at: i64,
+    interval: i64,
+) -> Result<u64> {
+    let id = object(e, delivery, clock, cookie)?;
+    let mut l = e.lock();
+    let slot = l.lookup(id)?;
+    l.arm(slot, at, interval)?;
+    Ok(id)
+}
+
+/// Cancels inline one-shot `id` (armed with `call_once`): whether it was still armed.
+fn cancel_call<B: Backend, X: Executor>(e: &Engine<B, X>, id: u64) -> bool {
+    let mut l = e.lock();
+    l.lookup(id).and_then(|slot| l.cancel_once(slot)).is_ok()
+}
+
+/// A record taken off an engine's queue, as a reader would see it.
+struct TakenRecord {
+    taken: Taken,
+    id: u64,
+    ev: uapi::hrc_event,
+}
+
+/// Takes the oldest record, as `read` does.
+fn take_record<B: Backend, X: Executor>(e: &Engine<B, X>) -> Option<TakenRecord> {
+    let (ev, taken) = e.lock().take_event()?;
+    Some(TakenRecord {
+        taken,
+        id: ev.id,
+        ev: encode(&ev),
+    })
+}
+
+/// Completes a [`take_record`]: the record reached its reader (`copied`), or goes back.
+fn finish_record<B: Backend, X: Executor>(e: &Engine<B, X>, t: &TakenRecord, copied: bool) {
+    let mut l = e.lock();
+    if copied {
+        l.consumed(&t.taken);
+    } else {
+        l.put_back(&t.taken, t.ev.expiry_ns, t.ev.fire_ns, t.ev.overruns);
+    }
+}
+
+/// Takes the oldest record and lets it reach its reader (`EINVAL` if there is none).
+fn read_one<B: Backend, X: Executor>(e: &Engine<B, X>) -> Result<TakenRecord> {
+    let t = take_record(e).ok_or(EINVAL)?;
+    finish_record(e, &t, true);
+    Ok(t)
+}
+
+/// Per-test call log: callbacks append their argument.
+struct Log {
+    n: Atomic<usize>,
+    order: [Atomic<usize>; 8],
+}
+
+impl Log {
+    const fn new() -> Self {
+        Self {
+            n: Atomic::new(0),
+            order: [const { Atomic::new(0) }; 8],
+        }
+    }
+    fn push(&self, v: usize) {
+        let i = self.n.fetch_add(1, Relaxed);
+        if i < 8 {
+            self.order[i].store(v, Relaxed);
+        }
+    }
+    fn count(&self) -> usize {
+        self.n.load(Relaxed)
+    }
+    fn at(&self, i: usize) -> usize {
+        self.order[i].load(Relaxed)
+    }
+}
