@@ -228,6 +228,14 @@ mod fake_clock {
         Ok(())
     }
 
+    /// A callout under a new mutex, reset to `run` in one tick: the lock and the callout.
+    fn mutex_callout(e: &FakeEngine, run: Run) -> Result<(Arc<CalloutLock>, u64)> {
+        let lock = CalloutLock::new(LockKind::Mutex)?;
+        let c = callout::init(e, Mode::Lk(lock.clone()), GFP_KERNEL)?;
+        callout::reset(e, c, tick_ns(), 0, run)?;
+        Ok((lock, c))
+    }
+
     static CALLOUT_RUNS: Log = Log::new();
     fn callout_ran(arg: usize) {
         CALLOUT_RUNS.push(arg);
@@ -236,9 +244,7 @@ mod fake_clock {
     #[test]
     fn callout_stop_under_its_lock_after_fire_prevents_the_run() -> Result {
         let e = fake()?;
-        let lock = CalloutLock::new(LockKind::Mutex)?;
-        let c = callout::init(&*e, Mode::Lk(lock.clone()), GFP_KERNEL)?;
-        callout::reset(&*e, c, tick_ns(), 0, Run::Func(callout_ran, 1))?;
+        let (lock, c) = mutex_callout(&e, Run::Func(callout_ran, 1))?;
         assert_eq!(callout::pending(&*e, c), Ok(1));
         let guard = lock.lock();
         e.advance(2 * tick_ns());
@@ -270,9 +276,7 @@ mod fake_clock {
     #[test]
     fn a_reset_under_the_lock_after_fire_runs_the_new_schedule_once() -> Result {
         let e = fake()?;
-        let lock = CalloutLock::new(LockKind::Mutex)?;
-        let c = callout::init(&*e, Mode::Lk(lock.clone()), GFP_KERNEL)?;
-        callout::reset(&*e, c, tick_ns(), 0, Run::Func(reset_ran, 1))?;
+        let (lock, c) = mutex_callout(&e, Run::Func(reset_ran, 1))?;
         let guard = lock.lock();
         e.advance(2 * tick_ns());
         // Give the executor time to pop the fired callout and block on our lock.
