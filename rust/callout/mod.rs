@@ -258,9 +258,10 @@ pub(crate) fn destroy<B: Backend>(engine: &Engine<B, Callouts>, id: u64) -> Resu
 /// under `l`.
 fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     let engine = l.engine;
-    let Some((id, gen)) = l.fired(slot) else {
+    let Some(fired) = l.fired(slot) else {
         return;
     };
+    let id = fired.id;
     let Some(mode) = l.object(slot).map(|o| o.job.mode.clone()) else {
         return;
     };
@@ -279,7 +280,7 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     }
     // Run or skipped: either way a claimed schedule is consumed. A newer schedule that fired
     // meanwhile is on the fired list again: it is left to its own turn.
-    let run = if l.claim_fired(slot, id, gen) {
+    let run = if l.claim_fired(slot, &fired) {
         match l.object(slot) {
             Some(o) if o.job.active => {
                 o.running = true;
@@ -312,7 +313,8 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
                 } else {
                     0
                 };
-                l.deliver_run(slot, flags, extra);
+                // The arming that ran: a reset during the run does not rename its record.
+                l.deliver_run(slot, fired.cookie, flags, extra);
             }
         }
         drop(l);

@@ -21,6 +21,8 @@ use super::{Backend, Engine, Executor, Locked};
 /// The parts of a record that vary, kept in an object until it is read.
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct Record {
+    /// The cookie of the arming the record is for (a later arming may carry another).
+    pub(crate) cookie: u64,
     pub(crate) expiry: i64,
     pub(crate) fire: i64,
     pub(crate) overruns: u64,
@@ -189,10 +191,11 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         g.events.remove(&mut g.slots, slot);
     }
 
-    /// Handles an expiry of object `slot` (its `fired` times set): queue its record, or fold
-    /// or count it as its delivery mode says. `missed` periods were skipped by a late expiry.
+    /// Handles an expiry of object `slot` (its `fired` times set) for the arming whose cookie
+    /// is `cookie`: queue its record, or fold or count it as its delivery mode says. `missed`
+    /// periods were skipped by a late expiry.
     #[inline]
-    pub(super) fn deliver(&mut self, slot: Slot, missed: u64) {
+    pub(super) fn deliver(&mut self, slot: Slot, cookie: u64, missed: u64) {
         let g = &mut *self.g;
         let queued = g.events.holds(&g.slots, slot);
         let full = g.events.len >= g.events.qlimit;
@@ -204,6 +207,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
                 if queued {
                     // Fold into the unread record, which now stands for this expiry too.
                     (o.rec.expiry, o.rec.fire) = o.fired;
+                    o.rec.cookie = cookie;
                     o.rec.overruns = o.rec.overruns.saturating_add(1 + missed);
                     o.total_overruns = o.total_overruns.saturating_add(1 + missed);
                     return;
@@ -225,17 +229,19 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         if o.delivery != Delivery::Executor {
             o.rec.flags = if o.interval > 0 { o.periodic_flags } else { 0 };
         }
+        o.rec.cookie = cookie;
         o.total_overruns = o.total_overruns.saturating_add(missed);
         self.enqueue_record(slot);
     }
 
-    /// The record of a job's run of executor object `slot`: `flags` and `extra` are the
-    /// owner's; it coalesces with an unread one.
-    pub(crate) fn deliver_run(&mut self, slot: Slot, flags: u32, extra: u64) {
+    /// The record of a job's run of executor object `slot`, for the arming whose cookie is
+    /// `cookie` (the slot's cookie may already be a later arming's): `flags` and `extra` are
+    /// the owner's; it coalesces with an unread one.
+    pub(crate) fn deliver_run(&mut self, slot: Slot, cookie: u64, flags: u32, extra: u64) {
         if let Some(o) = self.g.slots.data(slot).obj() {
             o.rec.flags = flags;
             o.rec.extra = extra;
-            self.deliver(slot, 0);
+            self.deliver(slot, cookie, 0);
         }
     }
 
@@ -253,12 +259,14 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         d.next = NIL;
         let rec = match &mut d.body {
             Body::Once { fire } => Record {
+                cookie: d.cookie,
                 expiry: e.expires(),
                 fire: *fire,
                 ..Record::default()
             },
             Body::Object(o) => {
-                let rec = o.rec;
+                let mut rec = o.rec;
+                rec.overruns = rec.overruns.min(o.overrun_limit);
                 o.rec.overruns = 0;
                 rec
             }
@@ -269,7 +277,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             tag: d.tag,
             flags: rec.flags,
             id: d.id,
-            cookie: d.cookie,
+            cookie: rec.cookie,
             expiry: rec.expiry,
             fire: rec.fire,
             overruns: rec.overruns,

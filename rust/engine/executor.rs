@@ -18,6 +18,17 @@ use kernel::{
     workqueue::{self, Work, WorkItem},
 };
 
+/// The schedule a fired object's job was fired for ([`Locked::fired`]).
+#[derive(Clone, Copy)]
+pub(crate) struct FiredRun {
+    /// The object.
+    pub(crate) id: u64,
+    /// The generation of its schedule then.
+    gen: u32,
+    /// The cookie of that arming, for the run's record.
+    pub(crate) cookie: u64,
+}
+
 /// The fired list: objects waiting for the executor, linked through their `fired_next`.
 ///
 /// Protected by the engine lock.
@@ -126,23 +137,28 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
     }
 
-    /// The id and generation of object `slot` if it is fired and waiting for its job.
+    /// The schedule object `slot` was fired for, if it is waiting for its job.
     #[inline]
-    pub(crate) fn fired(&mut self, slot: Slot) -> Option<(u64, u32)> {
+    pub(crate) fn fired(&mut self, slot: Slot) -> Option<FiredRun> {
         let d = self.g.slots.data_ref(slot);
         if d.sched != Sched::Fired {
             return None;
         }
-        Some((d.id, d.obj_ref()?.gen))
+        Some(FiredRun {
+            id: d.id,
+            gen: d.obj_ref()?.gen,
+            cookie: d.cookie,
+        })
     }
 
-    /// Claims the fired schedule `gen` of object `id` in `slot` for its job: true, and the
-    /// object is idle again, if that schedule is still current (no cancel or arm since).
+    /// Claims the fired schedule `run` of object `slot` for its job: true, and the object is
+    /// idle again, if that schedule is still current (no cancel or arm since).
     #[inline]
-    pub(crate) fn claim_fired(&mut self, slot: Slot, id: u64, gen: u32) -> bool {
+    pub(crate) fn claim_fired(&mut self, slot: Slot, run: &FiredRun) -> bool {
         let d = self.g.slots.data(slot);
-        let current =
-            d.id == id && d.sched == Sched::Fired && d.obj_ref().is_some_and(|o| o.gen == gen);
+        let current = d.id == run.id
+            && d.sched == Sched::Fired
+            && d.obj_ref().is_some_and(|o| o.gen == run.gen);
         if current {
             d.sched = Sched::Idle;
         }

@@ -146,7 +146,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         if delivery == Delivery::Executor {
             self.push_fired(slot);
         } else {
-            self.deliver(slot, missed);
+            self.deliver(slot, cookie, missed);
         }
         None
     }

@@ -117,6 +117,9 @@ pub(crate) struct Object<J> {
     /// The flags its records carry while it is periodic (the owner's; not for executor
     /// objects, whose job sets a run's flags).
     pub(crate) periodic_flags: u32,
+    /// The most overruns one of its records reports (the owner's; saturating, like POSIX
+    /// `DELAYTIMER_MAX`).
+    pub(crate) overrun_limit: u64,
     /// All overruns since the owner last cleared them.
     pub(crate) total_overruns: u64,
     /// Armed with an absolute time.
@@ -144,6 +147,7 @@ impl<J: Default> Object<J> {
             on_fired: false,
             fired_next: NIL,
             periodic_flags: 0,
+            overrun_limit: u64::MAX,
             total_overruns: 0,
             absolute: false,
             expired: false,

@@ -8,9 +8,10 @@ use crate::engine::{hrtimer, Backend, Engine, Executor, Sched};
 use crate::uapi;
 use kernel::prelude::*;
 
-/// Mach `timer_arm`: `EINVAL` for a negative time or a periodic interval below the clock's
-/// resolution (`KERN_INVALID_ARGUMENT`), `EBUSY` if already armed (`KERN_FAILURE`),
-/// `EOPNOTSUPP` for `TIMER_THREAD_SUSPEND` (no per-thread suspend on Linux).
+/// Mach `timer_arm`: `EINVAL` for a negative time, or with `TIMER_PERIODIC` a negative interval
+/// or one below the clock's resolution (`KERN_INVALID_ARGUMENT`; Mach checks the interval only
+/// for periodic timers), `EBUSY` if already armed (`KERN_FAILURE`), `EOPNOTSUPP` for
+/// `TIMER_THREAD_SUSPEND` (no per-thread suspend on Linux).
 pub(crate) fn arm<B: Backend, X: Executor>(
     engine: &Engine<B, X>,
     id: u64,
@@ -19,11 +20,11 @@ pub(crate) fn arm<B: Backend, X: Executor>(
     flags: u32,
 ) -> Result {
     let known = uapi::HRC_MACH_ABSOLUTE | uapi::HRC_MACH_PERIODIC | uapi::HRC_MACH_THREAD_SUSPEND;
-    if flags & !known != 0 || expire < 0 || interval < 0 {
+    if flags & !known != 0 || expire < 0 {
         return Err(EINVAL);
     }
     let periodic = flags & uapi::HRC_MACH_PERIODIC != 0;
-    if periodic && (interval as u64) < hrtimer::resolution_ns().max(1) {
+    if periodic && (interval < 0 || (interval as u64) < hrtimer::resolution_ns().max(1)) {
         return Err(EINVAL);
     }
     if flags & uapi::HRC_MACH_THREAD_SUSPEND != 0 {

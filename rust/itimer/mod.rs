@@ -49,10 +49,22 @@ impl From<Itimer> for uapi::hrc_itimer {
     }
 }
 
-/// UAPI times are `u64` ns: values of 2^63 and more mean "never" rather than wrapping into the
-/// past.
-pub(crate) fn saturate(ns: u64) -> i64 {
-    i64::try_from(ns).unwrap_or(i64::MAX)
+/// POSIX `DELAYTIMER_MAX`: the most overruns QNX (and POSIX) report for one timer.
+pub(crate) const DELAYTIMER_MAX: u64 = i32::MAX as u64;
+
+/// A UAPI time (`u64` ns) as a signed time: values of 2^63 and more are negative times, which
+/// POSIX `timer_settime` refuses (`EINVAL`), as QNX `TimerSettime` does.
+pub(crate) fn signed(ns: u64) -> Result<i64> {
+    i64::try_from(ns).map_err(|_| EINVAL)
+}
+
+/// The QNX calls report an unknown timer as `EINVAL` ("invalid timer"), not `ENOENT`.
+pub(crate) fn qnx_errno(e: Error) -> Error {
+    if e == ENOENT {
+        EINVAL
+    } else {
+        e
+    }
 }
 
 /// `HRC_IOC_TIMER_CREATE`: a disarmed timer on `clock`, notified as `notify` says.
@@ -80,10 +92,11 @@ pub(crate) fn create<B: Backend, X: Executor>(
     )
 }
 
-/// `HRC_IOC_TIMER_DELETE`: disarms and frees the timer, dropping an unread record.
+/// `HRC_IOC_TIMER_DELETE` (QNX `TimerDestroy`): disarms and frees the timer, dropping an
+/// unread record. `EINVAL` for an unknown timer, as QNX says.
 pub(crate) fn delete<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result {
     let mut l = engine.lock();
-    let slot = l.lookup_tag(id, TAG)?;
+    let slot = l.lookup_tag(id, TAG).map_err(qnx_errno)?;
     l.disarm(slot);
     l.unqueue_record(slot);
     l.free(slot);

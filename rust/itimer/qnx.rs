@@ -2,13 +2,14 @@
 
 //! QNX `TimerSettime` / `TimerInfo` (and `timer_gettime`) on interval timers, and their ioctls.
 
-use super::{current, saturate, Itimer, TAG};
+use super::{current, qnx_errno, signed, Itimer, DELAYTIMER_MAX, TAG};
 use crate::engine::{Backend, Clock, Delivery, Engine, Executor, Sched};
 use crate::uapi;
 use kernel::prelude::*;
 
 /// QNX `TimerSettime`: replaces the setting and returns the old one; never blocks.
-/// `value == 0` disarms; an absolute time in the past fires at once.
+/// `value == 0` disarms; an absolute time in the past fires at once. `EINVAL` for an unknown
+/// timer, unknown flags, or a negative value or interval (2^63 ns and more).
 pub(crate) fn settime<B: Backend, X: Executor>(
     engine: &Engine<B, X>,
     id: u64,
@@ -18,11 +19,11 @@ pub(crate) fn settime<B: Backend, X: Executor>(
     if flags & !uapi::HRC_TIMER_ABSTIME != 0 {
         return Err(EINVAL);
     }
+    let (value, interval) = (signed(new.value)?, signed(new.interval)?);
     let mut l = engine.lock();
-    let slot = l.lookup_tag(id, TAG)?;
+    let slot = l.lookup_tag(id, TAG).map_err(qnx_errno)?;
     let old = current(&mut l, slot)?;
     l.disarm(slot);
-    let interval = saturate(new.interval);
     let absolute = flags & uapi::HRC_TIMER_ABSTIME != 0;
     let mut s = l.slot(slot);
     let clock = s.clock();
@@ -30,25 +31,22 @@ pub(crate) fn settime<B: Backend, X: Executor>(
     o.set_interval(interval);
     o.absolute = absolute;
     o.expired = false;
-    if new.value == 0 {
+    if value == 0 {
         return Ok(old);
     }
     let expiry = if absolute {
-        saturate(new.value)
+        value
     } else {
-        engine
-            .backend
-            .now(clock)
-            .saturating_add(saturate(new.value))
+        engine.backend.now(clock).saturating_add(value)
     };
     l.arm(slot, expiry, interval)?;
     Ok(old)
 }
 
-/// `timer_gettime`: time left and period.
+/// `timer_gettime`: time left and period. `EINVAL` for an unknown timer.
 pub(crate) fn gettime<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result<Itimer> {
     let mut l = engine.lock();
-    let slot = l.lookup_tag(id, TAG)?;
+    let slot = l.lookup_tag(id, TAG).map_err(qnx_errno)?;
     current(&mut l, slot)
 }
 
@@ -61,7 +59,8 @@ pub(crate) struct Info {
     pub(crate) notify: u32,
 }
 
-/// QNX `TimerInfo`: state and overruns since the last reset; resets them on request.
+/// QNX `TimerInfo`: state and overruns since the last reset (saturating at `DELAYTIMER_MAX`);
+/// resets them on request. `EINVAL` for an unknown timer.
 pub(crate) fn info<B: Backend, X: Executor>(
     engine: &Engine<B, X>,
     id: u64,
@@ -71,7 +70,7 @@ pub(crate) fn info<B: Backend, X: Executor>(
         return Err(EINVAL);
     }
     let mut l = engine.lock();
-    let slot = l.lookup_tag(id, TAG)?;
+    let slot = l.lookup_tag(id, TAG).map_err(qnx_errno)?;
     let value = current(&mut l, slot)?;
     let mut s = l.slot(slot);
     let (armed, clock) = (s.sched() == Sched::Armed, s.clock());
@@ -90,7 +89,7 @@ pub(crate) fn info<B: Backend, X: Executor>(
         Delivery::QueueLimit => uapi::HRC_NOTIFY_MACH,
         _ => uapi::HRC_NOTIFY_SI_TIMER,
     };
-    let overruns = o.total_overruns;
+    let overruns = o.total_overruns.min(DELAYTIMER_MAX);
     if flags & uapi::HRC_TIMER_RESET_OVERRUNS != 0 {
         o.total_overruns = 0;
     }

@@ -228,6 +228,25 @@ mod fake_clock {
         Ok(())
     }
 
+    #[test]
+    fn qnx_overruns_saturate_at_delaytimer_max() -> Result {
+        let e = fake()?;
+        let id = itimer::create(&*e, Clock::Monotonic, uapi::HRC_NOTIFY_SI_TIMER, 0)?;
+        let t0 = e.backend.now(Clock::Monotonic);
+        let value = (t0 + 10) as u64;
+        let flags = uapi::HRC_TIMER_ABSTIME;
+        itimer::qnx::settime(&*e, id, flags, itimer::Itimer { value, interval: 1 })?;
+        // Three billion 1 ns periods come due in one late pass: a record and TimerInfo both
+        // report DELAYTIMER_MAX (INT_MAX), as a POSIX/QNX timer's overrun count does.
+        e.stall(3_000_000_010);
+        let t = read_one(&e)?;
+        assert_eq!(t.ev.overruns, i32::MAX as u64);
+        assert_eq!(itimer::qnx::info(&*e, id, 0)?.overruns, i32::MAX as u64);
+        itimer::delete(&*e, id)?;
+        e.shutdown();
+        Ok(())
+    }
+
     /// A callout under a new mutex, reset to `run` in one tick: the lock and the callout.
     fn mutex_callout(e: &FakeEngine, run: Run) -> Result<(Arc<CalloutLock>, u64)> {
         let lock = CalloutLock::new(LockKind::Mutex)?;

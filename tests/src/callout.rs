@@ -401,7 +401,65 @@ fn close_while_callbacks_run() -> Result<(), String> {
     Ok(())
 }
 
+/// A record describes the run that happened: a reset (new cookie) made while the callback
+/// runs does not rename the running arming's record.
+fn a_reset_during_the_run_keeps_the_runs_cookie() -> Result<(), String> {
+    let d = open()?;
+    let c = d
+        .callout_init(sys::HRC_CALLOUT_INIT_MP, 0)
+        .map_err(|e| e.to_string())?;
+    let arm = |cookie: u64, time: i64, actions: u32, us: u32| sys::hrc_callout_reset {
+        id: c,
+        time,
+        flags: sys::HRC_CALLOUT_NS,
+        actions,
+        us,
+        repeat: 0,
+        cookie,
+    };
+    // The callback spins 1.5 s; the reset comes 0.4 s after the expiry. On a host so slow
+    // that the executor has not started the callback by then, the reset prevents the run
+    // (no record at all): try again, up to 5 times.
+    for _ in 0..5 {
+        d.callout_reset(&arm(
+            1,
+            10 * MS,
+            sys::HRC_CA_EVENT | sys::HRC_CA_SPIN,
+            1_500_000,
+        ))
+        .map_err(|e| e.to_string())?;
+        let t0 = now();
+        while d.callout_pending(c).map_err(|e| e.to_string())? == 1 {
+            ensure!(now() - t0 < 10_000 * MS, "the callout never fired");
+            sleep(ms(1));
+        }
+        sleep(ms(400));
+        d.callout_reset(&arm(2, 100_000 * MS, sys::HRC_CA_EVENT, 0))
+            .map_err(|e| e.to_string())?;
+        ensure!(
+            d.callout_stop(c).map_err(|e| e.to_string())? == 1,
+            "new schedule not stopped"
+        );
+        let ev = collect(&d, 2500, 4)?;
+        if ev.is_empty() {
+            continue;
+        }
+        ensure!(ev.len() == 1, "records {ev:?}");
+        ensure!(
+            ev[0].cookie == 1,
+            "the run's record carries cookie {}, not its arming's 1",
+            ev[0].cookie
+        );
+        return Ok(());
+    }
+    Err("the callback never started within 0.4 s of its expiry in 5 tries".into())
+}
+
 pub const CASES: &[Case] = &[
+    (
+        "callout_reset_during_run_keeps_its_cookie",
+        a_reset_during_the_run_keeps_the_runs_cookie,
+    ),
     (
         "callout_stop_pending_returns_1",
         stop_of_a_pending_callout_returns_1_and_no_event,

@@ -132,7 +132,9 @@ struct hrc_lock_create {
 /*
  * Interval timer objects, shared by the Mach and QNX personalities. Relative times run on
  * CLOCK_MONOTONIC; absolute times on the clock the timer was created with (an absolute
- * CLOCK_REALTIME timer follows clock_settime). Values >= 2^63 ns saturate to "never".
+ * CLOCK_REALTIME timer follows clock_settime). Values >= 2^63 ns are negative times:
+ * HRC_IOC_TIMER_SETTIME refuses them with -EINVAL, as POSIX timer_settime does. The QNX
+ * calls (SETTIME, GETTIME, INFO, DELETE) report an unknown timer as -EINVAL.
  */
 enum hrc_notify {
 	HRC_NOTIFY_SI_TIMER = 0,	/* QNX SI_TIMER: one record queued at most; more expiries add overruns */
@@ -185,8 +187,8 @@ struct hrc_timer_info {
 };
 
 /*
- * Mach timer_arm(). KERN_INVALID_ARGUMENT is -EINVAL (negative time, periodic interval
- * below the clock resolution), KERN_FAILURE is -EBUSY (already armed). TIMER_THREAD_SUSPEND
+ * Mach timer_arm(). KERN_INVALID_ARGUMENT is -EINVAL (negative time; for TIMER_PERIODIC,
+ * a negative interval or one below the clock resolution), KERN_FAILURE is -EBUSY (already armed). TIMER_THREAD_SUSPEND
  * is refused with -EOPNOTSUPP: Linux has no way for a module to suspend one thread
  * (SIGSTOP stops the whole thread group), see docs/semantics.md. `tid` is reserved (must be
  * 0) unless HRC_MACH_THREAD_SUSPEND is set.
