@@ -39,3 +39,11 @@ pub(crate) fn ioctl_settimer<B: Backend, X: Executor>(
     t.timer_id = settimer(e, t.id, t.tv_sec, t.tv_usec)?;
     Ok(0)
 }
+
+/// Undoes an `HRC_IOC_SETTIMER` whose engine id could not be copied out.
+pub(crate) fn undo_settimer<B: Backend, X: Executor>(e: &Engine<B, X>, t: &uapi::hrc_settimer) {
+    let mut l = e.lock();
+    if let Ok(slot) = l.lookup_tag(t.timer_id, TAG) {
+        l.discard_once(slot);
+    }
+}

@@ -108,6 +108,20 @@ pub(crate) fn ioctl_timeout<B: Backend, X: Executor>(
     Ok(0)
 }
 
+/// Takes back userspace one-shot `id` (a timeout or settimer registration) whose id its caller
+/// could not learn: cancelled, or its unread record dropped.
+pub(crate) fn discard_event<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) {
+    let mut l = engine.lock();
+    if let Ok(slot) = l.lookup_where(id, |tag| matches!(tag, TAG | mtcp::TAG)) {
+        l.discard_once(slot);
+    }
+}
+
+/// Undoes an `HRC_IOC_TIMEOUT` whose id could not be copied out.
+pub(crate) fn undo_timeout<B: Backend, X: Executor>(e: &Engine<B, X>, t: &uapi::hrc_timeout) {
+    discard_event(e, t.id);
+}
+
 /// `HRC_IOC_UNTIMEOUT`.
 pub(crate) fn ioctl_untimeout<B: Backend, X: Executor>(
     e: &Engine<B, X>,
@@ -132,23 +146,44 @@ pub(crate) fn ioctl_batch<B: Backend, X: Executor>(
     Ok(0)
 }
 
+/// Undoes an `HRC_IOC_BATCH` whose `done` could not be copied out: the ids it wrote back are
+/// read again from the caller's array, and those timers discarded.
+pub(crate) fn undo_batch<B: Backend, X: Executor>(e: &Engine<B, X>, b: &uapi::hrc_batch) {
+    let Ok(base) = usize::try_from(b.ops) else {
+        return;
+    };
+    let len = b.done as usize * ONE;
+    let mut reader = UserSlice::new(UserPtr::from_addr(base), len).reader();
+    for _ in 0..b.done {
+        match reader.read::<uapi::hrc_timeout>() {
+            Ok(t) => discard_event(e, t.id),
+            Err(_) => return,
+        }
+    }
+}
+
 fn batch<B: Backend, X: Executor>(e: &Engine<B, X>, ops: u64, count: u32) -> Result<u32> {
     const CHUNK: usize = 64;
-    const ONE: usize = size_of::<uapi::hrc_timeout>();
     if count > BATCH_MAX {
         return Err(EINVAL);
     }
-    let len = count as usize * ONE;
     let base = usize::try_from(ops).map_err(|_| EFAULT)?;
     let mut done = 0u32;
     // One copy in and one copy out per `CHUNK` entries, not one per entry (2 KiB: boxed).
     let mut buf = KBox::new([uapi::hrc_timeout::default(); CHUNK], GFP_KERNEL)?;
     let mut reqs = [(0i64, 0u64); CHUNK];
     let mut ids = [0u64; CHUNK];
-    let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(base), len).reader_writer();
     while (done as usize) < count as usize {
         let n = (count as usize - done as usize).min(CHUNK);
-        reader.read_slice(&mut buf.as_bytes_mut()[..n * ONE])?;
+        let at = entry_addr(base, done as usize)?;
+        // A fault inside the chunk: the entries before it still count, read one at a time.
+        let (n, fault) = match UserSlice::new(UserPtr::from_addr(at), n * ONE)
+            .reader()
+            .read_slice(&mut buf.as_bytes_mut()[..n * ONE])
+        {
+            Ok(()) => (n, None),
+            Err(x) => (read_each(at, &mut buf[..n]), Some(x)),
+        };
         // Validate first: the valid prefix is armed, the first invalid entry ends the batch.
         let mut valid = 0;
         let mut err = None;
@@ -167,6 +202,9 @@ fn batch<B: Backend, X: Executor>(e: &Engine<B, X>, ops: u64, count: u32) -> Res
                 }
             }
         }
+        if err.is_none() {
+            err = fault;
+        }
         let (armed, r) = timeout_events(e, &reqs[..valid], &mut ids);
         if let Err(x) = r {
             err = Some(x);
@@ -174,11 +212,48 @@ fn batch<B: Backend, X: Executor>(e: &Engine<B, X>, ops: u64, count: u32) -> Res
         for (t, id) in buf.iter_mut().zip(ids.iter()).take(armed) {
             t.id = *id;
         }
-        writer.write_slice(&buf.as_bytes()[..armed * ONE])?;
+        let written = UserSlice::new(UserPtr::from_addr(at), armed * ONE)
+            .writer()
+            .write_slice(&buf.as_bytes()[..armed * ONE]);
+        if let Err(x) = written {
+            // Ids that cannot be written back: those timers must not exist.
+            for id in &ids[..armed] {
+                discard_event(e, *id);
+            }
+            return if done == 0 { Err(x) } else { Ok(done) };
+        }
         done += armed as u32;
         if let Some(x) = err {
             return if done == 0 { Err(x) } else { Ok(done) };
         }
     }
     Ok(done)
+}
+
+/// The size of one batch entry.
+const ONE: usize = size_of::<uapi::hrc_timeout>();
+
+/// The user address of entry `i` of a batch at `base` (`EFAULT` past the address space).
+fn entry_addr(base: usize, i: usize) -> Result<usize> {
+    i.checked_mul(ONE)
+        .and_then(|off| base.checked_add(off))
+        .ok_or(EFAULT)
+}
+
+/// Reads the entries of `out` from `at` one at a time: how many could be read before a fault.
+#[cold]
+fn read_each(at: usize, out: &mut [uapi::hrc_timeout]) -> usize {
+    for (i, t) in out.iter_mut().enumerate() {
+        let Ok(addr) = entry_addr(at, i) else {
+            return i;
+        };
+        match UserSlice::new(UserPtr::from_addr(addr), ONE)
+            .reader()
+            .read()
+        {
+            Ok(v) => *t = v,
+            Err(_) => return i,
+        }
+    }
+    out.len()
 }

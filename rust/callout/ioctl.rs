@@ -34,6 +34,12 @@ pub(crate) fn init<B: Backend>(
     Ok(0)
 }
 
+/// Undoes an `HRC_IOC_CALLOUT_INIT` whose id could not be copied out (the callout is new:
+/// never armed, so destroying it does not wait).
+pub(crate) fn undo_init<B: Backend>(e: &E<B>, c: &uapi::hrc_callout_init) {
+    let _ = super::destroy(e, c.id);
+}
+
 /// `HRC_IOC_CALLOUT_RESET`.
 pub(crate) fn reset<B: Backend>(e: &E<B>, r: &mut uapi::hrc_callout_reset) -> Result<isize> {
     let ns = ticks_or_ns(r.time, r.flags, uapi::HRC_CALLOUT_NS)?;
@@ -90,6 +96,11 @@ pub(crate) fn lock_create(locks: &LockRegistry, c: &mut uapi::hrc_lock_create) -
     };
     c.id = locks.create(kind)?;
     Ok(0)
+}
+
+/// Undoes an `HRC_IOC_LOCK_CREATE` whose id could not be copied out.
+pub(crate) fn undo_lock_create(locks: &LockRegistry, c: &uapi::hrc_lock_create) {
+    let _ = locks.destroy(c.id);
 }
 
 /// `HRC_IOC_LOCK_DESTROY`.

@@ -110,7 +110,9 @@ impl Executor for Callouts {
     }
 }
 
-/// The callout state of `slot` (a callout, by its tag).
+/// The callout state of `slot` (a callout, by its tag). Always inlined: `stop` is on the
+/// callout pair's hot path (see the engine's `# Inlining`).
+#[inline(always)]
 fn state<'a, B: Backend>(
     l: &'a mut Locked<'_, B, Callouts>,
     slot: Slot,
@@ -258,13 +260,11 @@ pub(crate) fn destroy<B: Backend>(engine: &Engine<B, Callouts>, id: u64) -> Resu
 /// under `l`.
 fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     let engine = l.engine;
-    let Some(fired) = l.fired(slot) else {
+    let Some((fired, o)) = l.fired(slot) else {
         return;
     };
+    let mode = o.job.mode.clone();
     let id = fired.id;
-    let Some(mode) = l.object(slot).map(|o| o.job.mode.clone()) else {
-        return;
-    };
     // Take the callout's lock, then re-check under it: a `stop` or `reset` made meanwhile
     // (e.g. by a thread holding this lock while we waited for it) changed the generation. An
     // MP callout has no lock to wait for: it is claimed in the same engine lock hold.

@@ -22,12 +22,14 @@ use kernel::{
 };
 
 /// Reads the ioctl argument `T`, checks it, lets `f` update it, and writes it back for
-/// `_IOR`/`_IOWR`.
+/// `_IOR`/`_IOWR`. If that last copy fails, `undo` takes back what `f` made (an object whose
+/// id the caller cannot learn must not exist) before the call fails with `EFAULT`.
 #[inline]
 fn with_arg<T: UapiArg>(
     cmd: u32,
     arg: usize,
     f: impl FnOnce(&mut T) -> Result<isize>,
+    undo: impl FnOnce(&T),
 ) -> Result<isize> {
     let size = _IOC_SIZE(cmd);
     if size < size_of::<T>() {
@@ -46,7 +48,10 @@ fn with_arg<T: UapiArg>(
     }
     let ret = f(&mut val)?;
     if dir & kernel::uapi::_IOC_READ != 0 {
-        writer.write(&val)?;
+        if let Err(e) = writer.write(&val) {
+            undo(&val);
+            return Err(e);
+        }
     }
     Ok(ret)
 }
@@ -73,11 +78,20 @@ const fn key(cmd: u32) -> u32 {
     cmd & !(((1 << bindings::_IOC_SIZEBITS) - 1) << bindings::_IOC_SIZESHIFT)
 }
 
-/// The table: `NUMBER => |arg: struct| decoder,` for each ioctl.
+/// The table: `NUMBER => |arg: struct| decoder,` for each ioctl, and for one that creates
+/// something, `; undo |arg| how to take it back` (see [`with_arg`]).
 macro_rules! ioctl_table {
-    ($cmd:ident, $arg:ident; $($num:ident => |$a:ident: $t:ident| $decode:expr,)*) => {
+    ($cmd:ident, $arg:ident;
+     $($num:ident => |$a:ident: $t:ident| $decode:expr $(; undo |$u:ident| $undo:expr)?,)*) => {
         match key($cmd) {
-            $(k if k == key(uapi::$num) => with_arg($cmd, $arg, |$a: &mut uapi::$t| $decode),)*
+            $(k if k == key(uapi::$num) => with_arg(
+                $cmd,
+                $arg,
+                |$a: &mut uapi::$t| $decode,
+                |_made: &uapi::$t| {
+                    $(let $u = _made; $undo;)?
+                },
+            ),)*
             _ => Err(ENOTTY),
         }
     };
@@ -92,11 +106,11 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     ioctl_table! { cmd, arg;
         HRC_IOC_INFO => |a: hrc_info| info(e, a),
         // STREAMS timeout(9).
-        HRC_IOC_TIMEOUT => |a: hrc_timeout| streams::ioctl_timeout(e, a),
+        HRC_IOC_TIMEOUT => |a: hrc_timeout| streams::ioctl_timeout(e, a); undo |a| streams::undo_timeout(e, a),
         HRC_IOC_UNTIMEOUT => |a: hrc_untimeout| streams::ioctl_untimeout(e, a),
-        HRC_IOC_BATCH => |a: hrc_batch| streams::ioctl_batch(e, a),
+        HRC_IOC_BATCH => |a: hrc_batch| streams::ioctl_batch(e, a); undo |a| streams::undo_batch(e, a),
         // DragonFly callout(9) and its locks.
-        HRC_IOC_CALLOUT_INIT => |a: hrc_callout_init| callout::init(e, locks, a),
+        HRC_IOC_CALLOUT_INIT => |a: hrc_callout_init| callout::init(e, locks, a); undo |a| callout::undo_init(e, a),
         HRC_IOC_CALLOUT_RESET => |a: hrc_callout_reset| callout::reset(e, a),
         HRC_IOC_CALLOUT_STOP => |a: hrc_callout_id| callout::stop(e, a),
         HRC_IOC_CALLOUT_STOP_ASYNC => |a: hrc_callout_id| callout::stop_async(e, a),
@@ -105,10 +119,10 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         HRC_IOC_CALLOUT_PENDING => |a: hrc_callout_id| callout::pending(e, a),
         HRC_IOC_CALLOUT_DEACTIVATE => |a: hrc_callout_id| callout::deactivate(e, a),
         HRC_IOC_CALLOUT_DESTROY => |a: hrc_callout_id| callout::destroy(e, a),
-        HRC_IOC_LOCK_CREATE => |a: hrc_lock_create| callout::lock_create(locks, a),
+        HRC_IOC_LOCK_CREATE => |a: hrc_lock_create| callout::lock_create(locks, a); undo |a| callout::undo_lock_create(locks, a),
         HRC_IOC_LOCK_DESTROY => |a: hrc_callout_id| callout::lock_destroy(locks, a),
         // Interval timers: QNX and Mach.
-        HRC_IOC_TIMER_CREATE => |a: hrc_timer_create| itimer::ioctl_create(e, a),
+        HRC_IOC_TIMER_CREATE => |a: hrc_timer_create| itimer::ioctl_create(e, a); undo |a| itimer::undo_create(e, a),
         HRC_IOC_TIMER_DELETE => |a: hrc_callout_id| itimer::ioctl_delete(e, a),
         HRC_IOC_TIMER_SETTIME => |a: hrc_timer_settime| qnx::ioctl_settime(e, a),
         HRC_IOC_TIMER_GETTIME => |a: hrc_timer_gettime| qnx::ioctl_gettime(e, a),
@@ -117,7 +131,7 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         HRC_IOC_TIMER_CANCEL => |a: hrc_timer_cancel| mach::ioctl_cancel(e, a),
         HRC_IOC_SET_QLIMIT => |a: hrc_qlimit| mach::ioctl_set_qlimit(e, a),
         // mTCP.
-        HRC_IOC_SETTIMER => |a: hrc_settimer| mtcp::ioctl_settimer(e, a),
+        HRC_IOC_SETTIMER => |a: hrc_settimer| mtcp::ioctl_settimer(e, a); undo |a| mtcp::undo_settimer(e, a),
         // Debugging and tests.
         HRC_IOC_CHECK => |a: hrc_check| check(e, a),
         HRC_IOC_LOCK_HOLD => |a: hrc_lock_hold| callout::lock_hold(e, locks, a),

@@ -25,7 +25,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         setup: impl FnOnce(&mut Locked<'_, B, X>, Slot) -> Result,
     ) -> Result<u64> {
         // The object's state is allocated before the lock is taken.
-        let mut obj = Some(KBox::new(Object::new(delivery), flags)?);
+        let mut obj = Some(KBox::new(Object::new(delivery, clock), flags)?);
         loop {
             {
                 let mut l = self.lock();
@@ -184,7 +184,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
 
     /// Allocates a one-shot that queues a record and arms it for absolute `expiry` on `clock`.
     /// The table must have room (see [`Engine::batch`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alloc_record(
         &mut self,
         tag: u8,
@@ -198,7 +198,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     /// Allocates a one-shot (an inline one if `callback` is given, whose argument becomes its
     /// cookie) and arms it for absolute `expiry` on `clock`: `ENODEV` once dying, `ENOSPC` at
     /// the limit or with no room. The hot path of one-shots: one slot lookup.
-    #[inline]
+    #[inline(always)]
     fn alloc_once(
         &mut self,
         tag: u8,
@@ -232,10 +232,26 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         Ok(id)
     }
 
+    /// Takes back one-shot `slot` whose id its owner could not hand out: cancelled if armed,
+    /// or, if it fired, its unread record dropped with it. A record a reader has already taken
+    /// is left to that reader (which then knows the id). Returns whether the slot was freed.
+    pub(crate) fn discard_once(&mut self, slot: Slot) -> bool {
+        if self.cancel_once(slot).is_ok() {
+            return true;
+        }
+        let g = &mut *self.g;
+        if !g.slots.data_ref(slot).one_shot() || !g.events.holds(&g.slots, slot) {
+            return false;
+        }
+        self.unqueue_record(slot);
+        self.free(slot);
+        true
+    }
+
     /// Cancels armed one-shot `slot` and frees it: the ns that were left, or `ENOENT` if it
     /// is not armed (it fired, and its record is unread or its callback running). One slot
     /// lookup.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cancel_once(&mut self, slot: Slot) -> Result<i64> {
         // One-shots are monotonic.
         let now = self.engine.backend.now(Clock::Monotonic);

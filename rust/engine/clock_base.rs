@@ -118,7 +118,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
 
     /// Starts the hrtimer of `clock` for `expiry`, the earliest armed, unless it is already
     /// started for that or earlier.
-    #[inline]
+    #[inline(always)]
     pub(super) fn kick_at(&mut self, clock: Clock, expiry: i64) {
         let base = &mut self.g.bases[clock as usize];
         if base.armed.is_some_and(|a| a <= expiry) {

@@ -257,22 +257,24 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         let (e, d) = g.slots.entry_data(Slot(n));
         let next = d.next;
         d.next = NIL;
-        let rec = match &mut d.body {
-            Body::Once { fire } => Record {
-                cookie: d.cookie,
-                expiry: e.expires(),
-                fire: *fire,
-                ..Record::default()
-            },
+        let (rec, one_shot) = match &mut d.body {
+            Body::Once { fire } => (
+                Record {
+                    cookie: d.cookie,
+                    expiry: e.expires(),
+                    fire: *fire,
+                    ..Record::default()
+                },
+                true,
+            ),
             Body::Object(o) => {
                 let mut rec = o.rec;
                 rec.overruns = rec.overruns.min(o.overrun_limit);
                 o.rec.overruns = 0;
-                rec
+                (rec, false)
             }
-            Body::Call { .. } => Record::default(),
+            Body::Call { .. } => (Record::default(), true),
         };
-        let one_shot = d.one_shot();
         let ev = Event {
             tag: d.tag,
             flags: rec.flags,
@@ -306,19 +308,20 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         (self.g.slots.data_ref(slot).id == t.id).then_some(slot)
     }
 
-    /// A taken record reached its reader: a finished one-shot's slot is freed.
+    /// A taken record reached its reader: a finished one-shot's slot is freed. One slot lookup
+    /// and the free.
     #[inline]
     pub(crate) fn consumed(&mut self, t: &Taken) {
-        let Some(slot) = self.taken_slot(t) else {
-            return;
-        };
         let g = &mut *self.g;
-        if g.events.holds(&g.slots, slot) {
-            return;
-        }
+        let slot = Slot(t.slot);
         let d = g.slots.data_ref(slot);
-        if d.one_shot() && d.sched == super::Sched::Idle {
-            self.free(slot);
+        // Still the object taken, a one-shot (whose record, taken once, is never queued again:
+        // it fired once), and idle: nothing else refers to the slot.
+        let queued = d.next != NIL || g.events.tail == slot.0;
+        if d.id == t.id && d.one_shot() && d.sched == super::Sched::Idle && !queued {
+            // Not armed, not on the fired list (a one-shot has no object state): back to the
+            // free list.
+            g.slots.release(slot);
         }
     }
 

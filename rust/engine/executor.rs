@@ -137,18 +137,24 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
     }
 
-    /// The schedule object `slot` was fired for, if it is waiting for its job.
+    /// The schedule object `slot` was fired for, if it is waiting for its job, and the
+    /// object's state (one slot lookup).
     #[inline]
-    pub(crate) fn fired(&mut self, slot: Slot) -> Option<FiredRun> {
-        let d = self.g.slots.data_ref(slot);
+    pub(crate) fn fired(&mut self, slot: Slot) -> Option<(FiredRun, &mut super::Object<X::Job>)> {
+        let d = self.g.slots.data(slot);
         if d.sched != Sched::Fired {
             return None;
         }
-        Some(FiredRun {
-            id: d.id,
-            gen: d.obj_ref()?.gen,
-            cookie: d.cookie,
-        })
+        let (id, cookie) = (d.id, d.cookie);
+        let o = d.obj()?;
+        Some((
+            FiredRun {
+                id,
+                gen: o.gen,
+                cookie,
+            },
+            o,
+        ))
     }
 
     /// Claims the fired schedule `run` of object `slot` for its job: true, and the object is

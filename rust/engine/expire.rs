@@ -16,7 +16,7 @@
 use super::hrtimer::Clock;
 use super::slots::{Body, Callback, Delivery, Slot};
 use super::{Backend, Engine, Executor, Locked, Sched};
-use kernel::interrupt::LocalInterruptDisabled;
+use kernel::{interrupt::LocalInterruptDisabled, prelude::*};
 
 /// Expiries one pass handles per lock hold; between holds other CPUs get the lock.
 const EXPIRE_HOLD: u32 = 64;
@@ -102,10 +102,37 @@ impl<B: Backend, X: Executor> Engine<B, X> {
 }
 
 impl<B: Backend, X: Executor> Locked<'_, B, X> {
-    /// Handles the expiry of `slot`, just taken off its queue, due at `expiry` and handled at
-    /// `now`: queues its record, re-arms a periodic object, hands an executor object to the
+    /// [`Locked::arm_on`] object `slot`, except that an `expiry` already due on `clock` is
+    /// delivered now, in this lock hold, as a pass would deliver it (Mach queues the message
+    /// of an expiry at or before now before `timer_arm` returns; QNX delivers a past
+    /// `TIMER_ABSTIME` "immediately"). A periodic object continues on its grid.
+    pub(crate) fn arm_or_expire(
+        &mut self,
+        slot: Slot,
+        clock: Clock,
+        expiry: i64,
+        interval: i64,
+    ) -> Result {
+        let now = self.engine.backend.now(clock);
+        if expiry > now || self.g.slots.data_ref(slot).one_shot() {
+            return self.arm_on(slot, clock, expiry, interval);
+        }
+        if self.g.dying {
+            return Err(ENODEV);
+        }
+        let g = &mut *self.g;
+        super::reschedule(&mut g.slots, &mut g.bases, slot, Some(clock), interval);
+        // An object's expiry returns no inline call.
+        let _ = self.fire(slot, expiry, now);
+        // A periodic object queued its next expiry; it may be the earliest.
+        self.kick(clock);
+        Ok(())
+    }
+
+    /// Handles the expiry of `slot`, just taken off its queue (or never queued, see
+    /// [`Locked::arm_or_expire`]), due at `expiry` and handled at `now`: queues its record, re-arms a periodic object, hands an executor object to the
     /// executor, or returns an inline callback for the pass to call with the lock dropped.
-    #[inline]
+    #[inline(always)]
     fn fire(&mut self, slot: Slot, expiry: i64, now: i64) -> Option<Call> {
         let d = self.g.slots.data(slot);
         let (id, cookie, c) = (d.id, d.cookie, d.clock as usize);

@@ -38,6 +38,16 @@
 //! It is dropped around an inline callback, around an executor job, and while the table
 //! grows. Only teardown waits (`hrtimer_cancel`, `flush_work`), with it dropped. The crate's
 //! lock map (`hrcallout_main.rs`) places it among the personalities' locks.
+//!
+//! # Inlining
+//!
+//! A kernel built for size (`CONFIG_CC_OPTIMIZE_FOR_SIZE`, as the tinyconfig-based test and
+//! benchmark kernels are) compiles Rust at `opt-level=s`, where LLVM outlines a helper as soon
+//! as it has a second caller: a call, its register saves and argument moves on a path of a few
+//! hundred instructions. The helpers the hot paths are built from (arming, the one-lookup
+//! one-shot take and cancel, an expiry's `fire`, the hrtimer kick) are therefore
+//! `#[inline(always)]`; forcing more than those made the delivery path slower, not faster
+//! (`docs/benchmarks.md`). `make bench` is the judge of any change here.
 
 mod alloc;
 mod backend;
@@ -321,12 +331,6 @@ impl<J> SlotMut<'_, J> {
         self.d.sched
     }
 
-    /// The clock the slot runs on.
-    #[inline]
-    pub(crate) fn clock(&self) -> Clock {
-        self.d.clock
-    }
-
     /// The state of a long-lived object.
     #[inline]
     pub(crate) fn object(&mut self) -> Option<&mut Object<J>> {
@@ -402,53 +406,54 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     /// be queued.
     pub(crate) fn free(&mut self, slot: Slot) {
         let g = &mut *self.g;
-        let d = g.slots.data_ref(slot);
-        let (c, armed, on_fired) = (
-            d.clock as usize,
-            d.sched == Sched::Armed,
-            d.obj_ref().is_some_and(|o| o.on_fired),
-        );
-        if armed {
-            self.dequeue(c, slot);
+        let head = g.slots.free_head();
+        let (e, d) = g.slots.entry_data(slot);
+        if d.sched == Sched::Armed {
+            // SAFETY: as in `dequeue`: an armed slot's node is in its clock's queue.
+            unsafe { g.bases[d.clock as usize].queue.del(e) };
         }
-        let g = &mut *self.g;
-        if on_fired {
+        if d.obj_ref().is_some_and(|o| o.on_fired) {
+            // A fired object waiting for the executor (rare): off the fired list first.
             g.fired.remove(&mut g.slots, slot);
+            g.slots.release(slot);
+            return;
         }
-        g.slots.release(slot);
+        // INVARIANT: unqueued above, and `clear` makes it `Idle`.
+        d.clear(head);
+        g.slots.freed(slot);
     }
 
     /// Arms `slot` to expire at absolute `expiry` ns on its clock, then every `interval` ns
     /// (objects not run by the executor; others are one-shot). Replaces any previous schedule.
     /// One slot lookup.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn arm(&mut self, slot: Slot, expiry: i64, interval: i64) -> Result {
+        self.arm_with(slot, None, expiry, interval)
+    }
+
+    /// [`Locked::arm`] on `clock`, which the slot then runs on (its records say so): an owner
+    /// arms a relative time on the monotonic clock whatever clock its absolute times use.
+    #[inline(always)]
+    pub(crate) fn arm_on(
+        &mut self,
+        slot: Slot,
+        clock: Clock,
+        expiry: i64,
+        interval: i64,
+    ) -> Result {
+        self.arm_with(slot, Some(clock), expiry, interval)
+    }
+
+    #[inline(always)]
+    fn arm_with(&mut self, slot: Slot, clock: Option<Clock>, expiry: i64, interval: i64) -> Result {
         if self.g.dying {
             return Err(ENODEV);
         }
         let g = &mut *self.g;
-        let (e, d) = g.slots.entry_data(slot);
-        if let Some(o) = d.obj() {
-            o.gen = o.gen.wrapping_add(1);
-            o.interval = if o.delivery == Delivery::Executor {
-                0
-            } else {
-                interval.max(0)
-            };
-        }
-        // INVARIANT: `Armed`, and queued below.
-        let was = core::mem::replace(&mut d.sched, Sched::Armed);
-        let clock = d.clock;
-        let q = &mut g.bases[clock as usize].queue;
-        // SAFETY: as in `enqueue` and `dequeue`: an armed slot's node is in its clock's queue
-        // (and off it once dequeued), the chunks outlive the queues, the engine lock
-        // serialises.
-        let first = unsafe {
-            if was == Sched::Armed {
-                q.del(e);
-            }
-            q.add(e, expiry)
-        };
+        let (e, clock) = reschedule(&mut g.slots, &mut g.bases, slot, clock, interval);
+        // SAFETY: as in `enqueue`: `reschedule` took the node off any queue.
+        // INVARIANT: `Armed` (set by `reschedule`) and now queued on its clock.
+        let first = unsafe { g.bases[clock as usize].queue.add(e, expiry) };
         if first {
             self.kick_at(clock, expiry);
         }
@@ -488,4 +493,37 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
         (self.expiry(slot) - self.engine.backend.now(d.clock)).max(0)
     }
+}
+
+/// Replaces the schedule of `slot` by one on `clock` (its own if `None`) with period
+/// `interval`: a new generation, off its old queue, `Armed` but not queued yet (the caller
+/// queues it, or fires it, in this lock hold). Returns its entry and clock. One slot lookup.
+/// A function of the engine's parts, so that the caller can queue the entry beside it.
+#[inline(always)]
+fn reschedule<'a, J>(
+    slots: &'a mut Slots<J>,
+    bases: &mut [ClockBase<J>; 2],
+    slot: Slot,
+    clock: Option<Clock>,
+    interval: i64,
+) -> (&'a slots::Entry<J>, Clock) {
+    let (e, d) = slots.entry_data(slot);
+    if let Some(o) = d.obj() {
+        o.gen = o.gen.wrapping_add(1);
+        o.interval = if o.delivery == Delivery::Executor {
+            0
+        } else {
+            interval.max(0)
+        };
+    }
+    let was = core::mem::replace(&mut d.sched, Sched::Armed);
+    let old = d.clock;
+    let clock = clock.unwrap_or(old);
+    d.clock = clock;
+    if was == Sched::Armed {
+        // SAFETY: as in `Locked::dequeue`: an armed slot's node is in its clock's queue (`old`);
+        // the engine lock, held by the caller that lent the parts, serialises.
+        unsafe { bases[old as usize].queue.del(e) };
+    }
+    (e, clock)
 }

@@ -122,6 +122,9 @@ pub(crate) struct Object<J> {
     pub(crate) overrun_limit: u64,
     /// All overruns since the owner last cleared them.
     pub(crate) total_overruns: u64,
+    /// The clock the owner created it on: its absolute times' clock. (The slot's clock is
+    /// the current arming's, which may differ: see `Locked::arm_on`.)
+    pub(crate) clock: Clock,
     /// Armed with an absolute time.
     pub(crate) absolute: bool,
     /// Expired since it was last armed.
@@ -135,9 +138,10 @@ pub(crate) struct Object<J> {
 }
 
 impl<J: Default> Object<J> {
-    /// A new object whose expiries are delivered as `delivery` says.
-    pub(super) fn new(delivery: Delivery) -> Self {
+    /// A new object on `clock` whose expiries are delivered as `delivery` says.
+    pub(super) fn new(delivery: Delivery, clock: Clock) -> Self {
         Self {
+            clock,
             gen: 0,
             interval: 0,
             delivery,
@@ -466,7 +470,7 @@ impl<J> Slots<J> {
     /// Takes a free slot for a new user of `tag` on `clock`, idle, and gives it an id:
     /// `ENOSPC` with `max` slots live or none free. The caller sets the body up (it is
     /// `Once`), through the one lookup this makes.
-    #[inline]
+    #[inline(always)]
     pub(super) fn take(
         &mut self,
         max: u32,

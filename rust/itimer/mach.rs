@@ -4,7 +4,7 @@
 //! ioctls.
 
 use super::TAG;
-use crate::engine::{hrtimer, Backend, Engine, Executor, Sched};
+use crate::engine::{hrtimer, Backend, Clock, Engine, Executor, Sched};
 use crate::uapi;
 use kernel::prelude::*;
 
@@ -36,18 +36,20 @@ pub(crate) fn arm<B: Backend, X: Executor>(
     if s.sched() == Sched::Armed {
         return Err(EBUSY);
     }
-    let clock = s.clock();
     let absolute = flags & uapi::HRC_MACH_ABSOLUTE != 0;
     let o = s.object().ok_or(ENOENT)?;
     o.absolute = absolute;
     o.expired = false;
-    // Mach: an expiry at or before now fires at once.
+    // Absolute times on the timer's clock, relative ones on CLOCK_MONOTONIC (a clock step
+    // does not move a relative deadline).
+    let clock = if absolute { o.clock } else { Clock::Monotonic };
     let expiry = if absolute {
         expire
     } else {
         engine.backend.now(clock).saturating_add(expire)
     };
-    l.arm(slot, expiry, if periodic { interval } else { 0 })
+    // Mach: the message of an expiry at or before now is queued before timer_arm returns.
+    l.arm_or_expire(slot, clock, expiry, if periodic { interval } else { 0 })
 }
 
 /// Mach `timer_cancel`: `EALREADY` if not armed. With `TIMER_PERIODIC` on a periodic timer

@@ -86,7 +86,12 @@ pub(crate) fn create<B: Backend, X: Executor>(
         cookie,
         GFP_KERNEL_ACCOUNT,
         |l, slot| {
-            l.object(slot).ok_or(EINVAL)?.periodic_flags = uapi::HRC_EVF_PERIODIC;
+            let o = l.object(slot).ok_or(EINVAL)?;
+            o.periodic_flags = uapi::HRC_EVF_PERIODIC;
+            if delivery == Delivery::Coalesce {
+                // QNX SI_TIMER: a signal's overrun count saturates at DELAYTIMER_MAX.
+                o.overrun_limit = DELAYTIMER_MAX;
+            }
             Ok(())
         },
     )
@@ -137,4 +142,9 @@ pub(crate) fn ioctl_delete<B: Backend, X: Executor>(
     c: &mut uapi::hrc_callout_id,
 ) -> Result<isize> {
     delete(e, c.id).map(|()| 0)
+}
+
+/// Undoes an `HRC_IOC_TIMER_CREATE` whose id could not be copied out.
+pub(crate) fn undo_create<B: Backend, X: Executor>(e: &Engine<B, X>, c: &uapi::hrc_timer_create) {
+    let _ = delete(e, c.id);
 }

@@ -401,6 +401,185 @@ fn reserved_fields_are_refused() -> Result<(), String> {
     Ok(())
 }
 
+/// Two pages: the first holds `T` then is made read-only, the second is unmapped. The kernel
+/// can read the struct but not write it back.
+struct Pages(*mut u8);
+
+impl Pages {
+    const SIZE: usize = 4096;
+
+    fn new() -> Result<Self, String> {
+        // SAFETY: an anonymous private mapping of two fresh pages.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * Self::SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        ensure!(p != libc::MAP_FAILED, "mmap failed");
+        // SAFETY: the second page of the mapping just made.
+        let r = unsafe {
+            libc::mprotect(
+                p.cast::<u8>().add(Self::SIZE).cast(),
+                Self::SIZE,
+                libc::PROT_NONE,
+            )
+        };
+        ensure!(r == 0, "mprotect failed");
+        Ok(Self(p.cast()))
+    }
+
+    /// Writes `v` at byte `off` of the first page, then makes that page read-only (`ro`).
+    fn put<T: Copy>(&self, off: usize, v: &[T], ro: bool) -> Result<usize, String> {
+        ensure!(off + std::mem::size_of_val(v) <= Self::SIZE, "too large");
+        // SAFETY: the range is inside the first page, which is writable until `seal`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                v.as_ptr().cast::<u8>(),
+                self.0.add(off),
+                std::mem::size_of_val(v),
+            )
+        };
+        if ro {
+            // SAFETY: the first page of our mapping.
+            let r = unsafe { libc::mprotect(self.0.cast(), Self::SIZE, libc::PROT_READ) };
+            ensure!(r == 0, "mprotect failed");
+        }
+        Ok(self.0 as usize + off)
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: the mapping `new` made.
+        unsafe { libc::munmap(self.0.cast(), 2 * Self::SIZE) };
+    }
+}
+
+/// An object whose id cannot be copied out (the struct is read-only) must not exist: every
+/// creating ioctl fails with EFAULT and leaves nothing behind, no timer and no record.
+fn unlearnable_ids_leave_nothing() -> Result<(), String> {
+    let d = open()?;
+    let live = |d: &Device| d.check().map(|c| c.live).map_err(|e| e.to_string());
+    let efault = |cmd: u32, addr: usize, what: &str| -> Result<(), String> {
+        // SAFETY: `addr` is a struct for `cmd` in a read-only page of ours: the kernel reads it
+        // and fails to write it back.
+        expect_errno(unsafe { d.raw_ioctl(cmd, addr) }, libc::EFAULT, what)
+    };
+    for time in [0, 10_000 * MS] {
+        let p = Pages::new()?;
+        let t = sys::hrc_timeout {
+            time,
+            flags: sys::HRC_TIMEOUT_NS,
+            ..Default::default()
+        };
+        efault(
+            sys::HRC_IOC_TIMEOUT,
+            p.put(0, &[t], true)?,
+            "TIMEOUT, read-only struct",
+        )?;
+    }
+    let p = Pages::new()?;
+    let c = sys::hrc_timer_create {
+        clock: CLOCK_MONOTONIC,
+        ..Default::default()
+    };
+    efault(
+        sys::HRC_IOC_TIMER_CREATE,
+        p.put(0, &[c], true)?,
+        "TIMER_CREATE, read-only",
+    )?;
+    let p = Pages::new()?;
+    let c = sys::hrc_callout_init {
+        mode: sys::HRC_CALLOUT_INIT_MP,
+        ..Default::default()
+    };
+    efault(
+        sys::HRC_IOC_CALLOUT_INIT,
+        p.put(0, &[c], true)?,
+        "CALLOUT_INIT, read-only",
+    )?;
+    let p = Pages::new()?;
+    let t = sys::hrc_settimer {
+        id: 3,
+        ..Default::default()
+    };
+    efault(
+        sys::HRC_IOC_SETTIMER,
+        p.put(0, &[t], true)?,
+        "SETTIMER, read-only",
+    )?;
+    let p = Pages::new()?;
+    let c = sys::hrc_lock_create {
+        kind: sys::HRC_LOCK_MUTEX,
+        ..Default::default()
+    };
+    efault(
+        sys::HRC_IOC_LOCK_CREATE,
+        p.put(0, &[c], true)?,
+        "LOCK_CREATE, read-only",
+    )?;
+    expect_errno(d.lock_destroy(1), libc::ENOENT, "the refused lock exists")?;
+    // A batch whose ids cannot be written back (read-only array)...
+    let entries = [sys::hrc_timeout {
+        time: 10_000 * MS,
+        flags: sys::HRC_TIMEOUT_NS,
+        ..Default::default()
+    }; 3];
+    let p = Pages::new()?;
+    let ops = p.put(0, &entries, true)?;
+    let mut b = sys::hrc_batch {
+        ops: ops as u64,
+        count: 3,
+        done: 0,
+    };
+    // SAFETY: `b` is the batch struct, alive for the call; `ops` is our read-only array.
+    let r = unsafe { d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize) };
+    expect_errno(r, libc::EFAULT, "BATCH, read-only ids")?;
+    // ... or whose `done` cannot (read-only struct, writable array).
+    let mut arr = entries;
+    let p = Pages::new()?;
+    let b = sys::hrc_batch {
+        ops: arr.as_mut_ptr() as u64,
+        count: 3,
+        done: 0,
+    };
+    efault(
+        sys::HRC_IOC_BATCH,
+        p.put(0, &[b], true)?,
+        "BATCH, read-only struct",
+    )?;
+    ensure!(live(&d)? == 0, "objects left behind: {}", live(&d)?);
+    ensure!(
+        collect(&d, 200, 8)?.is_empty(),
+        "a record of an unlearnable id"
+    );
+    // A fault inside the array: the entries before it are armed, counted, and the call
+    // succeeds (the header's promise).
+    let p = Pages::new()?;
+    let at = Pages::SIZE - 2 * std::mem::size_of::<sys::hrc_timeout>();
+    let ops = p.put(at, &entries[..2], false)?;
+    let mut b = sys::hrc_batch {
+        ops: ops as u64,
+        count: 3,
+        done: 0,
+    };
+    // SAFETY: as above; the third entry is on the unmapped page.
+    unsafe { d.raw_ioctl(sys::HRC_IOC_BATCH, &mut b as *mut _ as usize) }
+        .map_err(|e| format!("BATCH with a fault after two entries: {e}"))?;
+    ensure!(
+        b.done == 2 && live(&d)? == 2,
+        "done {} live {}",
+        b.done,
+        live(&d)?
+    );
+    Ok(())
+}
+
 fn read_rules() -> Result<(), String> {
     let d = open()?;
     let mut small = [0u8; 10];
@@ -575,6 +754,10 @@ pub const CASES: &[Case] = &[
     ("bad_user_pointers_get_efault", bad_user_pointers_get_efault),
     ("struct_sizes_are_checked", struct_sizes_are_checked),
     ("reserved_fields_are_refused", reserved_fields_are_refused),
+    (
+        "unlearnable_ids_leave_nothing",
+        unlearnable_ids_leave_nothing,
+    ),
     (
         "read_stops_at_the_faulting_record",
         read_stops_at_the_faulting_record,

@@ -311,6 +311,7 @@ fn mach_arm_rules() -> Result<(), String> {
         "periodic cancel did not skip an interval: {before} -> {after}"
     );
     // Mach checks the interval only for periodic timers: a one-shot ignores it.
+    d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
     d.timer_arm(t, 1000 * MS, -5, 0)
         .map_err(|e| format!("one-shot arm with a negative interval: {e}"))?;
     d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
@@ -346,6 +347,119 @@ fn mtcp_settimer() -> Result<(), String> {
     Ok(())
 }
 
+/// Mach: the message of an expiry at or before now is queued before timer_arm returns; QNX: a
+/// TIMER_ABSTIME in the past is delivered within TimerSettime.
+fn immediate_expiries_are_queued_within_the_call() -> Result<(), String> {
+    let d = open()?;
+    d.set_qlimit(64).map_err(|e| e.to_string())?;
+    for i in 0..20 {
+        let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
+        // Absolute 0 (long past) or relative 0.
+        let flags = if i % 2 == 0 {
+            sys::HRC_MACH_ABSOLUTE
+        } else {
+            0
+        };
+        d.timer_arm(t, 0, 0, flags)
+            .map_err(|e| format!("arm: {e}"))?;
+        let ev = collect(&d, 0, 4)?;
+        ensure!(
+            ev.len() == 1 && ev[0].id == t && ev[0].fire_ns >= ev[0].expiry_ns,
+            "timer {i}: at timer_arm's return {ev:?}"
+        );
+    }
+    let q = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    settime(&d, q, sys::HRC_TIMER_ABSTIME, 1, 0)?;
+    let ev = collect(&d, 0, 4)?;
+    ensure!(
+        ev.len() == 1 && ev[0].id == q,
+        "at TimerSettime's return {ev:?}"
+    );
+    Ok(())
+}
+
+/// A queued record of a setting that TimerSettime replaced or disarmed is not delivered.
+fn settime_drops_the_record_of_the_setting_it_replaces() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    for new in [10_000 * MS, 0] {
+        settime(&d, t, 0, 10 * MS, 0)?;
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let i = d.timer_info(t, 0).map_err(|e| e.to_string())?;
+        ensure!(
+            i.info_flags & sys::HRC_TI_EXPIRED != 0,
+            "the first setting did not expire"
+        );
+        settime(&d, t, 0, new, 0)?;
+        let ev = collect(&d, 50, 4)?;
+        ensure!(
+            ev.is_empty(),
+            "after settime({new}) the old setting's record: {ev:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Steps CLOCK_REALTIME by `delta` ns (the guest runs as root).
+fn step_realtime(delta: i64) -> Result<(), String> {
+    let n = now_ns(CLOCK_REALTIME) + delta;
+    let ts = libc::timespec {
+        tv_sec: n / 1_000_000_000,
+        tv_nsec: n % 1_000_000_000,
+    };
+    // SAFETY: a valid timespec.
+    let r = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) };
+    ensure!(r == 0, "clock_settime: {}", std::io::Error::last_os_error());
+    Ok(())
+}
+
+/// Relative times run on CLOCK_MONOTONIC whatever the timer's clock, and their records say so;
+/// absolute times run on the timer's clock.
+fn relative_realtime_timers_ignore_clock_steps() -> Result<(), String> {
+    let d = open()?;
+    let qnx = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_SI_TIMER)?;
+    let mach = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_MACH)?;
+    // QNX: relative, then absolute, then relative again: the last arming is relative.
+    settime(&d, qnx, 0, 60_000 * MS, 0)?;
+    settime(
+        &d,
+        qnx,
+        sys::HRC_TIMER_ABSTIME,
+        now_ns(CLOCK_REALTIME) + 60_000 * MS,
+        0,
+    )?;
+    let t0 = now();
+    settime(&d, qnx, 0, 1500 * MS, 0)?;
+    d.timer_arm(mach, 1500 * MS, 0, 0)
+        .map_err(|e| format!("arm: {e}"))?;
+    // A 20 s step forward must not fire them (it would on the realtime clock).
+    step_realtime(20_000 * MS)?;
+    let early = collect(&d, 300, 4);
+    step_realtime(-20_000 * MS)?;
+    let early = early?;
+    ensure!(
+        early.is_empty() || now() - t0 >= 1500 * MS,
+        "relative REALTIME timers fired at the clock step: {early:?}"
+    );
+    let mut ev = early;
+    ev.extend(collect(&d, 5000, 4)?);
+    ensure!(ev.len() == 2, "records {ev:?}");
+    for e in &ev {
+        ensure!(
+            e.clock == CLOCK_MONOTONIC && e.fire_ns >= e.expiry_ns,
+            "a relative arming's record {e:?} (its clock must be MONOTONIC)"
+        );
+    }
+    // The timer's own clock is still REALTIME.
+    let i = d.timer_info(qnx, 0).map_err(|e| e.to_string())?;
+    ensure!(
+        i.clock == CLOCK_REALTIME,
+        "TimerInfo clock {}",
+        i.clock
+    );
+    Ok(())
+}
+
 fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     let d = open()?;
     let t = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_SI_TIMER)?;
@@ -353,20 +467,9 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     let at = now_ns(CLOCK_REALTIME) + 10_000 * MS;
     settime(&d, t, sys::HRC_TIMER_ABSTIME, at, 0)?;
     settime(&d, rel, 0, 10_000 * MS, 0)?;
-    let step = |delta: i64| -> Result<(), String> {
-        let n = now_ns(CLOCK_REALTIME) + delta;
-        let ts = libc::timespec {
-            tv_sec: n / 1_000_000_000,
-            tv_nsec: n % 1_000_000_000,
-        };
-        // SAFETY: a valid timespec; the guest runs as root.
-        let r = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) };
-        ensure!(r == 0, "clock_settime: {}", std::io::Error::last_os_error());
-        Ok(())
-    };
-    step(20_000 * MS)?;
+    step_realtime(20_000 * MS)?;
     let ev = collect(&d, 500, 4);
-    step(-20_000 * MS)?;
+    step_realtime(-20_000 * MS)?;
     let ev = ev?;
     ensure!(
         ev.len() == 1 && ev[0].id == t,
@@ -571,6 +674,18 @@ pub const CASES: &[Case] = &[
         mach_queue_limit_and_overruns_add_up,
     ),
     ("itimer_mach_arm_rules", mach_arm_rules),
+    (
+        "itimer_relative_realtime_ignores_clock_steps",
+        relative_realtime_timers_ignore_clock_steps,
+    ),
+    (
+        "itimer_immediate_expiries_within_the_call",
+        immediate_expiries_are_queued_within_the_call,
+    ),
+    (
+        "itimer_settime_drops_the_replaced_record",
+        settime_drops_the_record_of_the_setting_it_replaces,
+    ),
     ("itimer_mtcp_settimer", mtcp_settimer),
     (
         "itimer_realtime_follows_clock_settime",

@@ -131,9 +131,9 @@ struct hrc_lock_create {
 
 /*
  * Interval timer objects, shared by the Mach and QNX personalities. Relative times run on
- * CLOCK_MONOTONIC; absolute times on the clock the timer was created with (an absolute
- * CLOCK_REALTIME timer follows clock_settime). Values >= 2^63 ns are negative times:
- * HRC_IOC_TIMER_SETTIME refuses them with -EINVAL, as POSIX timer_settime does. The QNX
+ * CLOCK_MONOTONIC (and their records say so); absolute times on the clock the timer was
+ * created with (an absolute CLOCK_REALTIME timer follows clock_settime). Values >= 2^63 ns
+ * are negative times: HRC_IOC_TIMER_SETTIME refuses them with -EINVAL, as POSIX timer_settime does. The QNX
  * calls (SETTIME, GETTIME, INFO, DELETE) report an unknown timer as -EINVAL.
  */
 enum hrc_notify {
