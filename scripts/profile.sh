@@ -18,7 +18,7 @@ case $op in
 timeout | callout) sym='^do_syscall_64$' filter='rsi=16' ;;
 timerfd) sym='^do_syscall_64$' filter='rsi=286' ;;
 batch) sym='MiscdeviceVTable.*5ioctl' filter='rsi=0xc010c712' ;;
-burst) sym='expire_hard.*HrBackend' filter='' ;;
+burst) sym='expire_cb.*HrBackend.*Callouts.*Kb0_Kb1_' filter='' ;;
 *) die "unknown OP '$op'" ;;
 esac
 sym=${PROF_SYMBOL:-$sym} filter=${PROF_FILTER-$filter} port=${PROF_PORT:-1234}

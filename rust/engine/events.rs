@@ -7,10 +7,13 @@
 //! never lose an event for want of memory. A slot has one link, so at most one of its records
 //! is queued; the delivery modes ([`Delivery`]) say what happens to an expiry while it is.
 //!
-//! Readers only sleep (and poll only reports "not readable") on an empty queue, checked under
-//! the engine lock, so the wake-up that ended the last empty spell reached every waiter. Until
-//! a reader empties the queue again, more records need none: a burst costs one wake-up, not
-//! one per record. Edge-triggered epoll users read until `EAGAIN`, as with sockets.
+//! Readers are woken by the first record queued after the last wake-up that a reader has
+//! acted on: a record queued while no reader has taken anything since the last wake-up wakes
+//! no one again (a burst costs one wake-up, not one per record), and the first record queued
+//! after a reader took some wakes them again, as a socket wakes its readers for new data.
+//! Blocked readers only sleep on an empty queue, checked under the engine lock, so they always
+//! see that wake-up; an edge-triggered epoll user gets an edge for the first new record after
+//! each read, even one that left records queued.
 //!
 //! Records leave the engine as an [`Event`]; encoding it for userspace is the transport's job.
 
@@ -70,6 +73,8 @@ pub(super) struct Events {
     len: u32,
     /// The queue limit of [`Delivery::QueueLimit`] objects.
     qlimit: u32,
+    /// Readers were woken and none has taken a record since: a new record needs no wake-up.
+    woken: bool,
 }
 
 impl Events {
@@ -79,6 +84,7 @@ impl Events {
             tail: NIL,
             len: 0,
             qlimit,
+            woken: false,
         }
     }
 
@@ -100,7 +106,8 @@ impl Events {
         slots.data_ref(slot).next != NIL || self.tail == slot.0
     }
 
-    /// Appends `slot`'s record, which is not queued; returns whether the queue was empty.
+    /// Appends `slot`'s record, which is not queued; returns whether readers need a wake-up
+    /// (see the module doc).
     #[inline]
     fn push_back<J>(&mut self, slots: &mut Slots<J>, slot: Slot) -> bool {
         let tail = self.tail;
@@ -112,7 +119,7 @@ impl Events {
         }
         self.tail = slot.0;
         self.len += 1;
-        tail == NIL
+        !core::mem::replace(&mut self.woken, true)
     }
 
     /// Puts `slot`'s record, which is not queued, at the head; returns whether the queue was
@@ -175,8 +182,8 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         self.g.events.qlimit = qlimit;
     }
 
-    /// Appends `slot`'s record (not queued yet) to the event queue; wakes readers if it was
-    /// empty (see the module doc for why once is enough).
+    /// Appends `slot`'s record (not queued yet) to the event queue; wakes readers unless they
+    /// were woken and have taken nothing since (see the module doc).
     #[inline]
     pub(super) fn enqueue_record(&mut self, slot: Slot) {
         let g = &mut *self.g;
@@ -291,6 +298,8 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             g.events.tail = NIL;
         }
         g.events.len -= 1;
+        // A reader acted on the last wake-up: the next record wakes readers again.
+        g.events.woken = false;
         Some((
             ev,
             Taken {

@@ -8,6 +8,8 @@ if insmod /hrcallout.ko max_timers=200000; then note ok insmod; else note fail i
 for r in /sys/kernel/debug/kunit/hrcallout_*/results; do
 	echo "HRC-KTAP-BEGIN $(basename "$(dirname "$r")")"; cat "$r"; echo "HRC-KTAP-END"
 done
+# The cases one load runs: every reload below must run as many.
+first_cases=$(cat /sys/kernel/debug/kunit/hrcallout_*/results | grep -cE '^ +(not )?ok [0-9]+ ')
 
 # 2. Userspace integration tests.
 echo HRC-USER-BEGIN
@@ -17,7 +19,9 @@ echo HRC-USER-END
 # 3. Fuzzer slice and stress (the long mode: hrc-fuzz fuzz --secs 3600).
 hrc-fuzz fuzz --secs ${HRC_FUZZ_SECS:-60} && note ok fuzz_slice || note fail fuzz_slice
 hrc-fuzz stress --secs ${HRC_STRESS_SECS:-30} && note ok stress || note fail stress
-hrcallout check >/dev/null && note ok engine_consistent_after_fuzz || note fail engine_consistent_after_fuzz
+# (The fuzzer and the stress run check their own files at the end; a new file here only shows
+# that the module still answers.)
+hrcallout check >/dev/null && note ok module_answers_after_fuzz || note fail module_answers_after_fuzz
 
 # 4. The CLI, as a user would drive it, sharing one file through fd 3.
 exec 3<>/dev/hrcallout
@@ -33,18 +37,32 @@ rmmod hrcallout 2>/dev/null && note fail rmmod_refused_while_open || note ok rmm
 exec 3>&-
 rmmod hrcallout && note ok rmmod_after_close || note fail rmmod_after_close
 
-# 6. Load/unload cycles with timers pending at close (KUnit runs on each load too).
+# 6. Load/unload cycles with timers pending at close. KUnit runs on each load too: every
+# load's results are checked (a case that fails on the 37th load fails the run).
 cycles=0
 i=0
+kunit_cases=0
+kunit_bad=0
 while [ $i -lt ${HRC_CYCLES:-100} ]; do
 	insmod /hrcallout.ko || break
+	res=$(cat /sys/kernel/debug/kunit/hrcallout_*/results 2>/dev/null)
+	kunit_cases=$((kunit_cases + $(echo "$res" | grep -cE '^ +(not )?ok [0-9]+ ')))
+	if echo "$res" | grep -qE '^ *not ok '; then
+		kunit_bad=$((kunit_bad + 1))
+		echo "$res" | grep -E '^ *not ok |ASSERTION|Expected' | sed "s/^/HRC-KUNIT-LOAD-$i: /"
+	fi
 	hrcallout timeout 10s >/dev/null || break
 	hrcallout callout init --mp >/dev/null || break
 	rmmod hrcallout || break
 	i=$((i + 1))
 done
 echo "HRC-STAT insmod_rmmod_cycles $i"
+echo "HRC-STAT kunit_cases_on_reloads $kunit_cases"
 [ $i -eq ${HRC_CYCLES:-100} ] && note ok insmod_rmmod_cycles || note fail insmod_rmmod_cycles
+# Every reload ran as many cases as the first load, and none failed.
+[ $kunit_bad -eq 0 ] && [ "$first_cases" -gt 0 ] && [ $kunit_cases -eq $((i * first_cases)) ] &&
+	note ok kunit_every_load_passes ||
+	note fail "kunit_every_load_passes ($kunit_bad loads failed, $kunit_cases cases over $i loads)"
 
 # 7. Lockdep turns itself off after its first report: it must still be on after all of the above.
 grep -qE 'debug_locks: +1$' /proc/lockdep_stats && note ok lockdep_still_enabled ||

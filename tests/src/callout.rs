@@ -426,7 +426,7 @@ fn a_reset_during_the_run_keeps_the_runs_cookie() -> Result<(), String> {
             1,
             10 * MS,
             sys::HRC_CA_EVENT | sys::HRC_CA_SPIN,
-            1_500_000,
+            900_000,
         ))
         .map_err(|e| e.to_string())?;
         let t0 = now();

@@ -17,8 +17,42 @@ macro_rules! ensure {
 }
 pub use crate::ensure;
 
-pub fn open() -> Result<Device, String> {
-    Device::open().map_err(|e| format!("open /dev/hrcallout: {e}"))
+/// A file of a test case. When the case drops it, its own engine checks itself
+/// (`HRC_IOC_CHECK` on this file, with whatever the case left in it), and a failure is kept
+/// for [`engine_consistent`], which fails the case.
+pub struct TestDevice(Device);
+
+impl std::ops::Deref for TestDevice {
+    type Target = Device;
+    fn deref(&self) -> &Device {
+        &self.0
+    }
+}
+
+impl Drop for TestDevice {
+    fn drop(&mut self) {
+        let bad = match self.0.check() {
+            Ok(c) if c.ok == 1 => return,
+            Ok(c) => format!(
+                "the file's engine is inconsistent: live={} queued={} free={} slots={}",
+                c.live, c.queued, c.free, c.slots
+            ),
+            Err(e) => format!("HRC_IOC_CHECK on the file under test: {e}"),
+        };
+        INCONSISTENT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(bad);
+    }
+}
+
+/// What the files of the running case found when they checked themselves.
+static INCONSISTENT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+pub fn open() -> Result<TestDevice, String> {
+    Device::open()
+        .map(TestDevice)
+        .map_err(|e| format!("open /dev/hrcallout: {e}"))
 }
 
 pub fn now() -> i64 {
@@ -68,13 +102,17 @@ pub fn one_event(dev: &Device, ms: i32) -> Result<Event, String> {
     Ok(ev[0])
 }
 
-/// Every case ends with the engine of a fresh file reporting consistency, and the module
-/// still answering.
+/// After each case: every file it used checked itself when it was dropped (see
+/// [`TestDevice`]), and the module still answers on a new file.
 pub fn engine_consistent() -> Result<(), String> {
-    let c = open()?.check().map_err(|e| format!("HRC_IOC_CHECK: {e}"))?;
+    let bad = std::mem::take(&mut *INCONSISTENT.lock().unwrap_or_else(|e| e.into_inner()));
+    ensure!(bad.is_empty(), "{}", bad.join("; "));
+    let c = Device::open()
+        .and_then(|d| d.check())
+        .map_err(|e| format!("a new file after the case: {e}"))?;
     ensure!(
         c.ok == 1 && c.live == 0,
-        "fresh file inconsistent: ok={} live={}",
+        "a new file: ok={} live={}",
         c.ok,
         c.live
     );
@@ -698,6 +736,50 @@ fn edge_triggered_epoll_wakes_after_a_drain() -> Result<(), String> {
     r
 }
 
+/// An edge-triggered epoll reader that reads one record per edge, leaving others queued, still
+/// gets an edge for the next record that arrives after its read (as a socket's reader does for
+/// new data); without one it would wait forever.
+fn edge_triggered_epoll_wakes_for_new_records_after_a_partial_read() -> Result<(), String> {
+    let d = open()?;
+    d.set_nonblocking(true).map_err(|e| e.to_string())?;
+    // SAFETY: plain epoll calls on valid fds; `ep` is closed below.
+    let ep = unsafe { libc::epoll_create1(0) };
+    ensure!(ep >= 0, "epoll_create1 failed");
+    let wait = |ms: i32| {
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 1];
+        // SAFETY: `out` has room for one event.
+        unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, ms) }
+    };
+    let r = (|| {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: 1,
+        };
+        // SAFETY: valid fds and event.
+        let rc = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, d_fd(&d), &mut ev) };
+        ensure!(rc == 0, "epoll_ctl failed");
+        for (delay, cookie) in [(20 * MS, 1), (20 * MS, 2), (500 * MS, 3)] {
+            d.timeout_ns(delay, cookie).map_err(|e| e.to_string())?;
+        }
+        ensure!(wait(5000) == 1, "no edge for the first records");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let one = d.read_events(1).map_err(|e| e.to_string())?;
+        ensure!(one.len() == 1 && one[0].cookie == 1, "first read {one:?}");
+        // Record 2 is still queued; record 3 arrives at 500 ms: an edge for it.
+        ensure!(
+            wait(5000) == 1,
+            "no edge for a record arriving after a partial read"
+        );
+        let rest = d.read_events(4).map_err(|e| e.to_string())?;
+        let cookies: Vec<u64> = rest.iter().map(|e| e.cookie).collect();
+        ensure!(cookies == [2, 3], "then read {cookies:?}");
+        Ok(())
+    })();
+    // SAFETY: our epoll fd.
+    unsafe { libc::close(ep) };
+    r
+}
+
 /// Two readers blocked on one file share a burst: every record reaches one of them, and the
 /// one left sleeping after the burst is still woken by a later record.
 fn blocked_readers_share_a_burst() -> Result<(), String> {
@@ -754,6 +836,10 @@ pub const CASES: &[Case] = &[
     ("bad_user_pointers_get_efault", bad_user_pointers_get_efault),
     ("struct_sizes_are_checked", struct_sizes_are_checked),
     ("reserved_fields_are_refused", reserved_fields_are_refused),
+    (
+        "edge_triggered_epoll_after_a_partial_read",
+        edge_triggered_epoll_wakes_for_new_records_after_a_partial_read,
+    ),
     (
         "unlearnable_ids_leave_nothing",
         unlearnable_ids_leave_nothing,

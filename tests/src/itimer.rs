@@ -452,11 +452,7 @@ fn relative_realtime_timers_ignore_clock_steps() -> Result<(), String> {
     }
     // The timer's own clock is still REALTIME.
     let i = d.timer_info(qnx, 0).map_err(|e| e.to_string())?;
-    ensure!(
-        i.clock == CLOCK_REALTIME,
-        "TimerInfo clock {}",
-        i.clock
-    );
+    ensure!(i.clock == CLOCK_REALTIME, "TimerInfo clock {}", i.clock);
     Ok(())
 }
 
@@ -626,11 +622,12 @@ fn differential_overruns_match_posix_timers() -> Result<(), String> {
         ensure!(r == sig, "no POSIX timer signal");
         libc::timer_getoverrun(p.0) as i64
     };
-    // Disarming fixes our record's count, as the dequeue fixed POSIX's.
-    settime(&d, t, 0, 0, 0)?;
-    let sampling = now() - sampled;
-    p.settime(0, 0);
+    // Reading our record fixes its count, as the dequeue fixed POSIX's. (Disarming first would
+    // drop it: a re-arm or disarm drops the notification of the old setting, on both sides.)
     let ev = d.read_events(4).map_err(|e| e.to_string())?;
+    let sampling = now() - sampled;
+    settime(&d, t, 0, 0, 0)?;
+    p.settime(0, 0);
     ensure!(ev.len() == 1, "{} records for one SI_TIMER timer", ev.len());
     let ours = ev[0].overruns as i64;
     // Both count ~39 missed periods. They were armed, and their counts fixed, a few µs apart

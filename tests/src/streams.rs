@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use crate::Case;
-use hrcallout::{sys, Device};
+use hrcallout::sys;
 use std::collections::HashSet;
 
 fn a_10ms_timeout_fires_once_not_early() -> Result<(), String> {
@@ -257,7 +257,7 @@ fn close_with_pending_and_unread_events() -> Result<(), String> {
 }
 
 fn a_stale_id_never_cancels_a_newer_timer() -> Result<(), String> {
-    let d: Device = open()?;
+    let d = open()?;
     let old = d.timeout_ns(10_000 * MS, 0).map_err(|e| e.to_string())?;
     d.untimeout(old).map_err(|e| e.to_string())?;
     // The slot is recycled for the next timeout: the old id must not reach it.
