@@ -13,7 +13,8 @@
 //! kernel address, and is looked up in O(1). A stale or foreign id finds a slot whose id
 //! differs.
 //!
-//! This file holds the engine's one unsafe slot accessor, [`Slots::data`]: `&mut Slots` is only
+//! This file holds the engine's only unsafe access to slot data ([`Slots::entry_data`],
+//! [`Slots::data_ref`], and [`Slots::take`] through the same reasoning): `&mut Slots` is only
 //! reachable through the engine lock's guard, so it stands for "the lock is held".
 
 use super::events::Record;

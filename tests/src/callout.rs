@@ -456,7 +456,54 @@ fn a_reset_during_the_run_keeps_the_runs_cookie() -> Result<(), String> {
     Err("the callback never started within 0.4 s of its expiry in 5 tries".into())
 }
 
+/// `callout_init` callouts run under one module-wide lock, across files too: two sleeping
+/// callbacks of two files, due together, cannot overlap, so the second ends no sooner than two
+/// windows after they were due (MP callouts on two files could sleep side by side).
+fn the_module_wide_lock_serialises_init_callouts_across_files() -> Result<(), String> {
+    const WINDOW_US: u32 = 300_000;
+    let files = [open()?, open()?];
+    let mut ids = Vec::new();
+    let due = now() + 50 * MS;
+    for d in &files {
+        let c = d
+            .callout_init(sys::HRC_CALLOUT_INIT, 0)
+            .map_err(|e| e.to_string())?;
+        let r = sys::hrc_callout_reset {
+            id: c,
+            time: due - now(),
+            flags: sys::HRC_CALLOUT_NS,
+            actions: sys::HRC_CA_EVENT | sys::HRC_CA_SLEEP,
+            us: WINDOW_US,
+            cookie: c,
+            ..Default::default()
+        };
+        d.callout_reset(&r).map_err(|e| e.to_string())?;
+        ids.push(c);
+    }
+    for (d, c) in files.iter().zip(&ids) {
+        let ev = one_event(d, 10_000)?;
+        ensure!(ev.id == *c, "record {ev:?}");
+        ensure!(
+            ev.flags & sys::HRC_EVF_LOCK_HELD != 0,
+            "ran without the module-wide lock"
+        );
+    }
+    let end = now();
+    let two = 2 * i64::from(WINDOW_US) * 1000;
+    ensure!(
+        end - due >= two,
+        "both callbacks done {} ms after they were due: they overlapped (each sleeps {} ms)",
+        (end - due) / MS,
+        WINDOW_US / 1000
+    );
+    Ok(())
+}
+
 pub const CASES: &[Case] = &[
+    (
+        "callout_module_lock_serialises_across_files",
+        the_module_wide_lock_serialises_init_callouts_across_files,
+    ),
     (
         "callout_reset_during_run_keeps_its_cookie",
         a_reset_during_the_run_keeps_the_runs_cookie,

@@ -304,7 +304,7 @@ fn read_stops_at_the_faulting_record() -> Result<(), String> {
     Ok(())
 }
 
-fn d_fd(d: &Device) -> i32 {
+pub fn d_fd(d: &Device) -> i32 {
     use std::os::fd::AsRawFd;
     d.as_raw_fd()
 }
@@ -439,14 +439,14 @@ fn reserved_fields_are_refused() -> Result<(), String> {
     Ok(())
 }
 
-/// Two pages: the first holds `T` then is made read-only, the second is unmapped. The kernel
-/// can read the struct but not write it back.
-struct Pages(*mut u8);
+/// Two pages, the second unmapped: a copy crossing into it faults. The first can be made
+/// read-only after a struct is put there, so the kernel can read it but not write it back.
+pub struct Pages(pub *mut u8);
 
 impl Pages {
-    const SIZE: usize = 4096;
+    pub const SIZE: usize = 4096;
 
-    fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, String> {
         // SAFETY: an anonymous private mapping of two fresh pages.
         let p = unsafe {
             libc::mmap(
@@ -472,7 +472,7 @@ impl Pages {
     }
 
     /// Writes `v` at byte `off` of the first page, then makes that page read-only (`ro`).
-    fn put<T: Copy>(&self, off: usize, v: &[T], ro: bool) -> Result<usize, String> {
+    pub fn put<T: Copy>(&self, off: usize, v: &[T], ro: bool) -> Result<usize, String> {
         ensure!(off + std::mem::size_of_val(v) <= Self::SIZE, "too large");
         // SAFETY: the range is inside the first page, which is writable until `seal`.
         unsafe {
@@ -683,9 +683,9 @@ fn blocking_read_waits_for_the_event() -> Result<(), String> {
     Ok(())
 }
 
-/// Readers are woken when the queue goes from empty to non-empty, so an edge-triggered epoll
-/// user that reads until `EAGAIN` gets a new edge for the next record, and none while it has
-/// not drained.
+/// Readers are woken by the first record after a read (an empty queue's first included), so an
+/// edge-triggered epoll user that reads until `EAGAIN` gets a new edge for the next record, and
+/// none while nothing new arrives.
 fn edge_triggered_epoll_wakes_after_a_drain() -> Result<(), String> {
     let d = open()?;
     d.set_nonblocking(true).map_err(|e| e.to_string())?;

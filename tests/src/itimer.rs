@@ -400,6 +400,64 @@ fn settime_drops_the_record_of_the_setting_it_replaces() -> Result<(), String> {
     Ok(())
 }
 
+/// A read whose copy faults after the first record loses no record of a callout, a QNX
+/// periodic timer or a Mach timer: the one before the fault is returned, the others stay
+/// queued in order, and every period of the periodic timer is still accounted for.
+fn a_faulting_read_of_object_records_loses_nothing() -> Result<(), String> {
+    let d = open()?;
+    let rec = std::mem::size_of::<Event>();
+    let q = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    let m = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
+    let c = d
+        .callout_init(sys::HRC_CALLOUT_INIT_MP, 0)
+        .map_err(|e| e.to_string())?;
+    settime(&d, q, 0, 10 * MS, 10 * MS)?;
+    d.timer_arm(m, 20 * MS, 0, 0).map_err(|e| e.to_string())?;
+    let r = sys::hrc_callout_reset {
+        id: c,
+        time: 20 * MS,
+        flags: sys::HRC_CALLOUT_NS,
+        actions: sys::HRC_CA_EVENT,
+        cookie: 9,
+        ..Default::default()
+    };
+    d.callout_reset(&r).map_err(|e| e.to_string())?;
+    let t0 = now();
+    while d.check().map_err(|e| e.to_string())?.queued < 3 {
+        ensure!(
+            now() - t0 < 5000 * MS,
+            "three records not queued within 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Room for one record before the unmapped page; the call asks for three.
+    let p = Pages::new()?;
+    let buf = p.0 as usize + Pages::SIZE - rec;
+    // SAFETY: `buf` is one record before the unmapped page of our mapping: the kernel may
+    // write that record, and must fault on the next one.
+    let n = unsafe { libc::read(d_fd(&d), buf as *mut libc::c_void, 3 * rec) };
+    ensure!(
+        n == rec as isize,
+        "read returned {n}, want one record ({rec})"
+    );
+    // SAFETY: the record the kernel wrote, inside our mapping.
+    let first = unsafe { std::ptr::read_unaligned(buf as *const Event) };
+    let mut all = vec![first];
+    all.extend(collect(&d, 100, 16)?);
+    // Stop the periodic timer only after its records are read (a re-arm drops an unread one).
+    let more = collect(&d, 50, 16)?;
+    all.extend(more);
+    settime(&d, q, 0, 0, 0)?;
+    let count = |id: u64| all.iter().filter(|e| e.id == id).count();
+    ensure!(
+        count(m) == 1 && count(c) == 1,
+        "Mach or callout record lost or doubled: {all:?}"
+    );
+    let qev: Vec<Event> = all.iter().filter(|e| e.id == q).copied().collect();
+    periods_accounted(&qev, 10 * MS)?;
+    Ok(())
+}
+
 /// Steps CLOCK_REALTIME by `delta` ns (the guest runs as root).
 fn step_realtime(delta: i64) -> Result<(), String> {
     let n = now_ns(CLOCK_REALTIME) + delta;
@@ -682,6 +740,10 @@ pub const CASES: &[Case] = &[
     (
         "itimer_settime_drops_the_replaced_record",
         settime_drops_the_record_of_the_setting_it_replaces,
+    ),
+    (
+        "itimer_faulting_read_of_object_records_loses_nothing",
+        a_faulting_read_of_object_records_loses_nothing,
     ),
     ("itimer_mtcp_settimer", mtcp_settimer),
     (
