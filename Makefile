@@ -7,7 +7,7 @@ KMAKE_VARS := $(HRC_KMAKE_VARS)
 export LIBCLANG_PATH
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all module modules clippy tools kernel run check bench clean help fmt
+.PHONY: all module modules clippy tools kernel run check bench soak clean help fmt
 
 all: module tools
 
@@ -33,6 +33,9 @@ check:
 bench:
 	scripts/bench.sh
 
+soak:
+	scripts/soak.sh
+
 fmt:
 	rustfmt --edition 2021 --config-path $(KDIR)/source-tree/.rustfmt.toml $$(find rust -name '*.rs' ! -name uapi_generated.rs)
 	cargo fmt
@@ -50,4 +53,5 @@ help:
 	@echo "make run      boot QEMU, insmod, show timers firing"
 	@echo "make check    the whole test suite (KUnit + guest tests), ends with 'N passed, N failed'"
 	@echo "make bench    benchmark kernel + QEMU (-icount and TCG): bench/results.{json,md}, plots"
+	@echo "make soak     fuzz + stress on the sanitizer kernel for SOAK_SECS (default 3600)"
 	@echo "make clean    remove build outputs"
