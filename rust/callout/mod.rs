@@ -295,9 +295,11 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     };
     drop(l);
     if let Some(run) = run {
+        // Whether the lock the callback runs under is really held by this task (the flag of its
+        // record), asked of the lock rather than assumed from the mode.
         let lock_held = match &mode {
             Some(Mode::Lk(lk)) => lk.held_by_current(),
-            Some(Mode::Giant) => true,
+            Some(Mode::Giant) => giant_held_by_current(),
             _ => false,
         };
         let (event, extra) = execute(engine, id, run);
