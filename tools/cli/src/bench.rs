@@ -217,6 +217,12 @@ fn set_affinity(set: &libc::cpu_set_t) {
 /// reference measurements did, so that every pending timer is in one CPU's tree; the
 /// affinity is restored after (the two-thread figure needs both CPUs).
 fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
+    on_cpu0(|| kernel_benchmarks_on_cpu0(mode, big))
+}
+
+/// Runs `f` with the calling thread pinned to CPU 0, then restores its affinity (whatever `f`
+/// returns).
+fn on_cpu0<T>(f: impl FnOnce() -> T) -> T {
     let saved = affinity();
     // SAFETY: a zeroed `cpu_set_t` is a valid empty set; CPU_SET only writes into it.
     let cpu0 = unsafe {
@@ -225,7 +231,7 @@ fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
         set
     };
     set_affinity(&cpu0);
-    let r = kernel_benchmarks_on_cpu0(mode, big);
+    let r = f();
     set_affinity(&saved);
     r
 }
@@ -638,64 +644,7 @@ fn user_benchmarks(mode: &str) -> Result<(), String> {
     // CPU 0 (where it armed, so both sides' expiry and wake-up stay on one CPU whatever the
     // scheduler does), and each side takes 1000 samples, so that the nearest-rank p99 is the
     // 990th: a percentile, not one of the largest few samples.
-    let saved = affinity();
-    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; CPU_SET only writes into it.
-    let cpu0 = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
-        set
-    };
-    set_affinity(&cpu0);
-    let d = Device::open().map_err(|e| e.to_string())?;
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let fd = timerfd();
-    // SAFETY: switching our own timerfd to blocking reads.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, 0) };
-    // Both sides measure from the same point: the clock read just before the arming call, plus
-    // the delay (the kernel's own expiry is a little later, by the syscall entry, on both).
-    for _ in 0..P8_SAMPLES {
-        let t = now_ns(CLOCK_MONOTONIC);
-        d.timeout_ns(2 * MS, 0).map_err(|e| e.to_string())?;
-        let ev = d.read_events(1).map_err(|e| e.to_string())?;
-        ensure_fired_after(ev[0].fire_ns, t + 2 * MS)?;
-        ours.push((now_ns(CLOCK_MONOTONIC) - (t + 2 * MS)) as f64);
-        let t = now_ns(CLOCK_MONOTONIC);
-        timerfd_set(fd, 2 * MS);
-        let mut v = 0u64;
-        // SAFETY: blocking read of 8 bytes into `v`.
-        unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
-        theirs.push((now_ns(CLOCK_MONOTONIC) - (t + 2 * MS)) as f64);
-    }
-    // SAFETY: our fd.
-    unsafe { libc::close(fd) };
-    emit(
-        mode,
-        &Metric {
-            id: "P8",
-            name: "reader lateness p50 vs timerfd blocking read".into(),
-            subject: median(ours.clone()),
-            baseline: median(theirs.clone()),
-            unit: "ns",
-            cmp: "le",
-            target: 1.2,
-        },
-    );
-    ours.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    theirs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    emit(
-        mode,
-        &Metric {
-            id: "P8",
-            name: "reader lateness p99 (nearest rank of 1000) vs timerfd blocking read".into(),
-            subject: percentile(&ours, 99.0),
-            baseline: percentile(&theirs, 99.0),
-            unit: "ns",
-            cmp: "le",
-            target: 1.2,
-        },
-    );
-    drop(d);
-    set_affinity(&saved);
+    on_cpu0(|| reader_lateness(mode))?;
 
     // P9: two threads on two files vs one thread (wall clock only: icount is single-threaded).
     let pairs_per_sec = |threads: usize| -> f64 {
@@ -909,4 +858,58 @@ pub fn spin(op: SpinOp) -> Result<(), String> {
             }
         }
     }
+}
+
+/// P8: reader lateness of hrcallout and timerfd, `P8_SAMPLES` each (run pinned, see the caller).
+fn reader_lateness(mode: &str) -> Result<(), String> {
+    let d = Device::open().map_err(|e| e.to_string())?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let fd = timerfd();
+    // SAFETY: switching our own timerfd to blocking reads.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, 0) };
+    // Both sides measure from the same point: the clock read just before the arming call, plus
+    // the delay (the kernel's own expiry is a little later, by the syscall entry, on both).
+    for _ in 0..P8_SAMPLES {
+        let t = now_ns(CLOCK_MONOTONIC);
+        d.timeout_ns(2 * MS, 0).map_err(|e| e.to_string())?;
+        let ev = d.read_events(1).map_err(|e| e.to_string())?;
+        ensure_fired_after(ev[0].fire_ns, t + 2 * MS)?;
+        ours.push((now_ns(CLOCK_MONOTONIC) - (t + 2 * MS)) as f64);
+        let t = now_ns(CLOCK_MONOTONIC);
+        timerfd_set(fd, 2 * MS);
+        let mut v = 0u64;
+        // SAFETY: blocking read of 8 bytes into `v`.
+        unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+        theirs.push((now_ns(CLOCK_MONOTONIC) - (t + 2 * MS)) as f64);
+    }
+    // SAFETY: our fd.
+    unsafe { libc::close(fd) };
+    emit(
+        mode,
+        &Metric {
+            id: "P8",
+            name: "reader lateness p50 vs timerfd blocking read".into(),
+            subject: median(ours.clone()),
+            baseline: median(theirs.clone()),
+            unit: "ns",
+            cmp: "le",
+            target: 1.2,
+        },
+    );
+    ours.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    theirs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    emit(
+        mode,
+        &Metric {
+            id: "P8",
+            name: "reader lateness p99 (nearest rank of 1000) vs timerfd blocking read".into(),
+            subject: percentile(&ours, 99.0),
+            baseline: percentile(&theirs, 99.0),
+            unit: "ns",
+            cmp: "le",
+            target: 1.2,
+        },
+    );
+    drop(d);
+    Ok(())
 }
