@@ -22,15 +22,15 @@
 //!    once.
 //! 2. A file's lock registry (`callout::registry::LockRegistry`, a mutex): the file's list of
 //!    callout locks. Leaf; process context.
-//! 3. The kernel-engine global (`kernel_api::KERNEL_ENGINE`, a `SpinLockIrq`): the published
-//!    `Arc` of the kernel engine, owned by [`kernel_api::KernelApi`]. Dropped before the
-//!    engine lock is taken.
+//! 3. No lock: the kernel engines (one per CPU) are published once through an atomic pointer
+//!    (`kernel_api::ENGINES`), so CPUs share no lock to reach theirs.
 //! 4. An engine's lock (`engine::Engine::inner`, a `SpinLockIrq`, also taken in hard irq):
 //!    everything of one engine — slots, objects (including a callout's state), timer queues,
 //!    hrtimer state, event queue, fired list. Below it only the hrtimer core's base lock
 //!    (starting an hrtimer), the wait queues of the engine's condition variables (`readers`:
 //!    readers and poll, waited on with the engine lock; `done`: `stop_sync`, likewise), and the
-//!    workqueue's pool lock (kicking the executor). Dropped around inline callbacks, executor
+//!    workqueue's pool lock (kicking an executor lane) and the irq-work queue of another CPU
+//!    (starting a per-CPU engine's hrtimers there). Dropped around inline callbacks, executor
 //!    jobs, table growth and teardown's waits.
 //! 5. The fake clock's lock (`engine::fake`, KUnit only, a `SpinLockIrq`): its time and
 //!    started timers; taken under the engine lock by the backend calls, leaf.

@@ -69,6 +69,7 @@ plain_bytes!(
     hrc_event,
     hrc_callout_init,
     hrc_callout_reset,
+    hrc_callout_reset_bycpu,
     hrc_callout_id,
     hrc_lock_create,
     hrc_lock_hold,
@@ -92,6 +93,7 @@ uapi_args! {
     hrc_batch;
     hrc_callout_init: pad;
     hrc_callout_reset;
+    hrc_callout_reset_bycpu: reserved;
     hrc_callout_id;
     hrc_lock_create: pad;
     hrc_lock_hold;

@@ -40,15 +40,28 @@ pub(crate) fn undo_init<B: Backend>(e: &E<B>, c: &uapi::hrc_callout_init) {
     let _ = super::destroy(e, c.id);
 }
 
-/// `HRC_IOC_CALLOUT_RESET`.
+/// `HRC_IOC_CALLOUT_RESET`: on the caller's CPU.
 pub(crate) fn reset<B: Backend>(e: &E<B>, r: &mut uapi::hrc_callout_reset) -> Result<isize> {
+    reset_on(e, r, None)
+}
+
+/// `HRC_IOC_CALLOUT_RESET_BYCPU`.
+pub(crate) fn reset_bycpu<B: Backend>(
+    e: &E<B>,
+    r: &mut uapi::hrc_callout_reset_bycpu,
+) -> Result<isize> {
+    let cpu = r.cpu;
+    reset_on(e, &r.reset, Some(cpu))
+}
+
+fn reset_on<B: Backend>(e: &E<B>, r: &uapi::hrc_callout_reset, cpu: Option<u32>) -> Result<isize> {
     let ns = ticks_or_ns(r.time, r.flags, uapi::HRC_CALLOUT_NS)?;
     let run = Run::Actions {
         mask: r.actions,
         us: r.us,
         repeat: r.repeat,
     };
-    super::reset(e, r.id, ns, r.cookie, run)?;
+    super::reset_on(e, r.id, cpu, ns, r.cookie, run)?;
     Ok(0)
 }
 

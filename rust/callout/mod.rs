@@ -37,7 +37,9 @@ pub(crate) mod registry;
 
 pub use lock::{CalloutLock, LockKind};
 
-use crate::engine::{Backend, Clock, Delivery, Engine, Executor, Locked, Sched, Slot};
+use crate::engine::{
+    cpu_online, current_cpu, Backend, Clock, Delivery, Engine, Executor, Locked, Sched, Slot,
+};
 use crate::uapi;
 use kernel::{
     alloc::Flags,
@@ -139,7 +141,8 @@ pub(crate) fn init<B: Backend>(
     )
 }
 
-/// `callout_reset`: (re)arms the callout to run `run` after `delay_ns` (at least one tick).
+/// `callout_reset`: (re)arms the callout to run `run` after `delay_ns` (at least one tick), on
+/// the caller's CPU.
 pub(crate) fn reset<B: Backend>(
     engine: &Engine<B, Callouts>,
     id: u64,
@@ -147,11 +150,34 @@ pub(crate) fn reset<B: Backend>(
     cookie: u64,
     run: Run,
 ) -> Result {
+    reset_on(engine, id, None, delay_ns, cookie, run)
+}
+
+/// `callout_reset_bycpu`: [`reset`] whose callback runs on `cpu` (the caller's if `None`):
+/// `EINVAL` unless `cpu` is online. The callout's timer stays on its engine; its job goes to
+/// that CPU's executor lane.
+pub(crate) fn reset_on<B: Backend>(
+    engine: &Engine<B, Callouts>,
+    id: u64,
+    cpu: Option<u32>,
+    delay_ns: i64,
+    cookie: u64,
+    run: Run,
+) -> Result {
     let mut l = engine.lock();
+    // Under the engine lock interrupts are off: the caller's CPU is the one we run on, and an
+    // online CPU stays online until the lock is dropped.
+    let cpu = match cpu {
+        None => current_cpu(),
+        Some(c) if cpu_online(c) => c,
+        Some(_) => return Err(EINVAL),
+    };
     let slot = l.lookup_tag(id, TAG)?;
     let mut s = l.slot(slot);
     s.set_cookie(cookie);
-    let c = &mut s.object().ok_or(ENOENT)?.job;
+    let o = s.object().ok_or(ENOENT)?;
+    o.cpu = cpu;
+    let c = &mut o.job;
     if let Run::Actions { mask, us, .. } = run {
         if mask & !action::ALL != 0 || us > MAX_WINDOW_US {
             return Err(EINVAL);
@@ -283,9 +309,9 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     let run = if l.claim_fired(slot, &fired) {
         match l.object(slot) {
             Some(o) if o.job.active => {
-                o.running = true;
-                o.running_task = current_task();
-                o.job.run
+                let run = o.job.run;
+                l.begin_run(slot, current_task());
+                run
             }
             // Deactivated while queued: skipped, like DragonFly's inactive callouts.
             _ => None,
@@ -306,8 +332,6 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
         let mut l = engine.lock();
         // The callout cannot have been freed meanwhile: `destroy` refuses a running callout.
         if let Some(o) = l.object(slot) {
-            o.running = false;
-            o.running_task = 0;
             o.job.runs = o.job.runs.wrapping_add(1);
             if event {
                 let flags = if lock_held {
@@ -318,6 +342,8 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
                 // The arming that ran: a reset during the run does not rename its record.
                 l.deliver_run(slot, fired.cookie, flags, extra);
             }
+            // After its record: a run that fired meanwhile goes to its lane now.
+            l.end_run(slot);
         }
         drop(l);
         engine.notify_done();

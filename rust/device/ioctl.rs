@@ -112,6 +112,7 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         // DragonFly callout(9) and its locks.
         HRC_IOC_CALLOUT_INIT => |a: hrc_callout_init| callout::init(e, locks, a); undo |a| callout::undo_init(e, a),
         HRC_IOC_CALLOUT_RESET => |a: hrc_callout_reset| callout::reset(e, a),
+        HRC_IOC_CALLOUT_RESET_BYCPU => |a: hrc_callout_reset_bycpu| callout::reset_bycpu(e, a),
         HRC_IOC_CALLOUT_STOP => |a: hrc_callout_id| callout::stop(e, a),
         HRC_IOC_CALLOUT_STOP_ASYNC => |a: hrc_callout_id| callout::stop_async(e, a),
         HRC_IOC_CALLOUT_STOP_SYNC => |a: hrc_callout_id| callout::stop_sync(e, a),

@@ -31,7 +31,7 @@ pub(crate) fn encode(ev: &Event) -> uapi::hrc_event {
         fire_ns: ev.fire,
         overruns: ev.overruns,
         clock: ev.clock as u32,
-        pad: 0,
+        cpu: ev.cpu,
         extra: ev.extra,
     }
 }

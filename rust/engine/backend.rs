@@ -11,8 +11,9 @@ use super::hrtimer::{Clock, RawTimer};
 pub(crate) trait Backend: Sized + Send + Sync + 'static {
     /// Now on `clock`, in ns.
     fn now(&self, clock: Clock) -> i64;
-    /// Starts the engine's hrtimer `t` for `clock` at absolute `expires` (moving it if queued).
-    fn start(&self, t: &RawTimer, clock: Clock, expires: i64);
+    /// Starts the engine's hrtimer `t` for `clock` at absolute `expires` (moving it if queued),
+    /// on the caller's CPU if `pinned`.
+    fn start(&self, t: &RawTimer, clock: Clock, expires: i64, pinned: bool);
     /// Cancels `t` and waits for its running callback (never with the engine lock held).
     fn cancel(&self, t: &RawTimer, clock: Clock);
 }
@@ -27,8 +28,12 @@ impl Backend for HrBackend {
     }
 
     #[inline]
-    fn start(&self, t: &RawTimer, _clock: Clock, expires: i64) {
-        t.start(expires)
+    fn start(&self, t: &RawTimer, _clock: Clock, expires: i64, pinned: bool) {
+        if pinned {
+            t.start_pinned(expires)
+        } else {
+            t.start(expires)
+        }
     }
 
     fn cancel(&self, t: &RawTimer, _clock: Clock) {

@@ -13,7 +13,7 @@
 use super::hrtimer::{Clock, Expire, Expiry, RawTimer};
 use super::slots::{Entry, Slot};
 use super::timerqueue::TimerQueue;
-use super::{Backend, Engine, Executor, Locked};
+use super::{cpu::NO_HOME, Backend, Engine, Executor, Locked};
 use kernel::{bindings, interrupt::LocalInterruptDisabled};
 
 /// The clocks an engine has a base for, in the order of [`Clock`]'s values.
@@ -126,6 +126,12 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
         base.armed = Some(expiry);
         let engine = self.engine;
-        engine.backend.start(engine.timer(clock), clock, expiry);
+        if engine.home == NO_HOME {
+            engine
+                .backend
+                .start(engine.timer(clock), clock, expiry, false);
+        } else {
+            engine.start_from(clock, expiry);
+        }
     }
 }

@@ -31,6 +31,8 @@ pub(crate) struct Record {
     pub(crate) overruns: u64,
     pub(crate) flags: u32,
     pub(crate) extra: u64,
+    /// The CPU a job ran on ([`Locked::deliver_run`]; 0 otherwise).
+    pub(crate) cpu: u32,
 }
 
 /// A record taken off the queue, as the owner will see it.
@@ -50,6 +52,8 @@ pub(crate) struct Event {
     pub(crate) overruns: u64,
     pub(crate) clock: Clock,
     pub(crate) extra: u64,
+    /// The CPU the job it reports ran on (executor objects; 0 otherwise).
+    pub(crate) cpu: u32,
 }
 
 /// What [`Locked::consumed`] and [`Locked::put_back`] need of a record
@@ -248,6 +252,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         if let Some(o) = self.g.slots.data(slot).obj() {
             o.rec.flags = flags;
             o.rec.extra = extra;
+            o.rec.cpu = super::cpu::current();
             self.deliver(slot, cookie, 0);
         }
     }
@@ -292,6 +297,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             overruns: rec.overruns,
             clock: d.clock,
             extra: rec.extra,
+            cpu: rec.cpu,
         };
         g.events.head = next;
         if next == NIL {

@@ -3,20 +3,23 @@
 //! The executor: thread-context jobs of fired objects ([`Delivery::Executor`]).
 //!
 //! An expiry of such an object only moves it to [`Sched::Fired`] and appends it to the fired
-//! list; the engine's work item, on the high-priority system workqueue (the analogue of
-//! DragonFly's softclock thread), pops them one at a time and hands each to the engine's
-//! [`Executor`], which runs the owner's job. What the job does, and what it re-checks before
-//! running, is the owner's (see `callout`).
+//! list of its CPU ([`Object::cpu`], chosen by its owner); that CPU's lane (`lane.rs`), a work
+//! item on the high-priority system workqueue (the analogue of DragonFly's per-CPU softclock
+//! threads), pops them one at a time and hands each to the engine's [`Executor`], which runs
+//! the owner's job. What the job does, and what it re-checks before running, is the owner's
+//! (see `callout`).
+//!
+//! Lanes of different CPUs run in parallel; one object's job never runs on two at once. A job
+//! runs between the owner's [`Locked::begin_run`] and [`Locked::end_run`]; an object that fires again meanwhile, on whatever CPU, waits
+//! (`deferred`) and is handed to its lane by `end_run`: exactly one more run, after the current
+//! one. An object whose CPU changed while it waited on a lane moves to its new CPU's lane when
+//! popped. Per lane, jobs run in the order their objects fired.
 //!
 //! [`Delivery::Executor`]: super::Delivery::Executor
+//! [`Object::cpu`]: super::Object::cpu
 
 use super::slots::{Slot, Slots, NIL};
 use super::{Backend, Engine, Executor, Locked, Sched};
-use kernel::{
-    bindings,
-    sync::{Arc, ArcBorrow},
-    workqueue::{self, Work, WorkItem},
-};
 
 /// The schedule a fired object's job was fired for ([`Locked::fired`]).
 #[derive(Clone, Copy)]
@@ -118,22 +121,55 @@ impl Fired {
     }
 }
 
-impl<B: Backend, X: Executor> WorkItem for Engine<B, X> {
-    type Pointer = Arc<Engine<B, X>>;
-
-    fn run(this: Arc<Engine<B, X>>) {
-        this.run_executor();
-    }
-}
-
 impl<B: Backend, X: Executor> Locked<'_, B, X> {
     /// Hands fired object `slot` to the executor and kicks it.
     #[inline]
     pub(super) fn push_fired(&mut self, slot: Slot) {
         let g = &mut *self.g;
-        g.slots.data(slot).sched = Sched::Fired;
-        if g.fired.push(&mut g.slots, slot) {
-            self.engine.kick_executor();
+        let d = g.slots.data(slot);
+        d.sched = Sched::Fired;
+        let Some(o) = d.obj() else {
+            return;
+        };
+        if o.running {
+            // Its job runs now (maybe on another CPU): `end_run` hands it on.
+            o.deferred = true;
+            return;
+        }
+        self.queue_fired(slot);
+    }
+
+    /// Appends fired object `slot` to its CPU's list and kicks that lane.
+    #[inline]
+    fn queue_fired(&mut self, slot: Slot) {
+        let g = &mut *self.g;
+        let lanes = g.fired.len() as u32;
+        let Some(o) = g.slots.data(slot).obj() else {
+            return;
+        };
+        let cpu = if o.cpu < lanes { o.cpu } else { 0 };
+        if o.on_fired {
+            return;
+        }
+        o.fired_lane = cpu;
+        if g.fired[cpu as usize].push(&mut g.slots, slot) {
+            self.engine.lanes.kick(self.engine, cpu);
+        }
+    }
+
+    /// The owner's job for object `slot` has returned (it was marked running by
+    /// [`Locked::claim_fired`]): the object is no longer running, and if it fired again
+    /// meanwhile, it goes to its lane now.
+    pub(crate) fn end_run(&mut self, slot: Slot) {
+        let d = self.g.slots.data(slot);
+        let refire = d.sched == Sched::Fired;
+        let Some(o) = d.obj() else {
+            return;
+        };
+        o.running = false;
+        o.running_task = 0;
+        if core::mem::take(&mut o.deferred) && refire {
+            self.queue_fired(slot);
         }
     }
 
@@ -170,32 +206,41 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
         current
     }
+
+    /// Marks object `slot`'s job as running in task `task` (an address, only compared), until
+    /// [`Locked::end_run`]: its next expiry waits for that.
+    #[inline]
+    pub(crate) fn begin_run(&mut self, slot: Slot, task: usize) {
+        if let Some(o) = self.g.slots.data(slot).obj() {
+            o.running = true;
+            o.running_task = task;
+        }
+    }
 }
 
 impl<B: Backend, X: Executor> Engine<B, X> {
-    /// Queues the executor (it has work).
-    fn kick_executor(&self) {
-        // SAFETY: by the type invariant `self` lives in an `Arc`.
-        let arc: Arc<Self> = unsafe { ArcBorrow::from_raw(core::ptr::from_ref(self)) }.into();
-        // `Err` means the work is already queued and will see the new entry.
-        let _ = workqueue::system_highpri().enqueue(arc);
-    }
-
-    /// The executor: runs fired objects' jobs one at a time.
-    fn run_executor(&self) {
+    /// Lane `cpu`'s run: the jobs on its list, one at a time.
+    pub(super) fn run_lane(&self, cpu: u32) {
         loop {
             let mut l = self.lock();
             let g = &mut *l.g;
-            let Some(slot) = g.fired.pop(&mut g.slots) else {
+            let Some(list) = g.fired.get_mut(cpu as usize) else {
                 return;
             };
+            let Some(slot) = list.pop(&mut g.slots) else {
+                return;
+            };
+            // Moved to another CPU while it waited: its job runs there.
+            if g.slots.data(slot).obj().is_some_and(|o| o.cpu != cpu) {
+                l.queue_fired(slot);
+                continue;
+            }
             X::run(l, slot);
         }
     }
 
     /// Waits until the executor has run everything queued so far.
     pub(crate) fn flush_executor(&self) {
-        // SAFETY: `work` is a field of this pinned engine and was initialised by `new_work!`.
-        unsafe { bindings::flush_work(Work::raw_get(&self.work)) };
+        self.lanes.flush();
     }
 }

@@ -74,7 +74,7 @@ impl Backend for FakeClock {
         }
     }
 
-    fn start(&self, _t: &RawTimer, clock: Clock, expires: i64) {
+    fn start(&self, _t: &RawTimer, clock: Clock, expires: i64, _pinned: bool) {
         self.inner.lock().armed[clock as usize] = Some(expires);
     }
 

@@ -162,6 +162,21 @@ impl RawTimer {
         }
     }
 
+    /// [`RawTimer::start`] on the caller's CPU (`HRTIMER_MODE_PINNED`): the hrtimer core does
+    /// not move it to another CPU's base.
+    #[inline]
+    pub(crate) fn start_pinned(&self, expires_ns: i64) {
+        // SAFETY: as in `start`.
+        unsafe {
+            bindings::hrtimer_start_range_ns(
+                self.as_ptr(),
+                expires_ns,
+                0,
+                self.expiry_context().mode() | bindings::hrtimer_mode_HRTIMER_MODE_PINNED,
+            )
+        }
+    }
+
     /// Cancels and waits for a running callback to return.
     ///
     /// Must not be called from the timer's own callback nor while holding a lock the callback

@@ -53,16 +53,19 @@ mod alloc;
 mod backend;
 mod check;
 mod clock_base;
+mod cpu;
 mod events;
 mod executor;
 mod expire;
 #[cfg(hrc_kunit)]
 mod fake;
 pub(crate) mod hrtimer;
+mod lane;
 mod slots;
 pub(crate) mod timerqueue;
 
 pub(crate) use backend::{Backend, HrBackend};
+pub(crate) use cpu::{count as cpu_count, current as current_cpu, online as cpu_online};
 pub(crate) use events::{Event, Taken};
 #[cfg(hrc_kunit)]
 pub(crate) use expire::{catch_up, CatchUp};
@@ -74,17 +77,18 @@ pub(crate) use slots::CHUNK;
 pub(crate) use slots::{Delivery, Object, Sched, Slot, MAX_SLOTS};
 
 use clock_base::{expire_fn, ClockBase};
+use cpu::{remote_start, RemoteStart, NO_HOME};
 use events::Events;
 use executor::Fired;
 use hrtimer::RawTimer;
 use kernel::{
     interrupt::LocalInterruptDisabled,
-    new_condvar, new_poll_condvar, new_spinlock_irq, new_work,
+    new_condvar, new_poll_condvar, new_spinlock_irq,
     prelude::*,
     sync::{poll::PollCondVar, Arc, CondVar, SpinLockGuard, SpinLockIrq, SpinLockIrqGuard},
-    workqueue::{impl_has_work, Work},
 };
-use slots::{Body, SlotData, Slots};
+use lane::Lanes;
+use slots::{Body, IdSpace, SlotData, Slots};
 
 /// What runs the jobs of an engine's [`Delivery::Executor`] objects, in thread context: the one
 /// way the engine calls back into its owners (statically dispatched).
@@ -117,25 +121,30 @@ pub(crate) struct Inner<J> {
     bases: [ClockBase<J>; 2],
     /// Records waiting for readers.
     events: Events,
-    /// Objects waiting for the executor.
-    fired: Fired,
+    /// Objects waiting for the executor, one list per lane (CPU id).
+    fired: KVec<Fired>,
     /// Set at teardown: no more arming, expiries do nothing.
     dying: bool,
 }
 
 impl<J> Inner<J> {
-    fn new(qlimit: u32) -> Self {
-        Self {
-            slots: Slots::new(),
+    fn new(qlimit: u32, ids: IdSpace) -> Result<Self> {
+        let n = cpu::count() as usize;
+        let mut fired = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..n {
+            fired.push(Fired::new(), GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(Self {
+            slots: Slots::new(ids),
             bases: [ClockBase::new(), ClockBase::new()],
             events: Events::new(qlimit),
-            fired: Fired::new(),
+            fired,
             dying: false,
-        }
+        })
     }
 }
 
-/// A timer engine: one per open file, and one for in-kernel users.
+/// A timer engine: one per open file, and one per CPU for in-kernel users.
 ///
 /// # Invariants
 ///
@@ -143,8 +152,12 @@ impl<J> Inner<J> {
 /// reference to it can be turned back into an `Arc`.
 #[pin_data]
 pub(crate) struct Engine<B: Backend, X: Executor> {
-    /// The expiry hrtimers, one per clock. First in the struct: dropping a [`RawTimer`]
-    /// cancels it, so they are stopped before anything their callback uses is dropped.
+    /// Starts the hrtimers on the home CPU from another one (`cpu.rs`). First in the struct:
+    /// dropping it waits for its handler, which may start the hrtimers.
+    #[pin]
+    remote: RemoteStart,
+    /// The expiry hrtimers, one per clock. Dropping a [`RawTimer`] cancels it, so they are
+    /// stopped before anything their callback uses is dropped.
     #[pin]
     mono_timer: RawTimer,
     #[pin]
@@ -158,9 +171,11 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
     /// Waiters for a running job to finish ([`Engine::wait_while`]).
     #[pin]
     done: CondVar,
-    /// The executor's work item.
-    #[pin]
-    work: Work<Engine<B, X>>,
+    /// The executor's lanes, one per CPU (`lane.rs`). Immutable after creation.
+    lanes: Lanes,
+    /// The CPU whose hrtimers expire this engine's timers ([`Engine::new_on`]), or `NO_HOME`.
+    /// Immutable after creation.
+    home: u32,
     /// The time source. Immutable after creation (a backend has its own locking).
     #[pin]
     pub(crate) backend: B,
@@ -168,10 +183,6 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
     max_timers: u32,
     /// Where the expiry passes run. Immutable after creation.
     context: Expiry,
-}
-
-impl_has_work! {
-    impl{B: Backend, X: Executor} HasWork<Self> for Engine<B, X> { self.work }
 }
 
 /// A locked engine: the guard plus the operations that need it.
@@ -213,15 +224,45 @@ impl<T: Unpin> core::ops::DerefMut for EngineGuard<'_, T> {
 
 impl<B: Backend, X: Executor> Engine<B, X> {
     /// Creates an engine with room for `max_timers` live slots and the given queue limit,
-    /// whose expiries run in `context` ([`Expiry::Soft`] or [`Expiry::Irq`]).
+    /// whose expiries run in `context` ([`Expiry::Soft`] or [`Expiry::Irq`]), on whatever CPU
+    /// arms its earliest timer (a file's engine).
     pub(crate) fn new(
         backend: impl PinInit<B>,
         max_timers: u32,
         qlimit: u32,
         context: Expiry,
     ) -> Result<Arc<Self>> {
+        Self::build(backend, max_timers, qlimit, context, NO_HOME)
+    }
+
+    /// [`Engine::new`] of an engine whose expiries run on CPU `home` (started from there,
+    /// pinned; see `cpu.rs`), whose ids name `home` in their slot-number field's upper bits
+    /// ([`Engine::cpu_of`]).
+    pub(crate) fn new_on(
+        home: u32,
+        backend: impl PinInit<B>,
+        max_timers: u32,
+        qlimit: u32,
+        context: Expiry,
+    ) -> Result<Arc<Self>> {
+        Self::build(backend, max_timers, qlimit, context, home)
+    }
+
+    fn build(
+        backend: impl PinInit<B>,
+        max_timers: u32,
+        qlimit: u32,
+        context: Expiry,
+        home: u32,
+    ) -> Result<Arc<Self>> {
+        let ids = if home == NO_HOME {
+            IdSpace::Shared
+        } else {
+            IdSpace::Cpu(home)
+        };
+        let inner = Inner::new(qlimit, ids)?;
         Arc::pin_init(
-            try_pin_init!(Self {
+            try_pin_init!(&this in Self {
                 mono_timer <- RawTimer::new(
                     expire_fn::<B, X>(Clock::Monotonic, context),
                     Clock::Monotonic,
@@ -232,16 +273,25 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                     Clock::Realtime,
                     context
                 ),
-                inner <- new_spinlock_irq!(Inner::new(qlimit)),
+                inner <- new_spinlock_irq!(inner),
                 readers <- new_poll_condvar!(),
                 done <- new_condvar!(),
-                work <- new_work!("hrcallout::executor"),
+                lanes: Lanes::new::<B, X>(this.as_ptr())?,
+                remote <- RemoteStart::new(remote_start::<B, X>, this.as_ptr().cast()),
+                home,
                 backend <- backend,
                 max_timers: max_timers.min(MAX_SLOTS),
                 context,
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )
+    }
+
+    /// The home CPU named in an id of a home engine (see [`IdSpace`]); meaningless for other
+    /// ids.
+    #[inline]
+    pub(crate) fn cpu_of(id: u64) -> u32 {
+        IdSpace::cpu_of(id)
     }
 
     /// Locks the engine.
@@ -295,13 +345,16 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         {
             let mut g = self.inner.lock();
             g.dying = true;
-            g.fired.clear();
+            g.fired.iter_mut().for_each(Fired::clear);
         }
+        // No kick is made once `dying` is set; a remote start queued before may still start an
+        // hrtimer: wait for it before cancelling them.
+        self.remote.wait_idle();
         // Waits for a running expiry pass (and the inline callback it may be running).
         self.backend.cancel(&self.mono_timer, Clock::Monotonic);
         self.backend.cancel(&self.real_timer, Clock::Realtime);
-        // The executor may be running (a job, or waiting for a lock): let it finish. It finds
-        // an empty list and returns. `flush_work` waits for a queued run, too.
+        // The lanes may be running (a job, or waiting for a lock): let them finish. They find
+        // empty lists and return. `flush_work` waits for a queued run, too.
         self.flush_executor();
         self.readers.notify_all();
     }
@@ -412,9 +465,11 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             // SAFETY: as in `dequeue`: an armed slot's node is in its clock's queue.
             unsafe { g.bases[d.clock as usize].queue.del(e) };
         }
-        if d.obj_ref().is_some_and(|o| o.on_fired) {
+        if let Some(lane) = d.obj_ref().filter(|o| o.on_fired).map(|o| o.fired_lane) {
             // A fired object waiting for the executor (rare): off the fired list first.
-            g.fired.remove(&mut g.slots, slot);
+            if let Some(list) = g.fired.get_mut(lane as usize) {
+                list.remove(&mut g.slots, slot);
+            }
             g.slots.release(slot);
             return;
         }

@@ -8,10 +8,13 @@
 //! slot's), its number, and its [`SlotData`] (40 bytes), behind the engine lock. Long-lived
 //! objects keep their larger state in an [`Object`] allocated with them.
 //!
-//! Ids are `(seq << SLOT_BITS) | slot` with `seq` drawn from a module-wide counter in blocks of
-//! [`SEQ_BATCH`], so an id is never reused while the module is loaded, is never 0, never a
-//! kernel address, and is looked up in O(1). A stale or foreign id finds a slot whose id
-//! differs.
+//! Ids are `(seq << SLOT_BITS) | slot`, so an id is never reused while the module is loaded,
+//! is never 0, never a kernel address, and is looked up in O(1). A stale or foreign id finds a
+//! slot whose id differs. Where `seq` comes from is the engine's [`IdSpace`]: a file's engine
+//! draws it from a module-wide counter in blocks of [`SEQ_BATCH`]; a per-CPU engine counts its
+//! own and puts its CPU in the bits above the slot number, so an id names its engine. Either
+//! way ids are positive `i64`s, and `2^41` of them are made per module load in all (shared, or
+//! split between the CPUs): ten years at 7,000 per second; then arming fails with `ENOSPC`.
 //!
 //! This file holds the engine's only unsafe access to slot data ([`Slots::entry_data`],
 //! [`Slots::data_ref`], and [`Slots::take`] through the same reasoning): `&mut Slots` is only
@@ -112,9 +115,15 @@ pub(crate) struct Object<J> {
     pub(super) rec: Record,
     /// The expiry being handled (scheduled and actual time), until it is delivered.
     pub(super) fired: (i64, i64),
-    /// On the executor's list, linked by `fired_next`.
+    /// On the fired list of lane `fired_lane`, linked by `fired_next`.
     pub(super) on_fired: bool,
     pub(super) fired_next: u32,
+    pub(super) fired_lane: u32,
+    /// Fired while its job was running: `Locked::end_run` hands it to its lane.
+    pub(super) deferred: bool,
+    /// The CPU whose executor lane runs its job (the owner's; [`Delivery::Executor`] only). A
+    /// CPU id that is not possible means lane 0.
+    pub(crate) cpu: u32,
     /// The flags its records carry while it is periodic (the owner's; not for executor
     /// objects, whose job sets a run's flags).
     pub(crate) periodic_flags: u32,
@@ -151,6 +160,9 @@ impl<J: Default> Object<J> {
             fired: (0, 0),
             on_fired: false,
             fired_next: NIL,
+            fired_lane: 0,
+            deferred: false,
+            cpu: 0,
             periodic_flags: 0,
             overrun_limit: u64::MAX,
             total_overruns: 0,
@@ -353,19 +365,56 @@ pub(super) struct Slots<J> {
     nfree: u32,
     /// Slots in use (timers and unread one-shot records).
     live: u32,
+    /// The next sequence number and the end of the current block (`ids`).
     seq_next: u64,
     seq_end: u64,
+    ids: IdSpace,
+}
+
+/// Where an engine's ids come from.
+#[derive(Clone, Copy)]
+pub(crate) enum IdSpace {
+    /// The module-wide counter (a file's engine).
+    Shared,
+    /// The engine of this CPU: its own counter, the CPU in the id's bits
+    /// `SLOT_BITS..SLOT_BITS + cpu_bits()`, the sequence number above them.
+    Cpu(u32),
+}
+
+impl IdSpace {
+    /// Bits that hold a CPU id below `nr_cpu_ids`.
+    #[inline]
+    fn cpu_bits() -> u32 {
+        let n = super::cpu::count();
+        if n <= 1 {
+            0
+        } else {
+            u32::BITS - (n - 1).leading_zeros()
+        }
+    }
+
+    /// The CPU an id of an [`IdSpace::Cpu`] engine names.
+    #[inline]
+    pub(super) fn cpu_of(id: u64) -> u32 {
+        ((id >> SLOT_BITS) & ((1u64 << Self::cpu_bits()) - 1)) as u32
+    }
 }
 
 impl<J> Slots<J> {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(ids: IdSpace) -> Self {
+        let (seq_next, seq_end) = match ids {
+            IdSpace::Shared => (0, 0),
+            // Starts at 1 so that no id is 0 (CPU 0's would be).
+            IdSpace::Cpu(_) => (1, SEQ_LIMIT >> IdSpace::cpu_bits()),
+        };
         Self {
             chunks: KVec::new(),
             free: NIL,
             nfree: 0,
             live: 0,
-            seq_next: 0,
-            seq_end: 0,
+            seq_next,
+            seq_end,
+            ids,
         }
     }
 
@@ -455,6 +504,15 @@ impl<J> Slots<J> {
     /// The next id for slot `n`, from this table's block of sequence numbers.
     #[inline]
     fn next_id(&mut self, n: u32) -> Result<u64> {
+        if let IdSpace::Cpu(cpu) = self.ids {
+            if self.seq_next == self.seq_end {
+                return Err(ENOSPC);
+            }
+            let seq = self.seq_next;
+            self.seq_next += 1;
+            let high = (seq << IdSpace::cpu_bits()) | u64::from(cpu);
+            return Ok((high << SLOT_BITS) | u64::from(n));
+        }
         if self.seq_next == self.seq_end {
             let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);
             if start + SEQ_BATCH > SEQ_LIMIT {

@@ -6,13 +6,15 @@
 //! `hrcallout_fake` (`fake.rs`) drives the engine on `FakeClock`: time moves only when a test
 //! says so and expiries run in the test's thread, so ordering and race windows are
 //! deterministic. `hrcallout_real` (`real.rs`) checks the same paths on real hrtimers with
-//! generous bounds. `hrcallout_expire` (`expire.rs`) checks the expiry arithmetic alone.
+//! generous bounds. `hrcallout_percpu` (`percpu.rs`) checks the per-CPU kernel engines: where
+//! callbacks run, parallel runs, CPU hotplug. `hrcallout_expire` (`expire.rs`) checks the expiry arithmetic alone.
 //!
 //! Results are recorded in atomics by callbacks and asserted in the test body: an `assert!`
 //! outside the KUnit thread would only be logged.
 
 mod expire;
 mod fake;
+mod percpu;
 mod real;
 
 use crate::callout::{self, CalloutLock, Callouts, LockKind, Mode, Run};

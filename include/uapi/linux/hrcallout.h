@@ -111,6 +111,14 @@ struct hrc_callout_reset {
 	__u64 cookie;		/* handed back in the event */
 };
 
+/* callout_reset_bycpu: HRC_IOC_CALLOUT_RESET whose callback runs on CPU `cpu` (which must be
+ * online: EINVAL otherwise). A plain HRC_IOC_CALLOUT_RESET runs it on the CPU the call ran on. */
+struct hrc_callout_reset_bycpu {
+	struct hrc_callout_reset reset;
+	__u32 cpu;
+	__u32 reserved;		/* 0 */
+};
+
 /* An object id: the argument of callout stop, stop_async, stop_sync, active, pending,
  * deactivate, destroy, and of lock and timer destroy. */
 struct hrc_callout_id {
@@ -319,7 +327,7 @@ struct hrc_event {
 	__s64 fire_ns;		/* when the expiry was handled, same clock */
 	__u64 overruns;		/* expiries folded into this record */
 	__u32 clock;		/* CLOCK_MONOTONIC (1) or CLOCK_REALTIME (0) */
-	__u32 pad;
+	__u32 cpu;		/* callout: the CPU its callback ran on; otherwise 0 */
 	__u64 extra;		/* callout: result of HRC_CA_STOP / HRC_CA_STOP_SYNC */
 };
 
@@ -338,6 +346,7 @@ enum {
 	HRC_IOC_CALLOUT_PENDING = _IOW(HRC_IOC_MAGIC, 0x26, struct hrc_callout_id),
 	HRC_IOC_CALLOUT_DEACTIVATE = _IOW(HRC_IOC_MAGIC, 0x27, struct hrc_callout_id),
 	HRC_IOC_CALLOUT_DESTROY = _IOW(HRC_IOC_MAGIC, 0x28, struct hrc_callout_id),
+	HRC_IOC_CALLOUT_RESET_BYCPU = _IOW(HRC_IOC_MAGIC, 0x29, struct hrc_callout_reset_bycpu),
 	HRC_IOC_LOCK_CREATE = _IOWR(HRC_IOC_MAGIC, 0x30, struct hrc_lock_create),
 	HRC_IOC_LOCK_DESTROY = _IOW(HRC_IOC_MAGIC, 0x31, struct hrc_callout_id),
 	HRC_IOC_TIMER_CREATE = _IOWR(HRC_IOC_MAGIC, 0x40, struct hrc_timer_create),
