@@ -9,7 +9,7 @@
 
 use crate::callout::{self, Mode, Run};
 use crate::engine::{hrtimer::RawTimer, Clock, Engine, Expiry, HrBackend, When, CHUNK};
-use crate::{streams, uapi, HrEngine};
+use crate::{kernel_api, streams, ticks::ns_to_ticks_ceil, uapi, HrEngine};
 use kernel::{
     bindings,
     prelude::*,
@@ -118,6 +118,12 @@ fn pairs(e: &HrEngine, kind: u32, iters: u32, pending: u64, early: bool) -> Resu
         GFP_KERNEL,
     )?;
     let c = callout::init(e, Mode::Mp, GFP_KERNEL)?;
+    // The public in-kernel callout, on this CPU's kernel engine.
+    let kc = if kind == uapi::HRC_BENCH_KCALLOUT_PAIR {
+        Some(kernel_api::Callout::init_mp()?)
+    } else {
+        None
+    };
     let mut per_op = KVec::with_capacity(ROUNDS, GFP_KERNEL)?;
     let mut result = Ok(());
     for _ in 0..ROUNDS {
@@ -132,6 +138,18 @@ fn pairs(e: &HrEngine, kind: u32, iters: u32, pending: u64, early: bool) -> Resu
                 uapi::HRC_BENCH_TIMEOUT_PAIR => {
                     let id = streams::timeout_event(e, delay, 0)?;
                     streams::untimeout_event(e, id)?;
+                }
+                uapi::HRC_BENCH_KTIMEOUT_PAIR => {
+                    let id = kernel_api::timeout(noop, 0, ns_to_ticks_ceil(delay));
+                    if kernel_api::untimeout(id) < 0 {
+                        result = Err(ENOENT);
+                    }
+                }
+                uapi::HRC_BENCH_KCALLOUT_PAIR => {
+                    if let Some(kc) = &kc {
+                        result = kc.reset(ns_to_ticks_ceil(delay), noop, 0);
+                        kc.stop();
+                    }
                 }
                 uapi::HRC_BENCH_LOCK_PAIR => drop(core::hint::black_box(e.lock())),
                 uapi::HRC_BENCH_CLOCK_READ => {
@@ -367,9 +385,25 @@ pub(crate) fn ioctl(e: &Arc<HrEngine>, b: &mut uapi::hrc_bench) -> Result<isize>
 }
 
 fn run(e: &Arc<HrEngine>, b: &uapi::hrc_bench) -> Result<Stats> {
-    let _serial = BENCH_LOCK.lock();
     let early = b.kind & uapi::HRC_BENCH_EARLIEST != 0;
-    let kind = b.kind & !uapi::HRC_BENCH_EARLIEST;
+    let parallel = b.kind & uapi::HRC_BENCH_PARALLEL != 0;
+    let kind = b.kind & !(uapi::HRC_BENCH_EARLIEST | uapi::HRC_BENCH_PARALLEL);
+    if parallel {
+        // Shares nothing with other benchmarks: no population, no sample array.
+        if b.pending != 0
+            || early
+            || !matches!(
+                kind,
+                uapi::HRC_BENCH_RAW_PAIR
+                    | uapi::HRC_BENCH_KTIMEOUT_PAIR
+                    | uapi::HRC_BENCH_KCALLOUT_PAIR
+            )
+        {
+            return Err(EINVAL);
+        }
+        return pairs(e, kind, b.iterations, 0, false);
+    }
+    let _serial = BENCH_LOCK.lock();
     if early
         && !matches!(
             kind,
@@ -382,6 +416,8 @@ fn run(e: &Arc<HrEngine>, b: &uapi::hrc_bench) -> Result<Stats> {
         uapi::HRC_BENCH_RAW_PAIR
         | uapi::HRC_BENCH_TIMEOUT_PAIR
         | uapi::HRC_BENCH_CALLOUT_PAIR
+        | uapi::HRC_BENCH_KTIMEOUT_PAIR
+        | uapi::HRC_BENCH_KCALLOUT_PAIR
         | uapi::HRC_BENCH_LOCK_PAIR
         | uapi::HRC_BENCH_CLOCK_READ => {
             if b.pending > 2_000_000 {

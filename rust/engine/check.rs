@@ -67,6 +67,23 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             ok &= e.is_queued() == (d.id != 0 && d.sched == Sched::Armed);
         }
         ok &= live == g.slots.live();
+        // Executor lanes: each list well formed and on its own lane; every listed object is
+        // on exactly one list; no job ever began while its object's job ran.
+        let mut listed = 0u32;
+        for (lane, list) in g.fired.iter().enumerate() {
+            let (n, lane_ok) = list.check(&g.slots, lane as u32);
+            ok &= lane_ok;
+            listed += n;
+        }
+        let on_lists = (0..slots)
+            .filter(|&s| {
+                g.slots
+                    .data_ref(Slot(s))
+                    .obj_ref()
+                    .is_some_and(|o| o.on_fired)
+            })
+            .count();
+        ok &= listed as usize == on_lists && g.overlapping_runs == 0;
         // Each timer queue, in expiry order: only armed slots of its clock, as many as armed,
         // its rightmost head known, and its hrtimer started no later than the earliest.
         for clock in CLOCKS {

@@ -92,6 +92,29 @@ impl Fired {
         Some(slot)
     }
 
+    /// Walks the list of lane `lane` (for `check.rs`): its length, and whether every member is
+    /// a live object listed on this lane, with no cycle. (A member may have been stopped or
+    /// re-armed since it fired: its job then finds the schedule gone.)
+    pub(super) fn check<J>(&self, slots: &Slots<J>, lane: u32) -> (u32, bool) {
+        let (mut n, mut ok) = (0u32, true);
+        let mut cur = self.head;
+        let mut last = NIL;
+        while cur != NIL && n <= slots.capacity() {
+            let d = slots.data_ref(Slot(cur));
+            ok &= d.id != 0;
+            let next = d.obj_ref().map_or(NIL, |o| {
+                ok &= o.on_fired && o.fired_lane == lane;
+                o.fired_next
+            });
+            ok &= d.obj_ref().is_some();
+            n += 1;
+            last = cur;
+            cur = next;
+        }
+        ok &= cur == NIL && last == self.tail;
+        (n, ok)
+    }
+
     /// Takes `slot` off the list (a walk: only when a fired object is destroyed).
     pub(super) fn remove<J>(&mut self, slots: &mut Slots<J>, slot: Slot) {
         let next_of =
@@ -211,7 +234,12 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     /// [`Locked::end_run`]: its next expiry waits for that.
     #[inline]
     pub(crate) fn begin_run(&mut self, slot: Slot, task: usize) {
-        if let Some(o) = self.g.slots.data(slot).obj() {
+        let g = &mut *self.g;
+        if let Some(o) = g.slots.data(slot).obj() {
+            // Never true: a fire while running is deferred (`check.rs` reports a violation).
+            if o.running {
+                g.overlapping_runs = g.overlapping_runs.saturating_add(1);
+            }
             o.running = true;
             o.running_task = task;
         }

@@ -125,6 +125,8 @@ pub(crate) struct Inner<J> {
     fired: KVec<Fired>,
     /// Set at teardown: no more arming, expiries do nothing.
     dying: bool,
+    /// Jobs begun while their object's job was already running: 0, or `check` fails.
+    overlapping_runs: u32,
 }
 
 impl<J> Inner<J> {
@@ -140,6 +142,7 @@ impl<J> Inner<J> {
             events: Events::new(qlimit),
             fired,
             dying: false,
+            overlapping_runs: 0,
         })
     }
 }

@@ -369,6 +369,10 @@ pub(super) struct Slots<J> {
     seq_next: u64,
     seq_end: u64,
     ids: IdSpace,
+    /// An id is `(seq << seq_shift) | id_bits | slot`: `id_bits` is the CPU of a per-CPU
+    /// engine in place (one formula for both spaces, no branch when arming).
+    seq_shift: u32,
+    id_bits: u64,
 }
 
 /// Where an engine's ids come from.
@@ -402,10 +406,15 @@ impl IdSpace {
 
 impl<J> Slots<J> {
     pub(super) fn new(ids: IdSpace) -> Self {
-        let (seq_next, seq_end) = match ids {
-            IdSpace::Shared => (0, 0),
+        let (seq_next, seq_end, seq_shift, id_bits) = match ids {
+            IdSpace::Shared => (0, 0, SLOT_BITS, 0),
             // Starts at 1 so that no id is 0 (CPU 0's would be).
-            IdSpace::Cpu(_) => (1, SEQ_LIMIT >> IdSpace::cpu_bits()),
+            IdSpace::Cpu(cpu) => (
+                1,
+                SEQ_LIMIT >> IdSpace::cpu_bits(),
+                SLOT_BITS + IdSpace::cpu_bits(),
+                u64::from(cpu) << SLOT_BITS,
+            ),
         };
         Self {
             chunks: KVec::new(),
@@ -415,6 +424,8 @@ impl<J> Slots<J> {
             seq_next,
             seq_end,
             ids,
+            seq_shift,
+            id_bits,
         }
     }
 
@@ -504,16 +515,11 @@ impl<J> Slots<J> {
     /// The next id for slot `n`, from this table's block of sequence numbers.
     #[inline]
     fn next_id(&mut self, n: u32) -> Result<u64> {
-        if let IdSpace::Cpu(cpu) = self.ids {
-            if self.seq_next == self.seq_end {
+        if self.seq_next == self.seq_end {
+            if let IdSpace::Cpu(_) = self.ids {
+                // A per-CPU engine's own counter has run out.
                 return Err(ENOSPC);
             }
-            let seq = self.seq_next;
-            self.seq_next += 1;
-            let high = (seq << IdSpace::cpu_bits()) | u64::from(cpu);
-            return Ok((high << SLOT_BITS) | u64::from(n));
-        }
-        if self.seq_next == self.seq_end {
             let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);
             if start + SEQ_BATCH > SEQ_LIMIT {
                 return Err(ENOSPC);
@@ -523,7 +529,7 @@ impl<J> Slots<J> {
         }
         let seq = self.seq_next;
         self.seq_next += 1;
-        Ok((seq << SLOT_BITS) | u64::from(n))
+        Ok((seq << self.seq_shift) | self.id_bits | u64::from(n))
     }
 
     /// Takes a free slot for a new user of `tag` on `clock`, idle, and gives it an id:

@@ -234,28 +234,36 @@ fn callouts_on_one_mutex_run_under_it() -> Result<(), String> {
         .lock_create(sys::HRC_LOCK_MUTEX)
         .map_err(|e| e.to_string())?;
     let mut ids = Vec::new();
-    for _ in 0..16 {
-        let c = d
-            .callout_init(sys::HRC_CALLOUT_INIT_LK, lk)
-            .map_err(|e| e.to_string())?;
-        reset(
-            &d,
-            c,
-            2 * MS,
-            sys::HRC_CA_EVENT | sys::HRC_CA_SLEEP,
-            2000,
-            0,
-        )?;
-        ids.push(c);
-    }
+    // Reset from one CPU: their callbacks share that CPU's executor lane, which runs them in
+    // the order they fired (callouts of different CPUs are only serialised by the mutex).
+    pin(Some(0))?;
+    let armed = (|| {
+        for _ in 0..16 {
+            let c = d
+                .callout_init(sys::HRC_CALLOUT_INIT_LK, lk)
+                .map_err(|e| e.to_string())?;
+            reset(
+                &d,
+                c,
+                2 * MS,
+                sys::HRC_CA_EVENT | sys::HRC_CA_SLEEP,
+                2000,
+                0,
+            )?;
+            ids.push(c);
+        }
+        Ok::<(), String>(())
+    })();
+    pin(None)?;
+    armed?;
     let ev = collect(&d, 1000, 32)?;
     ensure!(runs(&ev) == 16, "{} runs of 16", runs(&ev));
     ensure!(
         ev.iter().all(|e| e.flags & sys::HRC_EVF_LOCK_HELD != 0),
         "a callback ran without the mutex"
     );
-    // Runs never overlap: each event's fire time is when it was taken off the timer; the
-    // executor runs them one after another, so completion order equals fire order.
+    // Each event's fire time is when it was taken off the timer; one lane runs them one after
+    // another, so completion order equals fire order.
     ensure!(
         ev.windows(2).all(|w| w[0].fire_ns <= w[1].fire_ns),
         "events out of order"

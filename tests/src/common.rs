@@ -59,6 +59,26 @@ pub fn now() -> i64 {
     now_ns(CLOCK_MONOTONIC)
 }
 
+/// Binds the calling thread to `cpu` (`None`: every CPU).
+pub fn pin(cpu: Option<usize>) -> Result<(), String> {
+    // SAFETY: a zeroed cpu_set_t is the empty set; the macros only write inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for c in 0..libc::CPU_SETSIZE as usize {
+        if cpu.is_none_or(|want| want == c) {
+            // SAFETY: `c` is below CPU_SETSIZE.
+            unsafe { libc::CPU_SET(c, &mut set) };
+        }
+    }
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    ensure!(
+        r == 0,
+        "sched_setaffinity({cpu:?}): {}",
+        std::io::Error::last_os_error()
+    );
+    Ok(())
+}
+
 /// The errno of a failed call, or a message if it succeeded.
 pub fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> Result<i32, String> {
     match r {

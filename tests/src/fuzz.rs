@@ -190,7 +190,17 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 repeat: r.pick(&[0, 1, 3]),
                 cookie: r.next(),
             };
-            check("CALLOUT_RESET", d.callout_reset(&rr).map(|()| 0), &[])
+            if r.below(4) == 0 {
+                // Mostly real CPUs, sometimes one past the last or absurd.
+                let cpu = r.pick(&[0, 1, 1, 2, 4095, u32::MAX]);
+                check(
+                    "CALLOUT_RESET_BYCPU",
+                    d.callout_reset_bycpu(&rr, cpu).map(|()| 0),
+                    &[],
+                )
+            } else {
+                check("CALLOUT_RESET", d.callout_reset(&rr).map(|()| 0), &[])
+            }
         }
         6 => {
             let id = some_id(r, s);

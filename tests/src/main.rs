@@ -10,6 +10,7 @@
 mod callout;
 mod common;
 mod itimer;
+mod percpu;
 mod streams;
 
 use std::panic;
@@ -20,7 +21,14 @@ pub type Case = (&'static str, fn() -> Result<(), String>);
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).collect();
-    let cases: Vec<Case> = [common::CASES, streams::CASES, callout::CASES, itimer::CASES].concat();
+    let cases: Vec<Case> = [
+        common::CASES,
+        streams::CASES,
+        callout::CASES,
+        itimer::CASES,
+        percpu::CASES,
+    ]
+    .concat();
     let selected: Vec<&Case> = cases
         .iter()
         .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))

@@ -290,9 +290,14 @@ enum hrc_bench_kind {
 	HRC_BENCH_LOCK_PAIR = 8,	/* floor: the engine lock taken and released */
 	HRC_BENCH_CLOCK_READ = 9,	/* floor: one CLOCK_MONOTONIC read */
 	HRC_BENCH_RAW_BURST = 10,	/* raw hard hrtimers all due at one instant (latency output) */
+	HRC_BENCH_KTIMEOUT_PAIR = 11,	/* in-kernel timeout() + untimeout(), the public API, this CPU */
+	HRC_BENCH_KCALLOUT_PAIR = 12,	/* in-kernel Callout reset + stop, the public API, this CPU */
 };
 
 #define HRC_BENCH_EARLIEST 0x100	/* pair kinds: the probe is always the earliest timer */
+/* RAW_PAIR, KTIMEOUT_PAIR, KCALLOUT_PAIR with pending 0: run beside other benchmarks (the
+ * per-CPU scaling figures run one per CPU at once) instead of one at a time. */
+#define HRC_BENCH_PARALLEL 0x200
 
 struct hrc_bench {
 	__u32 kind;		/* enum hrc_bench_kind */

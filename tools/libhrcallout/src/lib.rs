@@ -161,6 +161,17 @@ impl Device {
         self.ioctl(sys::HRC_IOC_CALLOUT_RESET, &mut r).map(drop)
     }
 
+    /// `callout_reset_bycpu`: [`Device::callout_reset`] whose callback runs on `cpu`.
+    pub fn callout_reset_bycpu(&self, r: &sys::hrc_callout_reset, cpu: u32) -> io::Result<()> {
+        let mut b = sys::hrc_callout_reset_bycpu {
+            reset: *r,
+            cpu,
+            reserved: 0,
+        };
+        self.ioctl(sys::HRC_IOC_CALLOUT_RESET_BYCPU, &mut b)
+            .map(drop)
+    }
+
     fn callout_call(&self, cmd: u32, id: u64) -> io::Result<i32> {
         let mut c = sys::hrc_callout_id { id };
         self.ioctl(cmd, &mut c)

@@ -5,6 +5,8 @@
 //! (A B A B ...) and medians compared. Under QEMU `-icount shift=0` a guest ns is one guest
 //! instruction, so ratios are deterministic; under plain TCG they are reported, not gated.
 
+mod scaling;
+
 use hrcallout::{now_ns, sys, Device, CLOCK_MONOTONIC};
 use std::time::Duration;
 
@@ -288,6 +290,32 @@ fn kernel_benchmarks_on_cpu0(mode: &str, big: bool) -> Result<(), String> {
             |kind| kbench(&d, kind | sys::HRC_BENCH_EARLIEST, 2000, p, 0).map(|b| b.p50_ns as f64);
         let suffix = format!("pair vs raw pair, probe always the earliest, {p} pending");
         emit_pairs(mode, ("P1e", "P1e"), &suffix, pair)?;
+    }
+    // The public in-kernel API a driver calls (this CPU's kernel engine: id lookup, tick
+    // conversion, the per-CPU engine), against the same raw pair.
+    let raw = kbench(&d, sys::HRC_BENCH_RAW_PAIR, 2000, 0, 0)?.p50_ns as f64;
+    for (kind, what, target) in [
+        (
+            sys::HRC_BENCH_KCALLOUT_PAIR,
+            "in-kernel Callout reset+stop",
+            1.3,
+        ),
+        (
+            sys::HRC_BENCH_KTIMEOUT_PAIR,
+            "in-kernel timeout()+untimeout()",
+            1.4,
+        ),
+    ] {
+        let m = Metric {
+            id: "P1k",
+            name: format!("{what} pair vs raw hrtimer start+cancel, 0 pending"),
+            subject: kbench(&d, kind, 2000, 0, 0)?.p50_ns as f64,
+            baseline: raw,
+            unit: "ns",
+            cmp: "le",
+            target,
+        };
+        emit(mode, &m);
     }
     // Floors in the same boot, to explain where the engine's overhead goes.
     let lock = kbench(&d, sys::HRC_BENCH_LOCK_PAIR, 2000, 0, 0)?.p50_ns;
@@ -785,6 +813,10 @@ pub fn run(mode: &str, kernel: bool, user: bool, big: bool) -> Result<(), String
     if user {
         user_benchmarks(mode)?;
         million_pending(mode)?;
+    }
+    // Scaling over CPUs means nothing under -icount (one host thread runs every vCPU).
+    if kernel && mode != "icount" {
+        scaling::scaling_benchmarks(mode)?;
     }
     Ok(())
 }
