@@ -28,6 +28,17 @@ use kernel::prelude::*;
 use kernel::sync::atomic::{ordering::Relaxed, Atomic};
 use kernel::sync::Arc;
 
+/// Polls `cond` every millisecond for up to `ms` ms (real-hrtimer suites); whether it held.
+fn wait_for(cond: impl Fn() -> bool, ms: i64) -> bool {
+    for _ in 0..ms {
+        if cond() {
+            return true;
+        }
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+    }
+    cond()
+}
+
 /// An engine on the fake clock.
 type FakeEngine = Engine<FakeClock, Callouts>;
 

@@ -33,16 +33,6 @@ fn on_cpu(cpu: u32, f: &dyn Fn()) -> bool {
     }
 }
 
-fn wait_for(cond: impl Fn() -> bool, ms: i64) -> bool {
-    for _ in 0..ms {
-        if cond() {
-            return true;
-        }
-        fsleep(Delta::from_millis(1));
-    }
-    cond()
-}
-
 /// The two CPUs the cases use, if there are two online.
 fn two_cpus() -> Option<(u32, u32)> {
     let mut on = (0..cpu_count()).filter(|&c| cpu_online(c));

@@ -14,16 +14,6 @@ mod real_hrtimers {
         FIRED.store(Clock::Monotonic.now(), Relaxed);
     }
 
-    fn wait_for(cond: impl Fn() -> bool, ms: i64) -> bool {
-        for _ in 0..ms {
-            if cond() {
-                return true;
-            }
-            fsleep(Delta::from_millis(1));
-        }
-        cond()
-    }
-
     #[test]
     fn a_one_tick_timeout_fires_not_early() -> Result {
         let e: Arc<Engine<_, Callouts>> = Engine::new(HrBackend, 64, 16, Expiry::Soft)?;
