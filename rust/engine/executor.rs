@@ -10,9 +10,9 @@
 //! (see `callout`).
 //!
 //! Lanes of different CPUs run in parallel; one object's job never runs on two at once. A job
-//! runs between the owner's [`Locked::begin_run`] and [`Locked::end_run`]; an object that fires again meanwhile, on whatever CPU, waits
-//! (`deferred`) and is handed to its lane by `end_run`: exactly one more run, after the current
-//! one. An object whose CPU changed while it waited on a lane moves to its new CPU's lane when
+//! runs between the owner's [`Locked::begin_run`] and [`Locked::end_run`]; an object that
+//! fires again meanwhile, on whatever CPU, waits (`deferred`) and is handed to its lane by
+//! `end_run`: exactly one more run, after the current one. An object whose CPU changed while it waited on a lane moves to its new CPU's lane when
 //! popped. Per lane, jobs run in the order their objects fired.
 //!
 //! [`Delivery::Executor`]: super::Delivery::Executor
@@ -181,7 +181,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     }
 
     /// The owner's job for object `slot` has returned (it was marked running by
-    /// [`Locked::claim_fired`]): the object is no longer running, and if it fired again
+    /// [`Locked::begin_run`]): the object is no longer running, and if it fired again
     /// meanwhile, it goes to its lane now.
     pub(crate) fn end_run(&mut self, slot: Slot) {
         let d = self.g.slots.data(slot);

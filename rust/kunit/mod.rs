@@ -7,7 +7,8 @@
 //! says so and expiries run in the test's thread, so ordering and race windows are
 //! deterministic. `hrcallout_real` (`real.rs`) checks the same paths on real hrtimers with
 //! generous bounds. `hrcallout_percpu` (`percpu.rs`) checks the per-CPU kernel engines: where
-//! callbacks run, parallel runs, CPU hotplug. `hrcallout_expire` (`expire.rs`) checks the expiry arithmetic alone.
+//! callbacks run, parallel runs, CPU hotplug. `hrcallout_expire` (`expire.rs`) checks the
+//! expiry arithmetic alone.
 //!
 //! Results are recorded in atomics by callbacks and asserted in the test body: an `assert!`
 //! outside the KUnit thread would only be logged.
