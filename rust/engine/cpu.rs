@@ -197,10 +197,10 @@ impl<B: Backend, X: Executor> Engine<B, X> {
             // a new earliest): it must not override this one. (Its handler cannot run while
             // this CPU holds the engine lock with interrupts off.)
             self.remote.want[clock as usize].store(NO_WANT, ordering::Relaxed);
-            self.backend.start(self.timer(clock), clock, expiry, true);
-        } else if !online(home) || !self.remote.kick(home, clock, expiry) {
-            self.backend.start(self.timer(clock), clock, expiry, true);
+        } else if online(home) && self.remote.kick(home, clock, expiry) {
+            return;
         }
+        self.backend.start(self.timer(clock), clock, expiry, true);
     }
 
     /// CPU hotplug: the home CPU of this engine has come online; called on that CPU. Its

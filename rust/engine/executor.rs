@@ -170,7 +170,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         let Some(o) = g.slots.data(slot).obj() else {
             return;
         };
-        let cpu = if o.cpu < lanes { o.cpu } else { 0 };
+        let cpu = lane_of(o, lanes);
         if o.on_fired {
             return;
         }
@@ -246,6 +246,18 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     }
 }
 
+/// The lane that runs object `o`'s job: its CPU's, or lane 0 for a CPU id that is not
+/// possible. The one choice both queueing and a lane's move check make, so an object is never
+/// sent back and forth.
+#[inline]
+fn lane_of<J>(o: &super::Object<J>, lanes: u32) -> u32 {
+    if o.cpu < lanes {
+        o.cpu
+    } else {
+        0
+    }
+}
+
 impl<B: Backend, X: Executor> Engine<B, X> {
     /// Lane `cpu`'s run: the jobs on its list, one at a time.
     pub(super) fn run_lane(&self, cpu: u32) {
@@ -259,7 +271,12 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 return;
             };
             // Moved to another CPU while it waited: its job runs there.
-            if g.slots.data(slot).obj().is_some_and(|o| o.cpu != cpu) {
+            let lanes = g.fired.len() as u32;
+            if g.slots
+                .data(slot)
+                .obj()
+                .is_some_and(|o| lane_of(o, lanes) != cpu)
+            {
                 l.queue_fired(slot);
                 continue;
             }
