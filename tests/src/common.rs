@@ -703,57 +703,72 @@ fn blocking_read_waits_for_the_event() -> Result<(), String> {
     Ok(())
 }
 
+/// An epoll set watching one file for `EPOLLIN | EPOLLET`; closed when dropped.
+struct EdgeEpoll(i32);
+
+impl EdgeEpoll {
+    fn new(d: &Device) -> Result<Self, String> {
+        // SAFETY: a plain epoll call; the fd is owned by the returned value.
+        let ep = EdgeEpoll(unsafe { libc::epoll_create1(0) });
+        ensure!(ep.0 >= 0, "epoll_create1 failed");
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: 1,
+        };
+        // SAFETY: valid fds and event.
+        let rc = unsafe { libc::epoll_ctl(ep.0, libc::EPOLL_CTL_ADD, d_fd(d), &mut ev) };
+        ensure!(rc == 0, "epoll_ctl failed");
+        Ok(ep)
+    }
+
+    /// `epoll_wait` for one event, up to `ms` ms: 1 for an edge, 0 for none.
+    fn wait(&self, ms: i32) -> i32 {
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 1];
+        // SAFETY: `out` has room for one event.
+        unsafe { libc::epoll_wait(self.0, out.as_mut_ptr(), 1, ms) }
+    }
+}
+
+impl Drop for EdgeEpoll {
+    fn drop(&mut self) {
+        // SAFETY: our epoll fd, closed once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
 /// Readers are woken by the first record after a read (an empty queue's first included), so an
 /// edge-triggered epoll user that reads until `EAGAIN` gets a new edge for the next record, and
 /// none while nothing new arrives.
 fn edge_triggered_epoll_wakes_after_a_drain() -> Result<(), String> {
     let d = open()?;
     d.set_nonblocking(true).map_err(|e| e.to_string())?;
-    // SAFETY: plain epoll calls on valid fds; `ep` is closed on every path below.
-    let ep = unsafe { libc::epoll_create1(0) };
-    ensure!(ep >= 0, "epoll_create1 failed");
-    let wait = |ms: i32| {
-        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 1];
-        // SAFETY: `out` has room for one event.
-        unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, ms) }
-    };
-    let r = (|| {
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-            u64: 1,
-        };
-        // SAFETY: valid fds and event.
-        let rc = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, d_fd(&d), &mut ev) };
-        ensure!(rc == 0, "epoll_ctl failed");
-        for (delay, cookie) in [(20 * MS, 1), (20 * MS, 2), (400 * MS, 3)] {
-            d.timeout_ns(delay, cookie).map_err(|e| e.to_string())?;
+    let ep = EdgeEpoll::new(&d)?;
+    let wait = |ms: i32| ep.wait(ms);
+    for (delay, cookie) in [(20 * MS, 1), (20 * MS, 2), (400 * MS, 3)] {
+        d.timeout_ns(delay, cookie).map_err(|e| e.to_string())?;
+    }
+    ensure!(wait(5000) == 1, "no edge for the first records");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut got = Vec::new();
+    loop {
+        match d.read_events(1) {
+            Ok(v) => got.extend(v.iter().map(|e| e.cookie)),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+            Err(e) => return Err(e.to_string()),
         }
-        ensure!(wait(5000) == 1, "no edge for the first records");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut got = Vec::new();
-        loop {
-            match d.read_events(1) {
-                Ok(v) => got.extend(v.iter().map(|e| e.cookie)),
-                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        ensure!(
-            got == [1, 2],
-            "drained {got:?}, expected the two due at 20 ms"
-        );
-        ensure!(wait(5000) == 1, "no edge for a record after the drain");
-        let last = d.read_events(4).map_err(|e| e.to_string())?;
-        ensure!(
-            last.len() == 1 && last[0].cookie == 3,
-            "read {last:?} after the second edge"
-        );
-        ensure!(wait(100) == 0, "an edge with nothing new queued");
-        Ok(())
-    })();
-    // SAFETY: our epoll fd.
-    unsafe { libc::close(ep) };
-    r
+    }
+    ensure!(
+        got == [1, 2],
+        "drained {got:?}, expected the two due at 20 ms"
+    );
+    ensure!(wait(5000) == 1, "no edge for a record after the drain");
+    let last = d.read_events(4).map_err(|e| e.to_string())?;
+    ensure!(
+        last.len() == 1 && last[0].cookie == 3,
+        "read {last:?} after the second edge"
+    );
+    ensure!(wait(100) == 0, "an edge with nothing new queued");
+    Ok(())
 }
 
 /// An edge-triggered epoll reader that reads one record per edge, leaving others queued, still
@@ -762,42 +777,24 @@ fn edge_triggered_epoll_wakes_after_a_drain() -> Result<(), String> {
 fn edge_triggered_epoll_wakes_for_new_records_after_a_partial_read() -> Result<(), String> {
     let d = open()?;
     d.set_nonblocking(true).map_err(|e| e.to_string())?;
-    // SAFETY: plain epoll calls on valid fds; `ep` is closed below.
-    let ep = unsafe { libc::epoll_create1(0) };
-    ensure!(ep >= 0, "epoll_create1 failed");
-    let wait = |ms: i32| {
-        let mut out = [libc::epoll_event { events: 0, u64: 0 }; 1];
-        // SAFETY: `out` has room for one event.
-        unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 1, ms) }
-    };
-    let r = (|| {
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-            u64: 1,
-        };
-        // SAFETY: valid fds and event.
-        let rc = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, d_fd(&d), &mut ev) };
-        ensure!(rc == 0, "epoll_ctl failed");
-        for (delay, cookie) in [(20 * MS, 1), (20 * MS, 2), (500 * MS, 3)] {
-            d.timeout_ns(delay, cookie).map_err(|e| e.to_string())?;
-        }
-        ensure!(wait(5000) == 1, "no edge for the first records");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let one = d.read_events(1).map_err(|e| e.to_string())?;
-        ensure!(one.len() == 1 && one[0].cookie == 1, "first read {one:?}");
-        // Record 2 is still queued; record 3 arrives at 500 ms: an edge for it.
-        ensure!(
-            wait(5000) == 1,
-            "no edge for a record arriving after a partial read"
-        );
-        let rest = d.read_events(4).map_err(|e| e.to_string())?;
-        let cookies: Vec<u64> = rest.iter().map(|e| e.cookie).collect();
-        ensure!(cookies == [2, 3], "then read {cookies:?}");
-        Ok(())
-    })();
-    // SAFETY: our epoll fd.
-    unsafe { libc::close(ep) };
-    r
+    let ep = EdgeEpoll::new(&d)?;
+    let wait = |ms: i32| ep.wait(ms);
+    for (delay, cookie) in [(20 * MS, 1), (20 * MS, 2), (500 * MS, 3)] {
+        d.timeout_ns(delay, cookie).map_err(|e| e.to_string())?;
+    }
+    ensure!(wait(5000) == 1, "no edge for the first records");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let one = d.read_events(1).map_err(|e| e.to_string())?;
+    ensure!(one.len() == 1 && one[0].cookie == 1, "first read {one:?}");
+    // Record 2 is still queued; record 3 arrives at 500 ms: an edge for it.
+    ensure!(
+        wait(5000) == 1,
+        "no edge for a record arriving after a partial read"
+    );
+    let rest = d.read_events(4).map_err(|e| e.to_string())?;
+    let cookies: Vec<u64> = rest.iter().map(|e| e.cookie).collect();
+    ensure!(cookies == [2, 3], "then read {cookies:?}");
+    Ok(())
 }
 
 /// Two readers blocked on one file share a burst: every record reaches one of them, and the
