@@ -226,16 +226,20 @@ fn kernel_benchmarks(mode: &str, big: bool) -> Result<(), String> {
 /// returns).
 fn on_cpu0<T>(f: impl FnOnce() -> T) -> T {
     let saved = affinity();
-    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; CPU_SET only writes into it.
-    let cpu0 = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
-        set
-    };
-    set_affinity(&cpu0);
+    set_affinity(&only_cpu(0));
     let r = f();
     set_affinity(&saved);
     r
+}
+
+/// The CPU set of `cpu` alone.
+fn only_cpu(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; CPU_SET only writes into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    }
 }
 
 /// Measures the raw, callout and timeout pairs with `pair(kind)` and emits the callout's and

@@ -6,7 +6,7 @@
 //! are host threads sharing the machine with everything else, so single rounds mean little;
 //! the spread over the rounds is printed beside each figure.
 
-use super::{emit, kbench, median, Metric};
+use super::{emit, kbench, median, only_cpu, set_affinity, Metric};
 use hrcallout::{sys, Device};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
@@ -14,16 +14,6 @@ use std::time::Instant;
 const ROUNDS: usize = 5;
 /// Pairs per kernel round (15 rounds each, see `HRC_IOC_BENCH`).
 const PAIRS: u32 = 20_000;
-
-/// Binds the calling thread to `cpu`.
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed `cpu_set_t` is a valid empty set; CPU_SET only writes into it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
 
 /// Pairs per second of kernel benchmark `kind` run on CPUs `0..cpus` at once (each its own
 /// file and thread, released together): all the pairs done over the wall time from the
@@ -34,7 +24,7 @@ fn pairs_per_sec(kind: u32, cpus: usize) -> Result<f64, String> {
         .map(|cpu| {
             let start = start.clone();
             std::thread::spawn(move || -> Result<(), String> {
-                pin(cpu);
+                set_affinity(&only_cpu(cpu));
                 let d = Device::open().map_err(|e| e.to_string())?;
                 start.wait();
                 kbench(&d, kind | sys::HRC_BENCH_PARALLEL, PAIRS, 0, 0).map(drop)
