@@ -30,6 +30,18 @@ build_module_copy() {
 	make -s -C "$kdir" M="$dir" "${HRC_KMAKE_VARS[@]}" "$@" modules
 }
 
+# What a guest job needs, from a fresh machine: the toolchain, the cached test kernel (exported
+# as KDIR), the module and the tools (make run, make soak).
+build_for_guest() {
+	scripts/setup-toolchain.sh
+	KDIR=$(scripts/kernel.sh | tail -n1)
+	export KDIR
+	step "build: hrcallout.ko and the tools"
+	make -s module KDIR="$KDIR"
+	cargo build --release --locked -q
+	mkdir -p build
+}
+
 # The benchmark module: against the benchmark kernel $1, with the benchmarks built in.
 build_bench_module() {
 	build_module_copy "$1" bench-module HRC_BENCH=1

@@ -4,10 +4,5 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$HRC_ROOT"
-scripts/setup-toolchain.sh
-export KDIR=$(scripts/kernel.sh | tail -n1)
-step "build: hrcallout.ko and the tools"
-make -s module KDIR="$KDIR"
-cargo build --release --locked -q
-mkdir -p build
+build_for_guest
 scripts/guest.sh scripts/guest/demo-job.sh build/run.log "${HRC_GUEST_TIMEOUT:-600}"

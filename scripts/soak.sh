@@ -8,12 +8,7 @@ set -euo pipefail
 cd "$HRC_ROOT"
 secs=${SOAK_SECS:-3600}
 fuzz=$((secs * 3 / 4)) stress=$((secs - secs * 3 / 4))
-scripts/setup-toolchain.sh
-export KDIR=$(scripts/kernel.sh | tail -n1)
-step "build: hrcallout.ko and the tools"
-make -s module KDIR="$KDIR"
-cargo build --release --locked -q
-mkdir -p build
+build_for_guest
 step "soak: fuzz ${fuzz} s, stress ${stress} s"
 start=$(date +%s)
 set +e
