@@ -195,7 +195,10 @@ const RACE_SECS: u64 = 10;
 fn one_callout_reset_from_two_cpus_never_runs_twice() -> Result<(), String> {
     let d = std::sync::Arc::new(open()?);
     let c = mp_callout(&d)?;
-    let until = Instant::now() + Duration::from_secs(RACE_SECS);
+    // One clock for both threads' windows: a thread resetting while the other's window is idle
+    // would keep moving the deadline, and the callout would hardly run.
+    let t0 = Instant::now();
+    let until = t0 + Duration::from_secs(RACE_SECS);
     let threads: Vec<_> = (0..2u64)
         .map(|cpu| {
             let d = d.clone();
@@ -207,7 +210,6 @@ fn one_callout_reset_from_two_cpus_never_runs_twice() -> Result<(), String> {
                 // 4 ms, and moves the deadline), then leave it: it fires near 6 ms and its run
                 // spins 10 ms, through the next window's resets from both CPUs and the fire
                 // they make, which must wait for the run (possibly from the other CPU).
-                let t0 = Instant::now();
                 while Instant::now() < until {
                     if t0.elapsed().as_micros() % 8000 >= 2000 {
                         sleep(Duration::from_micros(200));
