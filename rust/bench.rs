@@ -8,13 +8,14 @@
 //! for seconds.
 
 use crate::callout::{self, Mode, Run};
-use crate::engine::{hrtimer::RawTimer, Clock, Engine, Expiry, HrBackend, When, CHUNK};
+use crate::engine::{hrtimer::RawTimer, CFn, Call, Clock, Engine, Expiry, HrBackend, When, CHUNK};
 use crate::{kernel_api, streams, ticks::ns_to_ticks_ceil, uapi, HrEngine};
+use core::ffi::c_void;
 use kernel::{
     bindings,
     prelude::*,
     sync::atomic::{ordering::Relaxed, Atomic},
-    sync::Arc,
+    sync::{Arc, ArcBorrow},
     time::{delay::fsleep, Delta},
     workqueue,
 };
@@ -69,7 +70,26 @@ unsafe extern "C" fn never(_t: *mut bindings::hrtimer) -> bindings::hrtimer_rest
     bindings::hrtimer_restart::HRTIMER_NORESTART
 }
 
-fn noop(_: usize) {}
+/// The callback of benchmark calls that never run (cancelled first), or whose run is not
+/// measured.
+extern "C" fn noop(_: *mut c_void) {}
+
+/// An engine call of `f` with a number (an index, or nothing) as its argument.
+fn numbered(f: CFn, i: usize) -> Call {
+    // SAFETY: the benchmark callbacks use their argument as a number only.
+    unsafe { Call::new(f, i as *mut c_void) }
+}
+
+/// The target of the typed in-kernel API's pairs: does nothing.
+struct Noop;
+
+impl kernel_api::TimeoutCallback for Noop {
+    fn run(_: ArcBorrow<'_, Self>) {}
+}
+
+impl kernel_api::CalloutCallback for Noop {
+    fn run(_: ArcBorrow<'_, Self>) {}
+}
 
 /// The probe's delay in iteration `i` of a round with [`uapi::HRC_BENCH_EARLIEST`]: before
 /// every pending timer, and 10 us before the previous probe, faster than the clock moves.
@@ -120,10 +140,11 @@ fn pairs(e: &HrEngine, kind: u32, iters: u32, pending: u64, early: bool) -> Resu
     let c = callout::init(e, Mode::Mp, GFP_KERNEL)?;
     // The public in-kernel callout, on this CPU's kernel engine.
     let kc = if kind == uapi::HRC_BENCH_KCALLOUT_PAIR {
-        Some(kernel_api::Callout::init_mp()?)
+        Some(kernel_api::Callout::init_mp(Arc::new(Noop, GFP_KERNEL)?)?)
     } else {
         None
     };
+    let noop_target = Arc::new(Noop, GFP_KERNEL)?;
     let mut per_op = KVec::with_capacity(ROUNDS, GFP_KERNEL)?;
     let mut result = Ok(());
     for _ in 0..ROUNDS {
@@ -140,14 +161,15 @@ fn pairs(e: &HrEngine, kind: u32, iters: u32, pending: u64, early: bool) -> Resu
                     streams::untimeout_event(e, id)?;
                 }
                 uapi::HRC_BENCH_KTIMEOUT_PAIR => {
-                    let id = kernel_api::timeout(noop, 0, ns_to_ticks_ceil(delay));
-                    if kernel_api::untimeout(id) < 0 {
+                    // The typed API: the timeout holds a reference to its target.
+                    let id = kernel_api::timeout(noop_target.clone(), ns_to_ticks_ceil(delay));
+                    if id.map_or(-1, kernel_api::untimeout) < 0 {
                         result = Err(ENOENT);
                     }
                 }
                 uapi::HRC_BENCH_KCALLOUT_PAIR => {
                     if let Some(kc) = &kc {
-                        result = kc.reset(ns_to_ticks_ceil(delay), noop, 0);
+                        result = kc.reset(ns_to_ticks_ceil(delay));
                         kc.stop();
                     }
                 }
@@ -156,7 +178,7 @@ fn pairs(e: &HrEngine, kind: u32, iters: u32, pending: u64, early: bool) -> Resu
                     core::hint::black_box(Clock::Monotonic.now());
                 }
                 _ => {
-                    result = callout::reset(e, c, delay, 0, Run::Func(noop, 0));
+                    result = callout::reset(e, c, delay, 0, Run::Func(numbered(noop, 0)));
                     result = result.and(callout::stop(e, c).map(|_| ()));
                 }
             }
@@ -222,7 +244,9 @@ unsafe extern "C" fn late_expire(t: *mut bindings::hrtimer) -> bindings::hrtimer
 /// Lateness samples of the engine paths, indexed by the callback argument.
 static SAMPLES: Atomic<usize> = Atomic::new(0);
 
-fn record_late(i: usize) {
+/// Records the lateness of sample `i` (its argument, a number).
+extern "C" fn record_late(arg: *mut c_void) {
+    let i = arg as usize;
     let base = SAMPLES.load(Relaxed);
     if base != 0 {
         // SAFETY: `base` points at the live sample array of the running benchmark (one at a
@@ -340,12 +364,18 @@ fn latency(e: &HrEngine, kind: u32, n: u32, spread: i64) -> Result<Stats> {
                 if let Some(soft) = &soft {
                     // An in-kernel timeout armed at the exact absolute expiry.
                     res = soft
-                        .call_once(0, record_late, i, When::At(at), GFP_KERNEL)
+                        .call_once(
+                            &soft.arming(),
+                            0,
+                            numbered(record_late, i),
+                            When::At(at),
+                            GFP_KERNEL,
+                        )
                         .map(|_| ());
                 } else {
                     res = callout::init(e, Mode::Mp, GFP_KERNEL).and_then(|c| {
                         callouts.push(c, GFP_KERNEL)?;
-                        callout::reset(e, c, delay, 0, Run::Func(record_late, i))?;
+                        callout::reset(e, c, delay, 0, Run::Func(numbered(record_late, i)))?;
                         let mut l = e.lock();
                         let slot = l.lookup(c)?;
                         l.arm(slot, at, 0)

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The in-kernel API: STREAMS [`timeout`] / [`dtimeout`] / [`untimeout`] and the DragonFly
-//! [`Callout`] handle, on the module's per-CPU kernel engines.
+//! The typed in-kernel Rust API: STREAMS [`timeout`] / [`dtimeout`] / [`untimeout`] and the
+//! DragonFly [`Callout`] handle, on the module's per-CPU kernel engines, which the C API
+//! (`c_api`) shares.
+//!
+//! Callbacks are traits on an owned object, as `HrTimerCallback` is for an hrtimer: a timeout
+//! holds an `Arc<T: TimeoutCallback>` until it ran or [`untimeout`] took it back; a
+//! [`Callout<T: CalloutCallback>`](Callout) keeps its target alive while it can run. The engine
+//! calls them through a C-ABI trampoline, the same [`Call`] a C driver's function is stored
+//! as; no untyped pointer is visible here.
 //!
 //! There is one kernel engine per possible CPU, each with its own lock, timer queues and
 //! hrtimers, started on its CPU (the engine's home, see `engine/cpu.rs`): `timeout()` arms on
@@ -15,7 +22,7 @@
 //! CPU hotplug: while a CPU is offline the hrtimer core has moved its engine's hrtimers to a
 //! live CPU, where its timeouts then expire; nothing is lost or run twice. A hotplug state
 //! ([`KernelApi`]'s `hotplug`) brings them back when the CPU comes online again. `dtimeout()`
-//! for an offline CPU fails (id 0).
+//! for an offline CPU fails (`None`).
 //!
 //! # Locking
 //!
@@ -24,16 +31,16 @@
 //! is the engine's (see the lock map in `hrcallout_main.rs`).
 
 use crate::callout::{self, Callouts, Mode, Run};
-use crate::engine::{cpu_count, cpu_online, current_cpu, Engine, Expiry, HrBackend};
-use crate::streams;
+use crate::engine::{cpu_count, cpu_online, current_cpu, Call, Engine, Expiry, HrBackend};
+use crate::streams::{self, Owner};
 use crate::ticks::{hztons, ns_to_ticks_ceil};
-use core::ptr::null;
+use core::{ffi::c_void, marker::PhantomData, ptr::null};
 use kernel::{
     bindings,
     prelude::*,
     sync::{
         atomic::{ordering, Atomic},
-        Arc,
+        Arc, ArcBorrow,
     },
 };
 
@@ -58,7 +65,7 @@ static ENGINES: Atomic<*const Engines> = Atomic::new(null());
 
 /// The kernel engine of `cpu`, if the module is up and `cpu` is a possible CPU.
 #[inline]
-fn engine_of(cpu: u32) -> Option<&'static Arc<KernelEngine>> {
+pub(crate) fn engine_of(cpu: u32) -> Option<&'static Arc<KernelEngine>> {
     let p = ENGINES.load(ordering::Acquire);
     // SAFETY: by the invariant of `ENGINES`, a non-null pointer is to live engines, which stay
     // alive for as long as any caller can be running.
@@ -147,102 +154,225 @@ impl Drop for KernelApi {
     }
 }
 
-/// An in-kernel timeout id: opaque, non-zero when valid (compare only with 0).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct TimeoutId(pub u64);
-
-/// STREAMS `timeout()`: calls `func(arg)` in soft-irq context on the calling CPU after `ticks`
-/// ticks (at the next opportunity if `ticks <= 0`). Returns 0 if nothing could be scheduled.
-/// Callable from any context. The callback never runs inside this call; it runs on the CPU's
-/// soft-irq after the engine lock that publishes the id is released. (A caller that migrates
-/// during the call gets the CPU it was on when the call began.)
-pub fn timeout(func: fn(usize), arg: usize, ticks: i64) -> TimeoutId {
-    arm_on(current_cpu(), func, arg, ticks)
+/// The callback of a typed [`timeout`]: the object the timeout holds a reference to.
+///
+/// As `HrTimerCallback::run` is for an hrtimer: the timeout owns one reference to `Self` from
+/// [`timeout`] until it ran (then it is dropped after `run` returns) or [`untimeout`] took it
+/// back.
+pub trait TimeoutCallback: Send + Sync + 'static {
+    /// Called once, in soft-irq context, on the timeout's CPU, when it comes due.
+    fn run(this: ArcBorrow<'_, Self>);
 }
 
-/// OpenSS7 `dtimeout()`: [`timeout`] whose callback runs on `cpu`; 0 (nothing scheduled) if
-/// `cpu` is not online. (If `cpu` goes offline before the callback runs, it runs on a live
-/// CPU.)
-pub fn dtimeout(func: fn(usize), arg: usize, ticks: i64, cpu: u32) -> TimeoutId {
-    if !cpu_online(cpu) {
-        return TimeoutId(0);
+/// An in-kernel timeout id of a typed [`timeout`] on a `T`: opaque, never reused while the
+/// module is loaded.
+pub struct TimeoutId<T> {
+    id: u64,
+    _t: PhantomData<fn(Arc<T>)>,
+}
+
+impl<T> Clone for TimeoutId<T> {
+    fn clone(&self) -> Self {
+        *self
     }
-    arm_on(cpu, func, arg, ticks)
+}
+impl<T> Copy for TimeoutId<T> {}
+
+impl<T> TimeoutId<T> {
+    /// The raw id (which names its CPU's engine).
+    pub fn raw(self) -> u64 {
+        self.id
+    }
+
+    /// An id that no [`timeout`] returned, for tests of unknown ids.
+    ///
+    /// # Safety
+    ///
+    /// `id` names no live typed timeout (a typed timeout on another type would be cancelled
+    /// as a `T`).
+    #[cfg(hrc_kunit)]
+    pub(crate) unsafe fn forged(id: u64) -> Self {
+        Self {
+            id,
+            _t: PhantomData,
+        }
+    }
 }
 
+/// The trampoline of a typed timeout on a `T`.
+///
+/// # Safety
+///
+/// `arg` is the reference to a `T` that [`arm_typed`] leaked for this timeout, not used since:
+/// this call takes it over.
+unsafe extern "C" fn run_timeout<T: TimeoutCallback>(arg: *mut c_void) {
+    // SAFETY: the caller's promise: a reference from `Arc::into_raw`, which is ours now.
+    let this = unsafe { Arc::<T>::from_raw(arg.cast_const().cast()) };
+    T::run(this.as_arc_borrow());
+}
+
+/// STREAMS `timeout()`: calls `T::run(this)` in soft-irq context on the calling CPU after
+/// `ticks` ticks (at the next opportunity if `ticks <= 0`). `None` if nothing could be scheduled
+/// (then `this` is dropped). Callable from any context. The callback never runs inside this
+/// call (the engine's `Arming` is held until it returns); it runs on the CPU's soft irq. (A
+/// caller that migrates during the call gets the CPU it was on when the call began.)
+pub fn timeout<T: TimeoutCallback>(this: Arc<T>, ticks: i64) -> Option<TimeoutId<T>> {
+    arm_typed(current_cpu(), this, ticks)
+}
+
+/// OpenSS7 `dtimeout()`: [`timeout`] whose callback runs on `cpu`; `None` if `cpu` is not
+/// online. (If `cpu` goes offline before the callback runs, it runs on a live CPU.)
+pub fn dtimeout<T: TimeoutCallback>(this: Arc<T>, ticks: i64, cpu: u32) -> Option<TimeoutId<T>> {
+    if !cpu_online(cpu) {
+        return None;
+    }
+    arm_typed(cpu, this, ticks)
+}
+
+#[inline(always)]
+fn arm_typed<T: TimeoutCallback>(cpu: u32, this: Arc<T>, ticks: i64) -> Option<TimeoutId<T>> {
+    let arg = Arc::into_raw(this).cast_mut().cast::<c_void>();
+    // SAFETY: the timeout owns the reference leaked above: `run_timeout` takes it over at the
+    // timeout's one expiry, in soft irq on any CPU (`T: Send + Sync`), and `untimeout` takes it
+    // back only if it cancelled the timeout before that.
+    let call = unsafe { Call::new(run_timeout::<T>, arg) };
+    match arm_on(cpu, Owner::Typed, call, ticks) {
+        0 => {
+            // SAFETY: nothing was scheduled: the reference is still ours.
+            drop(unsafe { Arc::<T>::from_raw(arg.cast_const().cast()) });
+            None
+        }
+        id => Some(TimeoutId {
+            id,
+            _t: PhantomData,
+        }),
+    }
+}
+
+/// Arms `call` as an in-kernel timeout of `owner` on `cpu`'s engine: its id, or 0. Inlined
+/// into the API's outermost functions, so that the engine's [`Arming`](crate::engine::Arming)
+/// is held until they return.
+#[inline(always)]
+pub(crate) fn arm_on(cpu: u32, owner: Owner, call: Call, ticks: i64) -> u64 {
+    let Some(e) = engine_of(cpu) else {
+        return 0;
+    };
+    let arming = e.arming();
+    let id = streams::timeout_on(e, &arming, owner, call, ticks).unwrap_or(0);
+    drop(arming);
+    id
+}
+
+/// Cancels in-kernel timeout `id` of `owner`, from any CPU: the ticks that were left (rounded
+/// up) and its call, or `None` when the id is unknown, fired, already cancelled, or the caller
+/// is that timeout's running callback. Waits for a callback running on another CPU.
 #[inline]
-fn arm_on(cpu: u32, func: fn(usize), arg: usize, ticks: i64) -> TimeoutId {
-    let id = engine_of(cpu).map_or(0, |e| streams::timeout_on(e, func, arg, ticks).unwrap_or(0));
-    TimeoutId(id)
+pub(crate) fn cancel(owner: Owner, id: u64) -> Option<(i64, Call)> {
+    let e = engine_of(KernelEngine::cpu_of(id))?;
+    let (ns, call) = streams::untimeout_on(e, owner, id).ok()?;
+    Some((ns_to_ticks_ceil(ns), call))
 }
 
 /// STREAMS `untimeout()`, from any CPU: the ticks that were left (rounded up), or -1 when the
 /// id is unknown, fired, already cancelled, or the caller is that timeout's running callback.
-/// Waits for a callback running on another CPU.
-pub fn untimeout(id: TimeoutId) -> i64 {
-    match engine_of(KernelEngine::cpu_of(id.0)).map(|e| streams::untimeout_on(e, id.0)) {
-        Some(Ok(ns)) => ns_to_ticks_ceil(ns),
-        _ => -1,
+/// Waits for a callback running on another CPU. The reference the timeout held is dropped
+/// here if it was cancelled.
+pub fn untimeout<T: TimeoutCallback>(id: TimeoutId<T>) -> i64 {
+    match cancel(Owner::Typed, id.id) {
+        Some((ticks, call)) => {
+            // SAFETY: a typed id of `T` names a timeout armed by `arm_typed::<T>`, whose
+            // argument is a leaked `Arc<T>`; cancelled before it ran, so it is ours again.
+            drop(unsafe { Arc::<T>::from_raw(call.arg().cast_const().cast()) });
+            ticks
+        }
+        None => -1,
     }
+}
+
+/// The callback of a typed [`Callout`]: the object the callout runs on.
+pub trait CalloutCallback: Send + Sync + 'static {
+    /// Called in thread context, with the callout's lock held (if it has one).
+    fn run(this: ArcBorrow<'_, Self>);
+}
+
+/// The trampoline of a typed callout on a `T`.
+///
+/// # Safety
+///
+/// `arg` is the target of a live [`Callout<T>`] (`Arc::as_ptr`).
+unsafe extern "C" fn run_callout<T: CalloutCallback>(arg: *mut c_void) {
+    // SAFETY: the `Callout` keeps its target alive until its engine callout is freed, after
+    // which nothing calls this.
+    let this = unsafe { ArcBorrow::<T>::from_raw(arg.cast_const().cast()) };
+    T::run(this);
 }
 
 /// A DragonFly callout for kernel code: a caller-owned handle on the kernel engine of the CPU
-/// it was created on.
+/// it was created on, running `T::run` on its target.
 ///
-/// The callback is a plain function and its argument, run in thread context (an executor
-/// lane) on the CPU of the last [`Callout::reset`] (or the one [`Callout::reset_bycpu`]
-/// named), under the module-wide lock ([`Callout::init`]), no lock ([`Callout::init_mp`]) or
-/// the given lock ([`Callout::init_lk`]). Callouts on different CPUs run in parallel; one
-/// callout never runs on two CPUs at once. Dropping the handle is `callout_stop_sync` + free;
-/// do not drop it from its own callback.
-pub struct Callout {
+/// The callback runs in thread context (an executor lane) on the CPU of the last
+/// [`Callout::reset`] (or the one [`Callout::reset_bycpu`] named), under the module-wide lock
+/// ([`Callout::init`]), no lock ([`Callout::init_mp`]) or the given lock
+/// ([`Callout::init_lk`]). Callouts on different CPUs run in parallel; one callout never runs on
+/// two CPUs at once. Dropping the handle is `callout_stop_sync` + free; do not drop it from its
+/// own callback (the target is leaked then, rather than freed under a callout that may run
+/// again). The target must not own its callout: that is a reference cycle.
+pub struct Callout<T: CalloutCallback> {
     id: u64,
     engine: Arc<KernelEngine>,
+    target: Arc<T>,
 }
 
-impl Callout {
-    fn with_mode(mode: Mode) -> Result<Self> {
+impl<T: CalloutCallback> Callout<T> {
+    fn with_mode(target: Arc<T>, mode: Mode) -> Result<Self> {
         let engine = engine_of(current_cpu()).ok_or(ENODEV)?.clone();
         let id = callout::init(&engine, mode, GFP_KERNEL)?;
-        Ok(Self { id, engine })
+        Ok(Self { id, engine, target })
     }
 
     /// `callout_init`: callbacks serialised under one module-wide lock.
-    pub fn init() -> Result<Self> {
-        Self::with_mode(Mode::Giant)
+    pub fn init(target: Arc<T>) -> Result<Self> {
+        Self::with_mode(target, Mode::Giant)
     }
 
     /// `callout_init_mp`: MP-safe callback, no lock.
-    pub fn init_mp() -> Result<Self> {
-        Self::with_mode(Mode::Mp)
+    pub fn init_mp(target: Arc<T>) -> Result<Self> {
+        Self::with_mode(target, Mode::Mp)
     }
 
     /// `callout_init_lk`: the executor holds `lock` around the callback.
-    pub fn init_lk(lock: Arc<CalloutLock>) -> Result<Self> {
-        Self::with_mode(Mode::Lk(lock))
+    pub fn init_lk(target: Arc<T>, lock: Arc<CalloutLock>) -> Result<Self> {
+        Self::with_mode(target, Mode::Lk(lock))
     }
 
-    /// `callout_reset`: run `func(arg)` after `ticks` ticks (at least one), on this CPU.
-    pub fn reset(&self, ticks: i64, func: fn(usize), arg: usize) -> Result {
-        callout::reset(
-            &self.engine,
-            self.id,
-            hztons(ticks),
-            0,
-            Run::Func(func, arg),
-        )
+    /// The target.
+    pub fn target(&self) -> &Arc<T> {
+        &self.target
+    }
+
+    fn run(&self) -> Run {
+        let arg = Arc::as_ptr(&self.target).cast_mut().cast::<c_void>();
+        // SAFETY: `run_callout::<T>` only borrows the target, which this callout keeps alive
+        // until its drop has freed the engine callout (or forever, if that failed); `T` may be
+        // used from any CPU.
+        Run::Func(unsafe { Call::new(run_callout::<T>, arg) })
+    }
+
+    /// `callout_reset`: run after `ticks` ticks (at least one), on this CPU.
+    pub fn reset(&self, ticks: i64) -> Result {
+        callout::reset(&self.engine, self.id, hztons(ticks), 0, self.run())
     }
 
     /// `callout_reset_bycpu`: [`Callout::reset`] whose callback runs on `cpu`; `EINVAL` if
     /// `cpu` is not online.
-    pub fn reset_bycpu(&self, cpu: u32, ticks: i64, func: fn(usize), arg: usize) -> Result {
+    pub fn reset_bycpu(&self, cpu: u32, ticks: i64) -> Result {
         callout::reset_on(
             &self.engine,
             self.id,
             Some(cpu),
             hztons(ticks),
             0,
-            Run::Func(func, arg),
+            self.run(),
         )
     }
 
@@ -277,8 +407,12 @@ impl Callout {
     }
 }
 
-impl Drop for Callout {
+impl<T: CalloutCallback> Drop for Callout<T> {
     fn drop(&mut self) {
-        let _ = callout::destroy(&self.engine, self.id);
+        if callout::destroy(&self.engine, self.id) == Err(EBUSY) {
+            // Dropped from its own callback: the callout lives on and may run again, so its
+            // target must too.
+            core::mem::forget(self.target.clone());
+        }
     }
 }

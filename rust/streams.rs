@@ -3,9 +3,10 @@
 //! SVR4/STREAMS `timeout(9)` / `untimeout(9)` on the engine, and their ioctls.
 //!
 //! Two flavours share one implementation:
-//! - in-kernel ([`timeout_on`], [`untimeout_on`], published by `kernel_api`): a function called
-//!   in soft-irq context by an engine that expires there; callable from any context (no
-//!   sleeping allocation, no waiting in hard irq or from the callback itself);
+//! - in-kernel ([`timeout_on`], [`untimeout_on`], published by `kernel_api` to Rust and by
+//!   `c_api` to C drivers): a [`Call`] made in soft-irq context by an engine that expires there;
+//!   callable from any context (no sleeping allocation, no waiting in hard irq or from the
+//!   callback itself);
 //! - from userspace (`HRC_IOC_TIMEOUT`, `HRC_IOC_BATCH`): the expiry queues an
 //!   `HRC_EV_TIMEOUT` record on the file that armed it.
 //!
@@ -13,7 +14,7 @@
 //! unknown, has fired, was cancelled, belongs to another file, or is the running callback's own
 //! (illumos semantics, chosen over OpenSS7's "undefined", see `docs/semantics.md`).
 
-use crate::engine::{Backend, Engine, Executor, When};
+use crate::engine::{Arming, Backend, Call, Engine, Executor, When};
 use crate::ticks::{ns_to_ticks_ceil, ticks_or_ns};
 use crate::uapi::{self, UapiArg};
 use crate::{engine::Clock, mtcp};
@@ -26,31 +27,56 @@ use kernel::{
 
 /// The tag of userspace timeouts: their records' kind.
 pub(crate) const TAG: u8 = uapi::HRC_EV_TIMEOUT as u8;
-/// The tag of in-kernel timeouts (never in a record).
-const KERNEL_TAG: u8 = 0x80 | TAG;
+/// Who armed an in-kernel timeout: its slot's tag (never in a record). `untimeout` of one kind
+/// does not find the other's ids, so each owner knows what its ids' arguments are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The C API: the argument is the driver's, not ours.
+    Foreign,
+    /// The typed Rust API: the argument is a reference it took, which `untimeout` hands back.
+    Typed,
+}
 
-/// `timeout()` on any soft-irq engine: calls `func(arg)` in soft-irq context after `ticks`.
+impl Owner {
+    fn tag(self) -> u8 {
+        match self {
+            Self::Foreign => 0x80 | TAG,
+            Self::Typed => 0xc0 | TAG,
+        }
+    }
+}
+
+/// `timeout()` on any soft-irq engine: makes `call` in soft-irq context after `ticks`, never
+/// while the caller holds `arming` (an `Engine::arming` of `engine`).
 pub(crate) fn timeout_on<B: Backend, X: Executor>(
     engine: &Engine<B, X>,
-    func: fn(usize),
-    arg: usize,
+    arming: &Arming<'_>,
+    owner: Owner,
+    call: Call,
     ticks: i64,
 ) -> Result<u64> {
     let when = When::After(crate::ticks::hztons(ticks));
-    engine.call_once(KERNEL_TAG, func, arg, when, GFP_ATOMIC)
+    engine.call_once(arming, owner.tag(), call, when, GFP_ATOMIC)
 }
 
-/// `untimeout()` on any engine: the ns that were left. Waits for a callback running on
-/// another CPU; returns `ENOENT` at once from the callback itself (same CPU).
-pub(crate) fn untimeout_on<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result<i64> {
+/// `untimeout()` on any engine: the ns that were left, and the cancelled call (whose argument
+/// its owner may take back). Waits for a callback running on another CPU; returns `ENOENT` at
+/// once from the callback itself (same CPU).
+pub(crate) fn untimeout_on<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
+    owner: Owner,
+    id: u64,
+) -> Result<(i64, Call)> {
     {
         let mut l = engine.lock();
-        let slot = l.lookup_tag(id, KERNEL_TAG)?;
-        match l.slot(slot).call_cpu() {
-            None => return l.cancel_once(slot),
+        let slot = l.lookup_tag(id, owner.tag())?;
+        let s = l.slot(slot);
+        match (s.call(), s.call_cpu()) {
+            (Some(call), None) => return l.cancel_once(slot).map(|ns| (ns, call)),
+            (None, _) => return Err(ENOENT),
             // The callback itself (or an interrupt on top of it): waiting would deadlock.
-            Some(cpu) if cpu == kernel::cpu::CpuId::current().as_u32() => return Err(ENOENT),
-            Some(_) => {}
+            (_, Some(cpu)) if cpu == kernel::cpu::CpuId::current().as_u32() => return Err(ENOENT),
+            _ => {}
         }
     }
     // Running on another CPU: soft-irq callbacks are short, so spin like hrtimer_cancel does.

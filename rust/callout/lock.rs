@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The locks a callout can be associated with: a [`CalloutLock`] (`callout_init_lk`) or the
-//! module-wide lock of non-MP callouts (`callout_init`).
+//! The locks a callout can be associated with: a [`CalloutLock`] (`callout_init_lk` from
+//! userspace and Rust), a [`ForeignLock`] (a C driver's own `struct mutex` or `spinlock_t`), or
+//! the module-wide lock of non-MP callouts (`callout_init`).
 //!
 //! Each records the task holding it, so that `stop_sync` can tell its caller holds the lock
 //! the callback runs under (then the callback cannot be running, and waiting would deadlock).
 
+use core::ffi::c_void;
 use kernel::{
-    new_mutex, new_spinlock,
+    bindings, new_mutex, new_spinlock,
     prelude::*,
     sync::{
         atomic::{ordering::Relaxed, Atomic},
-        Arc, Mutex, MutexGuard, SpinLock, SpinLockGuard,
+        Arc, Mutex, MutexGuard, SpinLock, SpinLockGuard, SpinLockIrq, SpinLockIrqGuard,
     },
 };
 
@@ -100,6 +102,70 @@ impl CalloutLock {
     /// Whether the calling task holds the lock.
     pub(crate) fn held_by_current(&self) -> bool {
         self.owner.load(Relaxed) == current_task()
+    }
+}
+
+/// A lock a C driver owns and associates with its callouts (`hrc_callout_init_lk`,
+/// `hrc_callout_init_spin`): a kernel `struct mutex` (DragonFly's `struct lock`, FreeBSD's
+/// default mutex: the callback may sleep) or a `spinlock_t` (FreeBSD's spin mutex: the callback
+/// runs atomically). The executor takes a spinlock with interrupts disabled, so the driver may
+/// take it in any context, hard irq included. Raw spinlocks, rwlocks and semaphores are not
+/// offered: no source system associates a callout with one.
+///
+/// A caller holding the lock need not be told apart (as [`CalloutLock`] does): the executor
+/// holds it for the whole run, from before the run is claimed until after it ended, so while
+/// anyone else holds it the callout is not running.
+///
+/// # Invariants
+///
+/// `ptr` points to an initialised `struct mutex` (kind [`LockKind::Mutex`]) or `spinlock_t`
+/// ([`LockKind::Spin`]) that stays alive for as long as this value exists.
+#[derive(Clone, Copy)]
+pub(crate) struct ForeignLock {
+    kind: LockKind,
+    ptr: *mut c_void,
+}
+
+// SAFETY: a kernel mutex or spinlock may be taken from any task or CPU; the pointer is only
+// used to take it.
+unsafe impl Send for ForeignLock {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for ForeignLock {}
+
+/// A held [`ForeignLock`].
+pub(crate) enum ForeignGuard<'a> {
+    Mutex(#[expect(dead_code, reason = "held for its Drop")] MutexGuard<'a, ()>),
+    Spin(#[expect(dead_code, reason = "held for its Drop")] SpinLockIrqGuard<'a, ()>),
+}
+
+impl ForeignLock {
+    /// The driver's lock at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to an initialised `struct mutex` if `kind` is [`LockKind::Mutex`], or
+    /// `spinlock_t` if [`LockKind::Spin`], that outlives the returned value and its copies.
+    pub(crate) unsafe fn new(kind: LockKind, ptr: *mut c_void) -> Self {
+        // INVARIANT: the caller promises it.
+        Self { kind, ptr }
+    }
+
+    /// Takes the lock.
+    pub(crate) fn lock(&self) -> ForeignGuard<'_> {
+        match self.kind {
+            LockKind::Mutex => {
+                // SAFETY: by the type invariant `ptr` is a live, initialised mutex for as long
+                // as `self`; `Mutex<()>` has its layout.
+                let m = unsafe { Mutex::<()>::from_raw(self.ptr.cast::<bindings::mutex>()) };
+                ForeignGuard::Mutex(m.lock())
+            }
+            LockKind::Spin => {
+                // SAFETY: as above, for a live, initialised spinlock.
+                let l =
+                    unsafe { SpinLockIrq::<()>::from_raw(self.ptr.cast::<bindings::spinlock_t>()) };
+                ForeignGuard::Spin(l.lock())
+            }
+        }
     }
 }
 

@@ -35,10 +35,11 @@ pub(crate) mod ioctl;
 pub(crate) mod lock;
 pub(crate) mod registry;
 
+pub(crate) use lock::ForeignLock;
 pub use lock::{CalloutLock, LockKind};
 
 use crate::engine::{
-    cpu_online, current_cpu, Backend, Clock, Delivery, Engine, Executor, Locked, Sched, Slot,
+    cpu_online, current_cpu, Backend, Call, Clock, Delivery, Engine, Executor, Locked, Sched, Slot,
 };
 use crate::uapi;
 use kernel::{
@@ -77,13 +78,16 @@ pub(crate) enum Mode {
     Mp,
     /// The executor takes this lock around the callback.
     Lk(Arc<CalloutLock>),
+    /// The executor takes this lock of a C driver's around the callback.
+    Foreign(ForeignLock),
 }
 
 /// What runs when the callout fires.
 #[derive(Clone, Copy)]
 pub(crate) enum Run {
-    /// An in-kernel function and its argument.
-    Func(fn(usize), usize),
+    /// An in-kernel call: a C driver's function and argument, or a typed Rust callback's
+    /// trampoline (`kernel_api`).
+    Func(Call),
     /// The userspace menu: `HRC_CA_*` bits, a window in µs, self-resets left.
     Actions { mask: u32, us: u32, repeat: u32 },
 }
@@ -258,28 +262,32 @@ pub(crate) fn deactivate<B: Backend>(engine: &Engine<B, Callouts>, id: u64) -> R
     Ok(())
 }
 
-/// Destroys a callout: `stop_sync`, then frees it. `EBUSY` from its own running callback.
+/// Destroys a callout: `stop_sync`, then frees it. `EBUSY` from its own running callback
+/// (nothing is freed then). A callout reset and run again by another thread meanwhile is
+/// stopped again.
 pub(crate) fn destroy<B: Backend>(engine: &Engine<B, Callouts>, id: u64) -> Result {
-    {
+    loop {
+        {
+            let mut l = engine.lock();
+            let slot = l.lookup_tag(id, TAG)?;
+            let o = l.object(slot).ok_or(ENOENT)?;
+            if o.running && o.running_task == current_task() {
+                return Err(EBUSY);
+            }
+        }
+        stop_sync(engine, id)?;
         let mut l = engine.lock();
         let slot = l.lookup_tag(id, TAG)?;
-        let o = l.object(slot).ok_or(ENOENT)?;
-        if o.running && o.running_task == current_task() {
-            return Err(EBUSY);
+        if l.object(slot).is_some_and(|o| o.running) {
+            // Someone reset it and it ran again meanwhile.
+            continue;
         }
+        l.disarm(slot);
+        l.unqueue_record(slot);
+        // Drops the callout's state, with its reference to its lock.
+        l.free(slot);
+        return Ok(());
     }
-    stop_sync(engine, id)?;
-    let mut l = engine.lock();
-    let slot = l.lookup_tag(id, TAG)?;
-    if l.object(slot).is_some_and(|o| o.running) {
-        // Someone reset it and it ran again meanwhile; the caller may retry.
-        return Err(EBUSY);
-    }
-    l.disarm(slot);
-    l.unqueue_record(slot);
-    // Drops the callout's state, with its reference to its lock.
-    l.free(slot);
-    Ok(())
 }
 
 /// The executor's handling of one fired callout (thread context), which it has just popped
@@ -296,10 +304,12 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     // MP callout has no lock to wait for: it is claimed in the same engine lock hold.
     let mut giant = None;
     let mut guard = None;
-    if matches!(mode, Some(Mode::Lk(_) | Mode::Giant)) {
+    let mut foreign = None;
+    if matches!(mode, Some(Mode::Lk(_) | Mode::Foreign(_) | Mode::Giant)) {
         drop(l);
         match &mode {
             Some(Mode::Lk(lk)) => guard = Some(lk.lock()),
+            Some(Mode::Foreign(lk)) => foreign = Some(lk.lock()),
             _ => giant = Some(lock_giant()),
         }
         l = engine.lock();
@@ -350,13 +360,16 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     }
     drop(giant);
     drop(guard);
+    drop(foreign);
 }
 
 /// Runs a callback; returns whether to queue an event, and the result of a self-stop.
 fn execute<B: Backend>(engine: &Engine<B, Callouts>, id: u64, run: Run) -> (bool, u64) {
     match run {
-        Run::Func(f, arg) => {
-            f(arg);
+        Run::Func(call) => {
+            // SAFETY: a run of this callout, claimed for the schedule `call` was given with
+            // (`dispatch`), once.
+            unsafe { call.call() };
             (false, 0)
         }
         Run::Actions { mask, us, repeat } => {

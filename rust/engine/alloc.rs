@@ -7,8 +7,8 @@
 //! chunk, allocated with the lock dropped, and the call tries again; a one-shot is cancelled
 //! and freed in one lookup too.
 
-use super::slots::{Body, Callback, Chunk, Delivery, Object, Slot, CHUNK, MAX_SLOTS};
-use super::{Backend, Clock, Engine, Executor, Expiry, Locked, Sched, When};
+use super::slots::{Body, Chunk, Delivery, Object, Slot, CHUNK, MAX_SLOTS};
+use super::{Arming, Backend, Call, Clock, Engine, Executor, Expiry, Locked, Sched, When};
 use kernel::{alloc::Flags, prelude::*};
 
 impl<B: Backend, X: Executor> Engine<B, X> {
@@ -63,20 +63,21 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         self.once(tag, cookie, when, None, flags)
     }
 
-    /// A one-shot of `tag` that calls `func(arg)` in the expiry pass when it is due `when`.
-    /// Only on engines that expire in soft irq (`EINVAL` otherwise).
+    /// A one-shot of `tag` that makes `call` in the expiry pass when it is due `when`, never
+    /// while the caller holds `_arming` (which it must hold until it returns). Only on engines
+    /// that expire in soft irq (`EINVAL` otherwise).
     pub(crate) fn call_once(
         &self,
+        _arming: &Arming<'_>,
         tag: u8,
-        func: Callback,
-        arg: usize,
+        call: Call,
         when: When,
         flags: Flags,
     ) -> Result<u64> {
         if self.context != Expiry::Soft {
             return Err(EINVAL);
         }
-        self.once(tag, 0, when, Some((func, arg)), flags)
+        self.once(tag, 0, when, Some(call), flags)
     }
 
     fn once(
@@ -84,7 +85,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         tag: u8,
         cookie: u64,
         when: When,
-        callback: Option<(Callback, usize)>,
+        callback: Option<Call>,
         flags: Flags,
     ) -> Result<u64> {
         loop {
@@ -205,7 +206,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         clock: Clock,
         cookie: u64,
         expiry: i64,
-        callback: Option<(Callback, usize)>,
+        callback: Option<Call>,
     ) -> Result<u64> {
         if self.g.dying {
             return Err(ENODEV);
@@ -214,8 +215,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         let g = &mut *self.g;
         let fresh = g.slots.take(max, tag, clock, cookie)?;
         // A free slot's body is `Once` (see `Slots::release`).
-        if let Some((func, arg)) = callback {
-            fresh.data.cookie = arg as u64;
+        if let Some(call) = callback {
+            let (func, arg) = call.into_parts();
+            fresh.data.cookie = arg;
             fresh.data.body = Body::Call {
                 func,
                 cpu: u32::MAX,

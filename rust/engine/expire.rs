@@ -14,9 +14,10 @@
 //! delivered as its [`Delivery`] says.
 
 use super::hrtimer::Clock;
-use super::slots::{Body, Callback, Delivery, Slot};
+use super::slots::{Body, Delivery, Slot};
+use super::Call;
 use super::{Backend, Engine, Executor, Locked, Sched};
-use kernel::{interrupt::LocalInterruptDisabled, prelude::*};
+use kernel::{interrupt::LocalInterruptDisabled, prelude::*, sync::atomic::ordering::Relaxed};
 
 /// Expiries one pass handles per lock hold; between holds other CPUs get the lock.
 const EXPIRE_HOLD: u32 = 64;
@@ -49,9 +50,13 @@ pub(crate) fn catch_up(expiry: i64, now: i64, interval: i64) -> CatchUp {
     }
 }
 
-/// What an expiry asks of the pass once the lock is dropped: an inline callback, its argument
-/// and its one-shot's id.
-type Call = (Callback, usize, u64);
+/// How long a pass that found an `Arming` held on its CPU leaves the inline calls due: long
+/// enough for the interrupted call to return, short next to a tick.
+const ARMING_DEFER_NS: i64 = 50_000;
+
+/// What an expiry asks of the pass once the lock is dropped: an inline one-shot's call, and
+/// its id.
+type InlineCall = (Call, u64);
 
 impl<B: Backend, X: Executor> Engine<B, X> {
     /// The expiry pass of `clock`, run by its hrtimer; `irq_off` when it runs with interrupts
@@ -64,8 +69,16 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         }
         let now = self.backend.now(clock);
         let mut held = 0;
+        let mut defer = false;
         while let Some((slot, expiry)) = l.g.bases[c].first() {
             if expiry > now {
+                break;
+            }
+            if self.arming.load(Relaxed) != 0 && l.g.slots.data_ref(slot).is_call() {
+                // A caller holding an `Arming` on this CPU has not returned yet (this pass
+                // interrupted it, or it was preempted): its callback, maybe this one, must not
+                // run inside it. What is due from here on waits for a later pass.
+                defer = true;
                 break;
             }
             if held == EXPIRE_HOLD {
@@ -80,9 +93,11 @@ impl<B: Backend, X: Executor> Engine<B, X> {
             }
             held += 1;
             l.dequeue(c, slot);
-            if let Some((func, arg, id)) = l.fire(slot, expiry, now) {
+            if let Some((call, id)) = l.fire(slot, expiry, now) {
                 drop(l);
-                func(arg);
+                // SAFETY: the one expiry of the inline one-shot holding `call`, which `fire`
+                // has just marked fired.
+                unsafe { call.call() };
                 l = self.lock_in(irq_off);
                 // A cancel of a running callback spins on the id, so freeing is the signal;
                 // nothing else frees a running inline one-shot.
@@ -95,9 +110,13 @@ impl<B: Backend, X: Executor> Engine<B, X> {
             }
         }
         // The hrtimer has fired (or someone started it again meanwhile; starting it once more
-        // is harmless): start it for the earliest left.
+        // is harmless): start it for the earliest left, or, deferring, a little later.
         l.g.bases[c].armed = None;
-        l.kick(clock);
+        if defer {
+            l.kick_at(clock, now.saturating_add(ARMING_DEFER_NS));
+        } else {
+            l.kick(clock);
+        }
     }
 }
 
@@ -133,7 +152,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     /// [`Locked::arm_or_expire`]), due at `expiry` and handled at `now`: queues its record, re-arms a periodic object, hands an executor object to the
     /// executor, or returns an inline callback for the pass to call with the lock dropped.
     #[inline(always)]
-    fn fire(&mut self, slot: Slot, expiry: i64, now: i64) -> Option<Call> {
+    fn fire(&mut self, slot: Slot, expiry: i64, now: i64) -> Option<InlineCall> {
         let d = self.g.slots.data(slot);
         let (id, cookie, c) = (d.id, d.cookie, d.clock as usize);
         let mut again = None;
@@ -149,7 +168,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             Body::Call { func, cpu } => {
                 *cpu = kernel::cpu::CpuId::current().as_u32();
                 d.sched = Sched::Idle;
-                return Some((*func, cookie as usize, id));
+                // SAFETY: the function and cookie of an inline one-shot are the parts of the
+                // call `alloc_once` stored in this slot, which still holds it.
+                return Some((unsafe { Call::from_parts(*func, cookie) }, id));
             }
             Body::Object(o) => {
                 o.expired = true;

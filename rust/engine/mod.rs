@@ -9,8 +9,9 @@
 //!
 //! - a one-shot record ([`Engine::record_once`]): the record is queued for readers
 //!   (`events.rs`), and the slot is freed when it has been read;
-//! - an inline one-shot ([`Engine::call_once`]): its callback is called in the pass (soft-irq
-//!   engines only), and the slot is freed;
+//! - an inline one-shot ([`Engine::call_once`]): its [`Call`] (a C-ABI function and argument,
+//!   `call.rs`) is made in the pass (soft-irq engines only), never while its caller is still in
+//!   the call that armed it ([`Arming`]), and the slot is freed;
 //! - an object ([`Engine::create`]), armed many times, periodic or not, delivered as its
 //!   [`Delivery`] says: a record that coalesces, one that honours the queue limit, or its job
 //!   handed to the executor (`executor.rs`), which runs it in thread context through the
@@ -51,6 +52,7 @@
 
 mod alloc;
 mod backend;
+mod call;
 mod check;
 mod clock_base;
 mod cpu;
@@ -65,6 +67,7 @@ mod slots;
 pub(crate) mod timerqueue;
 
 pub(crate) use backend::{Backend, HrBackend};
+pub(crate) use call::{CFn, Call};
 pub(crate) use cpu::{count as cpu_count, current as current_cpu, online as cpu_online};
 pub(crate) use events::{Event, Taken};
 #[cfg(hrc_kunit)]
@@ -85,7 +88,11 @@ use kernel::{
     interrupt::LocalInterruptDisabled,
     new_condvar, new_poll_condvar, new_spinlock_irq,
     prelude::*,
-    sync::{poll::PollCondVar, Arc, CondVar, SpinLockGuard, SpinLockIrq, SpinLockIrqGuard},
+    sync::{
+        atomic::{ordering, Atomic},
+        poll::PollCondVar,
+        Arc, CondVar, SpinLockGuard, SpinLockIrq, SpinLockIrqGuard,
+    },
 };
 use lane::Lanes;
 use slots::{Body, IdSpace, SlotData, Slots};
@@ -186,6 +193,25 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
     max_timers: u32,
     /// Where the expiry passes run. Immutable after creation.
     context: Expiry,
+    /// The [`Arming`]s of callers on the home CPU: a pass that finds it non-zero interrupted
+    /// one of them (or one was preempted) and leaves the inline calls due for a later pass, so
+    /// that a callback never runs inside the call that armed it.
+    arming: Atomic<u32>,
+}
+
+/// Held by a caller of [`Engine::call_once`] from before it arms until just before it returns
+/// to its own caller (the API's outermost function, so that what is left of the call after the
+/// count drops is a return): while one is held on the home CPU, the engine makes no inline call
+/// there. See `Engine::arming`.
+pub(crate) struct Arming<'a>(Option<&'a Atomic<u32>>);
+
+impl Drop for Arming<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(a) = self.0 {
+            a.fetch_sub(1, ordering::Relaxed);
+        }
+    }
 }
 
 /// A locked engine: the guard plus the operations that need it.
@@ -285,9 +311,24 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 backend <- backend,
                 max_timers: max_timers.min(MAX_SLOTS),
                 context,
+                arming: Atomic::new(0),
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )
+    }
+
+    /// An [`Arming`] of this engine, for a call that arms inline one-shots.
+    #[inline]
+    pub(crate) fn arming(&self) -> Arming<'_> {
+        // Counted only from the home CPU: the passes run there, and a pass elsewhere (the home
+        // CPU is offline) cannot interrupt a caller here. A caller that migrates meanwhile
+        // makes a pass wait once for nothing.
+        if self.home != NO_HOME && self.home == cpu::current() {
+            self.arming.fetch_add(1, ordering::Relaxed);
+            Arming(Some(&self.arming))
+        } else {
+            Arming(None)
+        }
     }
 
     /// The home CPU named in an id of a home engine (see [`IdSpace`]); meaningless for other
@@ -391,6 +432,17 @@ impl<J> SlotMut<'_, J> {
     #[inline]
     pub(crate) fn object(&mut self) -> Option<&mut Object<J>> {
         self.d.obj()
+    }
+
+    /// An inline one-shot's call.
+    #[inline]
+    pub(crate) fn call(&self) -> Option<Call> {
+        match self.d.body {
+            // SAFETY: an inline one-shot's function and cookie are the parts of the call
+            // `alloc_once` stored in it, which it still holds.
+            Body::Call { func, .. } => Some(unsafe { Call::from_parts(func, self.d.cookie) }),
+            _ => None,
+        }
     }
 
     /// While an inline one-shot's callback runs: the CPU it runs on.

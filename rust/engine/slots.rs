@@ -20,6 +20,7 @@
 //! [`Slots::data_ref`], and [`Slots::take`] through the same reasoning): `&mut Slots` is only
 //! reachable through the engine lock's guard, so it stands for "the lock is held".
 
+use super::call::CFn;
 use super::events::Record;
 use super::hrtimer::Clock;
 use super::timerqueue::{impl_has_queue_node, QueueNode};
@@ -82,18 +83,15 @@ pub(crate) enum Delivery {
     Executor,
 }
 
-/// The callback of an inline one-shot ([`super::Engine::call_once`]), called in the expiry
-/// pass with its argument.
-pub(crate) type Callback = fn(usize);
-
 /// What a slot holds besides the fields every slot has.
 pub(super) enum Body<J> {
     /// A one-shot that queues a record: when it fired.
     Once { fire: i64 },
-    /// An inline one-shot: its callback (whose argument is the slot's cookie) and, while the
-    /// callback runs, the CPU it runs on (`u32::MAX` otherwise), so that a cancel from the
-    /// callback itself can return at once instead of waiting for itself.
-    Call { func: Callback, cpu: u32 },
+    /// An inline one-shot: the function of its [`super::Call`] (whose argument is the slot's
+    /// cookie, see `Call::into_parts`) and, while the callback runs, the CPU it runs on
+    /// (`u32::MAX` otherwise), so that a cancel from the callback itself can return at once
+    /// instead of waiting for itself.
+    Call { func: CFn, cpu: u32 },
     /// A long-lived object: its state, allocated with the object.
     Object(KBox<Object<J>>),
 }
@@ -263,6 +261,12 @@ impl<J> SlotData<J> {
     #[inline]
     pub(super) fn one_shot(&self) -> bool {
         !matches!(self.body, Body::Object(_))
+    }
+
+    /// Whether the slot is an inline one-shot ([`super::Engine::call_once`]).
+    #[inline]
+    pub(super) fn is_call(&self) -> bool {
+        matches!(self.body, Body::Call { .. })
     }
 }
 

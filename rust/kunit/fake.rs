@@ -9,16 +9,18 @@ mod fake_clock {
     use super::*;
 
     static ORDER: Log = Log::new();
-    fn record_order(arg: usize) {
-        ORDER.push(arg);
+    numbered! {
+        fn record_order(arg: usize) {
+            ORDER.push(arg);
+        }
     }
 
     #[test]
     fn timeouts_fire_in_expiry_order() -> Result {
         let e = fake()?;
-        streams::timeout_on(&e, record_order, 3, 3)?;
-        streams::timeout_on(&e, record_order, 1, 1)?;
-        streams::timeout_on(&e, record_order, 2, 2)?;
+        timeout_on(&e, record_order, 3, 3)?;
+        timeout_on(&e, record_order, 1, 1)?;
+        timeout_on(&e, record_order, 2, 2)?;
         e.advance(10 * tick_ns());
         assert_eq!(ORDER.count(), 3);
         assert_eq!((ORDER.at(0), ORDER.at(1), ORDER.at(2)), (1, 2, 3));
@@ -29,15 +31,17 @@ mod fake_clock {
     }
 
     static NOW: Log = Log::new();
-    fn record_now(arg: usize) {
-        NOW.push(arg);
+    numbered! {
+        fn record_now(arg: usize) {
+            NOW.push(arg);
+        }
     }
 
     #[test]
     fn never_before_return_even_with_zero_or_negative_ticks() -> Result {
         let e = fake()?;
-        let a = streams::timeout_on(&e, record_now, 1, 0)?;
-        let b = streams::timeout_on(&e, record_now, 2, -5)?;
+        let a = timeout_on(&e, record_now, 1, 0)?;
+        let b = timeout_on(&e, record_now, 2, -5)?;
         assert!(a != 0 && b != 0 && a != b);
         // Nothing ran inside timeout(): only the next expiry pass runs them.
         assert_eq!(NOW.count(), 0);
@@ -48,40 +52,44 @@ mod fake_clock {
     }
 
     static CANCELLED: Log = Log::new();
-    fn record_cancelled(arg: usize) {
-        CANCELLED.push(arg);
+    numbered! {
+        fn record_cancelled(arg: usize) {
+            CANCELLED.push(arg);
+        }
     }
 
     #[test]
     fn untimeout_cancels_and_returns_what_was_left() -> Result {
         let e = fake()?;
-        let id = streams::timeout_on(&e, record_cancelled, 1, 10)?;
+        let id = timeout_on(&e, record_cancelled, 1, 10)?;
         e.advance(4 * tick_ns());
-        assert_eq!(streams::untimeout_on(&e, id), Ok(6 * tick_ns()));
+        assert_eq!(untimeout_on(&e, id), Ok(6 * tick_ns()));
         e.advance(100 * tick_ns());
         assert_eq!(CANCELLED.count(), 0);
-        assert_eq!(streams::untimeout_on(&e, id), Err(ENOENT));
+        assert_eq!(untimeout_on(&e, id), Err(ENOENT));
         e.shutdown();
         Ok(())
     }
 
     static STALE: Log = Log::new();
-    fn record_stale(arg: usize) {
-        STALE.push(arg);
+    numbered! {
+        fn record_stale(arg: usize) {
+            STALE.push(arg);
+        }
     }
 
     #[test]
     fn a_stale_id_never_touches_a_newer_timer() -> Result {
         let e = fake()?;
-        let old = streams::timeout_on(&e, record_stale, 1, 5)?;
-        streams::untimeout_on(&e, old)?;
-        let new = streams::timeout_on(&e, record_stale, 2, 5)?;
+        let old = timeout_on(&e, record_stale, 1, 5)?;
+        untimeout_on(&e, old)?;
+        let new = timeout_on(&e, record_stale, 2, 5)?;
         // Same slot, different id.
         assert_eq!(old & 0x3f_ffff, new & 0x3f_ffff);
         assert!(old != new);
-        assert_eq!(streams::untimeout_on(&e, old), Err(ENOENT));
-        assert_eq!(streams::untimeout_on(&e, 0), Err(ENOENT));
-        assert_eq!(streams::untimeout_on(&e, u64::MAX), Err(ENOENT));
+        assert_eq!(untimeout_on(&e, old), Err(ENOENT));
+        assert_eq!(untimeout_on(&e, 0), Err(ENOENT));
+        assert_eq!(untimeout_on(&e, u64::MAX), Err(ENOENT));
         e.advance(10 * tick_ns());
         assert_eq!(STALE.count(), 1);
         assert_eq!(STALE.at(0), 2);
@@ -89,13 +97,15 @@ mod fake_clock {
         Ok(())
     }
 
-    fn noop(_: usize) {}
+    numbered! {
+        fn noop(_: usize) {}
+    }
 
     #[test]
     fn huge_ticks_saturate() -> Result {
         let e = fake()?;
-        let id = streams::timeout_on(&e, noop, 0, i64::MAX)?;
-        let left = streams::untimeout_on(&e, id)?;
+        let id = timeout_on(&e, noop, 0, i64::MAX)?;
+        let left = untimeout_on(&e, id)?;
         assert!(left > 1_000_000_000_000_000_000);
         assert_eq!(ticks::hztons(i64::MAX), i64::MAX);
         assert_eq!(ticks::hztons(i64::MIN), i64::MIN);
@@ -110,12 +120,14 @@ mod fake_clock {
         result: Atomic<i64>,
     }
 
-    fn cancel_self(arg: usize) {
-        // SAFETY: the test passes the address of a `SelfCancel` that outlives the engine's
-        // callbacks (it shuts the engine down before dropping it).
-        let s = unsafe { &*(arg as *const SelfCancel) };
-        let r = streams::untimeout_on(&s.engine, s.id.load(Relaxed));
-        s.result.store(r.map_or(-1, |_| 1), Relaxed);
+    numbered! {
+        fn cancel_self(arg: usize) {
+            // SAFETY: the test passes the address of a `SelfCancel` that outlives the engine's
+            // callbacks (it shuts the engine down before dropping it).
+            let s = unsafe { &*(arg as *const SelfCancel) };
+            let r = untimeout_on(&s.engine, s.id.load(Relaxed));
+            s.result.store(r.map_or(-1, |_| 1), Relaxed);
+        }
     }
 
     #[test]
@@ -129,7 +141,7 @@ mod fake_clock {
             },
             GFP_KERNEL,
         )?;
-        let id = streams::timeout_on(&e, cancel_self, core::ptr::from_ref(&*s) as usize, 1)?;
+        let id = timeout_on(&e, cancel_self, core::ptr::from_ref(&*s) as usize, 1)?;
         s.id.store(id, Relaxed);
         e.advance(2 * tick_ns());
         assert_eq!(s.result.load(Relaxed), -1);
@@ -256,14 +268,16 @@ mod fake_clock {
     }
 
     static CALLOUT_RUNS: Log = Log::new();
-    fn callout_ran(arg: usize) {
-        CALLOUT_RUNS.push(arg);
+    numbered! {
+        fn callout_ran(arg: usize) {
+            CALLOUT_RUNS.push(arg);
+        }
     }
 
     #[test]
     fn callout_stop_under_its_lock_after_fire_prevents_the_run() -> Result {
         let e = fake()?;
-        let (lock, c) = mutex_callout(&e, Run::Func(callout_ran, 1))?;
+        let (lock, c) = mutex_callout(&e, func(callout_ran, 1))?;
         assert_eq!(callout::pending(&*e, c), Ok(1));
         let guard = lock.lock();
         e.advance(2 * tick_ns());
@@ -275,7 +289,7 @@ mod fake_clock {
         e.flush_executor();
         assert_eq!(CALLOUT_RUNS.count(), 0);
         // Without a stop it runs once the lock is free.
-        callout::reset(&*e, c, tick_ns(), 0, Run::Func(callout_ran, 2))?;
+        callout::reset(&*e, c, tick_ns(), 0, func(callout_ran, 2))?;
         e.advance(2 * tick_ns());
         e.flush_executor();
         assert_eq!(CALLOUT_RUNS.count(), 1);
@@ -288,21 +302,23 @@ mod fake_clock {
     }
 
     static RESET_RUNS: Log = Log::new();
-    fn reset_ran(arg: usize) {
-        RESET_RUNS.push(arg);
+    numbered! {
+        fn reset_ran(arg: usize) {
+            RESET_RUNS.push(arg);
+        }
     }
 
     #[test]
     fn a_reset_under_the_lock_after_fire_runs_the_new_schedule_once() -> Result {
         let e = fake()?;
-        let (lock, c) = mutex_callout(&e, Run::Func(reset_ran, 1))?;
+        let (lock, c) = mutex_callout(&e, func(reset_ran, 1))?;
         let guard = lock.lock();
         e.advance(2 * tick_ns());
         // Give the executor time to pop the fired callout and block on our lock.
         kernel::time::delay::fsleep(kernel::time::Delta::from_millis(50));
         // Under the lock, the waiting run is replaced by a new schedule, which fires too: the
         // executor must skip the old run and still run the new one once it gets the lock.
-        callout::reset(&*e, c, tick_ns(), 0, Run::Func(reset_ran, 2))?;
+        callout::reset(&*e, c, tick_ns(), 0, func(reset_ran, 2))?;
         e.advance(2 * tick_ns());
         drop(guard);
         e.flush_executor();
@@ -318,7 +334,7 @@ mod fake_clock {
     fn callout_reset_replaces_the_schedule_and_ticks_floor_at_one() -> Result {
         let e = fake()?;
         let c = callout::init(&*e, Mode::Mp, GFP_KERNEL)?;
-        callout::reset(&*e, c, 0, 0, Run::Func(noop, 0))?;
+        callout::reset(&*e, c, 0, 0, func(noop, 0))?;
         {
             let l = e.lock();
             let slot = l.lookup(c)?;
@@ -326,7 +342,7 @@ mod fake_clock {
             // Non-positive delays become one tick (BSD).
             assert_eq!(l.expiry(slot), now + tick_ns());
         }
-        callout::reset(&*e, c, 50 * tick_ns(), 0, Run::Func(noop, 0))?;
+        callout::reset(&*e, c, 50 * tick_ns(), 0, func(noop, 0))?;
         e.advance(10 * tick_ns());
         assert_eq!(callout::pending(&*e, c), Ok(1));
         assert_eq!(callout::stop(&*e, c), Ok(1));
@@ -588,7 +604,7 @@ mod fake_clock {
     #[test]
     fn kernel_timeouts_need_a_soft_irq_engine() -> Result {
         let e: Arc<Engine<_, Callouts>> = Engine::new(FakeClock::new(0), 64, 16, Expiry::Irq)?;
-        assert_eq!(streams::timeout_on(&e, noop, 0, 1), Err(EINVAL));
+        assert_eq!(timeout_on(&e, noop, 0, 1), Err(EINVAL));
         e.shutdown();
         Ok(())
     }

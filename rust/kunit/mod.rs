@@ -23,11 +23,85 @@ use crate::device::encode;
 use crate::engine::{
     Backend, Clock, Delivery, Engine, Executor, Expiry, FakeClock, HrBackend, Taken, When,
 };
+use crate::engine::{CFn, Call};
+use crate::kernel_api::{CalloutCallback, TimeoutCallback};
+use crate::streams::Owner;
 use crate::ticks::{self, tick_ns};
 use crate::{itimer, kernel_api, streams, uapi};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering::Relaxed, Atomic};
-use kernel::sync::Arc;
+use kernel::sync::{Arc, ArcBorrow};
+
+/// Declares a callback of the engine-level suites: a function of a number (an index into the
+/// suite's statics), with the C ABI the engine calls, as a driver's callback would be.
+macro_rules! numbered {
+    ($(#[$m:meta])* fn $name:ident($arg:tt: usize) $body:block) => {
+        $(#[$m])*
+        extern "C" fn $name(p: *mut core::ffi::c_void) {
+            let $arg: usize = p as usize;
+            $body
+        }
+    };
+}
+use numbered;
+
+/// The engine call of `f(i)`, `f` a [`numbered!`] callback.
+fn num(f: CFn, i: usize) -> Call {
+    // SAFETY: numbered callbacks use their argument as a number, never as a pointer (the one
+    // that does, `cancel_self` in `fake.rs`, keeps its state alive while armed).
+    unsafe { Call::new(f, i as *mut core::ffi::c_void) }
+}
+
+/// `streams::timeout_on` of `f(i)`, as a C driver would arm it.
+fn timeout_on<B: Backend, X: Executor>(
+    e: &Engine<B, X>,
+    f: CFn,
+    i: usize,
+    ticks: i64,
+) -> Result<u64> {
+    streams::timeout_on(e, &e.arming(), Owner::Foreign, num(f, i), ticks)
+}
+
+/// `streams::untimeout_on` of a [`timeout_on`]: the ns that were left.
+fn untimeout_on<B: Backend, X: Executor>(e: &Engine<B, X>, id: u64) -> Result<i64> {
+    streams::untimeout_on(e, Owner::Foreign, id).map(|(ns, _)| ns)
+}
+
+/// A callout run of `f(i)`.
+fn func(f: CFn, i: usize) -> Run {
+    Run::Func(num(f, i))
+}
+
+/// Whether `a` is the only reference to its object: `Ok` with it back if so, else `Err` (and
+/// `a` dropped). (7.3's `Arc` has no reference count getter.)
+fn unique<T>(a: Arc<T>) -> core::result::Result<Arc<T>, ()> {
+    Arc::into_unique_or_drop(a).map(Arc::from).ok_or(())
+}
+
+/// The target of a typed timeout or callout (`kernel_api`) in the per-CPU suites: calls
+/// `f(i)`.
+struct Numbered {
+    f: fn(usize),
+    i: usize,
+}
+
+impl Numbered {
+    fn new(f: fn(usize), i: usize) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self { f, i }, GFP_KERNEL)?)
+    }
+}
+
+impl TimeoutCallback for Numbered {
+    fn run(this: ArcBorrow<'_, Self>) {
+        (this.f)(this.i)
+    }
+}
+
+impl CalloutCallback for Numbered {
+    fn run(this: ArcBorrow<'_, Self>) {
+        (this.f)(this.i)
+    }
+}
 
 /// Polls `cond` every millisecond for up to `ms` ms (real-hrtimer suites); whether it held.
 fn wait_for(cond: impl Fn() -> bool, ms: i64) -> bool {

@@ -10,15 +10,17 @@ mod real_hrtimers {
     use kernel::time::{delay::fsleep, Delta};
 
     static FIRED: Atomic<i64> = Atomic::new(0);
-    fn fired(_: usize) {
-        FIRED.store(Clock::Monotonic.now(), Relaxed);
+    numbered! {
+        fn fired(_: usize) {
+            FIRED.store(Clock::Monotonic.now(), Relaxed);
+        }
     }
 
     #[test]
     fn a_one_tick_timeout_fires_not_early() -> Result {
         let e: Arc<Engine<_, Callouts>> = Engine::new(HrBackend, 64, 16, Expiry::Soft)?;
         let t0 = Clock::Monotonic.now();
-        streams::timeout_on(&e, fired, 0, 1)?;
+        timeout_on(&e, fired, 0, 1)?;
         assert!(wait_for(|| FIRED.load(Relaxed) != 0, 5000));
         assert!(FIRED.load(Relaxed) - t0 >= tick_ns());
         e.shutdown();
@@ -26,15 +28,17 @@ mod real_hrtimers {
     }
 
     static NEVER: Atomic<i64> = Atomic::new(0);
-    fn never(_: usize) {
-        NEVER.store(1, Relaxed);
+    numbered! {
+        fn never(_: usize) {
+            NEVER.store(1, Relaxed);
+        }
     }
 
     #[test]
     fn untimeout_before_expiry_on_real_hrtimers() -> Result {
         let e: Arc<Engine<_, Callouts>> = Engine::new(HrBackend, 64, 16, Expiry::Soft)?;
-        let id = streams::timeout_on(&e, never, 0, 2500)?;
-        let left = streams::untimeout_on(&e, id)?;
+        let id = timeout_on(&e, never, 0, 2500)?;
+        let left = untimeout_on(&e, id)?;
         assert!(left > 0 && left <= 2500 * tick_ns());
         fsleep(Delta::from_millis(150));
         assert_eq!(NEVER.load(Relaxed), 0);
@@ -46,11 +50,13 @@ mod real_hrtimers {
     const REAL_N: usize = 200;
     static SPREAD_LATE: [Atomic<i64>; REAL_N] = [const { Atomic::new(i64::MIN) }; REAL_N];
     static SPREAD_DUE: [Atomic<i64>; REAL_N] = [const { Atomic::new(0) }; REAL_N];
-    fn spread_fired(i: usize) {
-        SPREAD_LATE[i].store(
-            Clock::Monotonic.now() - SPREAD_DUE[i].load(Relaxed),
-            Relaxed,
-        );
+    numbered! {
+        fn spread_fired(i: usize) {
+            SPREAD_LATE[i].store(
+                Clock::Monotonic.now() - SPREAD_DUE[i].load(Relaxed),
+                Relaxed,
+            );
+        }
     }
 
     #[test]
@@ -65,7 +71,13 @@ mod real_hrtimers {
         for i in (0..REAL_N).rev() {
             let due = t0 + (i as i64) * 100_000;
             SPREAD_DUE[i].store(due, Relaxed);
-            let id = e.call_once(0, spread_fired, i, When::At(due), GFP_KERNEL)?;
+            let id = e.call_once(
+                &e.arming(),
+                0,
+                num(spread_fired, i),
+                When::At(due),
+                GFP_KERNEL,
+            )?;
             if i % 4 == 0 {
                 cancelled[i] = cancel_call(&e, id);
             }
@@ -103,37 +115,77 @@ mod real_hrtimers {
         assert_eq!(ticks::drv_usectohz(0), 0);
     }
 
-    static HANDLE_RUNS: Atomic<usize> = Atomic::new(0);
-    fn handle_ran(_: usize) {
-        HANDLE_RUNS.fetch_add(1, Relaxed);
+    /// A typed callout's target: counts its runs.
+    struct Counter {
+        runs: Atomic<usize>,
+    }
+
+    impl kernel_api::CalloutCallback for Counter {
+        fn run(this: ArcBorrow<'_, Self>) {
+            this.runs.fetch_add(1, Relaxed);
+        }
     }
 
     #[test]
     fn the_kernel_callout_handle() -> Result {
         let lock = CalloutLock::new(LockKind::Mutex)?;
-        let c = kernel_api::Callout::init_lk(lock.clone())?;
+        let target = Arc::new(
+            Counter {
+                runs: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        let c = kernel_api::Callout::init_lk(target.clone(), lock.clone())?;
+        let runs = || target.runs.load(Relaxed);
         assert!(!c.active() && !c.pending());
         // Far deadlines wherever the state is checked: a loaded guest can stall for a while.
-        c.reset(10_000, handle_ran, 0)?;
+        c.reset(10_000)?;
         assert!(c.active() && c.pending());
         assert_eq!(c.stop(), 1);
         assert!(!c.active() && !c.pending());
-        c.reset(1, handle_ran, 0)?;
-        assert!(wait_for(|| HANDLE_RUNS.load(Relaxed) == 1, 5000));
+        c.reset(1)?;
+        assert!(wait_for(|| runs() == 1, 5000));
         assert!(c.active() && !c.pending());
-        c.reset(10_000, handle_ran, 0)?;
+        c.reset(10_000)?;
         drop(c); // stop_sync + free: the pending run never happens
         fsleep(Delta::from_millis(20));
-        assert_eq!(HANDLE_RUNS.load(Relaxed), 1);
+        assert_eq!(runs(), 1);
+        // The freed callout dropped its reference to the target.
+        assert!(unique(target).is_ok());
         Ok(())
     }
 
+    static FLAG_RAN: Atomic<u32> = Atomic::new(0);
+    static FLAG_DROPPED: Atomic<u32> = Atomic::new(0);
+
+    /// A typed timeout's target: records that it ran, and that it was dropped.
+    struct Flag;
+
+    impl kernel_api::TimeoutCallback for Flag {
+        fn run(_: ArcBorrow<'_, Self>) {
+            FLAG_RAN.fetch_add(1, Relaxed);
+        }
+    }
+
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            FLAG_DROPPED.fetch_add(1, Relaxed);
+        }
+    }
+
     #[test]
-    fn the_kernel_api_works_after_load() {
-        let id = kernel_api::timeout(never, 0, 100_000);
-        assert!(id.0 != 0);
+    fn the_kernel_api_works_after_load() -> Result {
+        let flag = Arc::new(Flag, GFP_KERNEL)?;
+        let id = kernel_api::timeout(flag.clone(), 100_000).ok_or(ENOMEM)?;
         let left = kernel_api::untimeout(id);
         assert!(left > 0 && left <= 100_000);
         assert_eq!(kernel_api::untimeout(id), -1);
+        // Cancelled: its reference came back and was dropped.
+        let flag = unique(flag).map_err(|()| EINVAL)?;
+        // Fired: the timeout's reference, the last, is dropped after the callback ran.
+        kernel_api::timeout(flag, 1).ok_or(ENOMEM)?;
+        assert!(wait_for(|| FLAG_DROPPED.load(Relaxed) == 1, 5000));
+        assert_eq!(FLAG_RAN.load(Relaxed), 1);
+        Ok(())
     }
 }
