@@ -4,18 +4,20 @@
 //!
 //! One [`engine`] that knows no personality; thin personalities that own their state and
 //! their ioctl decoders ([`streams`], [`callout`], [`itimer`] for QNX and Mach, [`mtcp`]); the
-//! in-kernel API ([`kernel_api`]); `/dev/hrcallout` as a transport only ([`device`]). Ticks
-//! and nanoseconds convert in [`ticks`]. The ioctl ABI is `include/uapi/linux/hrcallout.h`
-//! ([`uapi`]). Dependencies run one way: device → personalities → engine; the engine imports
-//! none of the others.
+//! typed in-kernel Rust API ([`kernel_api`]) and the C API for other modules ([`c_api`], declared
+//! in `include/hrcallout/`); `/dev/hrcallout` as a transport only ([`device`]). Ticks and
+//! nanoseconds convert in [`ticks`]. The ioctl ABI is `include/uapi/linux/hrcallout.h`
+//! ([`uapi`]). Dependencies run one way: device and C API → personalities → engine; the engine
+//! imports none of the others.
 //!
 //! # Locking
 //!
 //! Every lock of the module, what it guards, and how they nest (outermost first; a lock is
 //! only ever taken while holding locks above it in this list):
 //!
-//! 1. A callout's lock: a [`callout::CalloutLock`] (mutex or spinlock) or the module-wide
-//!    lock of non-MP callouts (`callout::lock::GIANT`, a mutex, initialised in module init).
+//! 1. A callout's lock: a [`callout::CalloutLock`] (mutex or spinlock), a C driver's own mutex
+//!    or spinlock (`callout::ForeignLock`, taken with interrupts off), or the module-wide lock
+//!    of non-MP callouts (`callout::lock::GIANT`, a mutex, initialised in module init).
 //!    Guards nothing of ours: the executor holds it around the callback, so that a
 //!    `callout_stop` made under it prevents the run. Each records its holder (an atomic,
 //!    written only by the holder) for `stop_sync`'s "held by the caller" test. Never two at
@@ -43,6 +45,7 @@ use kernel::prelude::*;
 
 #[cfg(hrc_bench)]
 mod bench;
+pub mod c_api;
 mod callout;
 mod device;
 mod engine;
