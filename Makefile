@@ -7,13 +7,17 @@ KMAKE_VARS := $(HRC_KMAKE_VARS)
 export LIBCLANG_PATH
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all module modules clippy tools kernel run check bench soak clean help fmt
+.PHONY: all module modules sample clippy tools kernel run check bench soak clean help fmt
 
-all: module tools
+all: module sample tools
 
 module modules:
 	@test -n "$(KDIR)" || { echo "no test kernel: run 'make kernel' first" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) modules
+
+# The ported C driver (samples/lapb), against the module's exports.
+sample: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/samples/lapb $(KMAKE_VARS) KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
 
 clippy:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) CLIPPY=1 modules
@@ -42,12 +46,14 @@ fmt:
 
 clean:
 	-test -n "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_VARS) clean
+	-test -n "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/samples/lapb $(KMAKE_VARS) clean
 	rm -f rust/uapi_generated.rs
 	cargo clean
 
 help:
 	@echo "make kernel   fetch, configure and build the cached test kernel"
 	@echo "make          build hrcallout.ko and the userspace tools"
+	@echo "make sample   build the ported C driver samples/lapb (hrc_lapb.ko)"
 	@echo "make clippy   build the module with CLIPPY=1"
 	@echo "make tools    build the userspace crates (CLI, tests)"
 	@echo "make run      boot QEMU, insmod, show timers firing"

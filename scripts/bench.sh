@@ -13,6 +13,7 @@ mkdir -p "$out"
 
 step "bench: building hrcallout.ko against the benchmark kernel"
 build_bench_module "$KB"
+build_sample_copy "$KB" bench-sample bench-module
 cargo build --release --locked -q
 
 : >"$out/results.jsonl"
@@ -24,7 +25,8 @@ for mode in icount tcg; do
 	set +e
 	KDIR="$KB" HRC_KO="$HRC_ROOT/build/bench-module/hrcallout.ko" HRC_MEM=2048 HRC_QEMU_OPTS="$opts" \
 		HRC_APPEND="kunit.enable=0" scripts/guest.sh scripts/guest/bench-job.sh "build/bench-$mode.log" \
-		"${HRC_BENCH_TIMEOUT:-2400}" build/bench-mode >"build/bench-$mode.console" 2>&1
+		"${HRC_BENCH_TIMEOUT:-2400}" build/bench-mode build/bench-sample/hrc_lapb.ko \
+		>"build/bench-$mode.console" 2>&1
 	rc=$?
 	set -e
 	tr -d '\r' <"build/bench-$mode.log" | sed -n '/^HRC-BENCH-BEGIN$/,/^HRC-BENCH-END$/p' |

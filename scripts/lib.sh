@@ -46,3 +46,13 @@ build_for_guest() {
 build_bench_module() {
 	build_module_copy "$1" bench-module HRC_BENCH=1
 }
+
+# The ported C driver (samples/lapb) in build/$2, against kernel $1 and the module built in
+# build/$3 (its Module.symvers).
+build_sample_copy() {
+	local kdir=$1 dir="$HRC_ROOT/build/$2" symvers="$HRC_ROOT/build/$3/Module.symvers"
+	rm -rf "$dir" && mkdir -p "$dir"
+	cp "$HRC_ROOT"/samples/lapb/{Kbuild,*.c,*.h} "$dir/"
+	make -s -C "$kdir" M="$dir" "${HRC_KMAKE_VARS[@]}" KBUILD_EXTRA_SYMBOLS="$symvers" \
+		ccflags-y="-I$HRC_ROOT/include" modules
+}

@@ -19,6 +19,20 @@ export KDIR=$(scripts/kernel.sh | tail -n1)
 step "build: hrcallout.ko (warnings are failures)"
 make -s module KDIR="$KDIR" 2>&1 | tee "$OUT/build.log"
 if grep -qE '^(warning|error)' "$OUT/build.log"; then bad "module builds without warnings"; else ok "module builds without warnings"; fi
+step "build: the ported C driver samples/lapb against the module's exports"
+make -s sample KDIR="$KDIR" 2>&1 | tee "$OUT/build-sample.log"
+if [ -f samples/lapb/hrc_lapb.ko ] && ! grep -qE '(warning|error)' "$OUT/build-sample.log"; then
+	ok "C driver builds without warnings"
+else
+	bad "C driver builds without warnings"
+fi
+step "build: the C API headers' kernel-doc is complete"
+if "$KDIR/source-tree/scripts/kernel-doc" -none -Wall include/hrcallout/*.h >"$OUT/kernel-doc.log" 2>&1 &&
+	! [ -s "$OUT/kernel-doc.log" ]; then
+	ok "C API headers: kernel-doc complete"
+else
+	bad "C API headers: kernel-doc complete"; cat "$OUT/kernel-doc.log"
+fi
 step "build: clippy"
 touch rust/hrcallout_main.rs
 make -s clippy KDIR="$KDIR" 2>&1 | tee "$OUT/clippy.log"
@@ -47,7 +61,8 @@ echo "host cargo test: $hp passed, $hf failed"
 
 step "guest: KUnit, integration tests, CLI, unload safety"
 set +e
-scripts/guest.sh scripts/guest/test-job.sh "$OUT/guest.log" "${HRC_GUEST_TIMEOUT:-2400}" >"$OUT/console.log" 2>&1
+scripts/guest.sh scripts/guest/test-job.sh "$OUT/guest.log" "${HRC_GUEST_TIMEOUT:-2400}" \
+	samples/lapb/hrc_lapb.ko >"$OUT/console.log" 2>&1
 grc=$?
 set -e
 # The serial console ends lines with CR LF.
@@ -78,7 +93,7 @@ print(p,f)' "$OUT/kunit-$suite.json" 2>>"$OUT/kunit-fail.txt" || echo "0 1")
 	echo "kunit $suite: $kp passed, $kf failed"
 	pass=$((pass + kp)) fail=$((fail + kf))
 done < <(sed -n 's/^HRC-KTAP-BEGIN \(.*\)$/\1/p' "$log")
-[ $suites -ge 3 ] && ok "KUnit suites reported ($suites)" || bad "KUnit suites reported ($suites, expected 3)"
+[ $suites -ge 6 ] && ok "KUnit suites reported ($suites)" || bad "KUnit suites reported ($suites, expected 6)"
 [ -s "$OUT/kunit-fail.txt" ] && cat "$OUT/kunit-fail.txt"
 
 # In-guest integration tests (their own section of the log).

@@ -11,6 +11,16 @@ done
 # The cases one load runs: every reload below must run as many.
 first_cases=$(cat /sys/kernel/debug/kunit/hrcallout_*/results | grep -cE '^ +(not )?ok [0-9]+ ')
 
+# 1b. The ported C driver: its KUnit suites (C, hrcallout_c_*) run inside its insmod; while it
+# is loaded it pins hrcallout.ko.
+if insmod /hrc_lapb.ko; then note ok insmod_c_driver; else note fail insmod_c_driver; fi
+for r in /sys/kernel/debug/kunit/hrcallout_c_*/results; do
+	echo "HRC-KTAP-BEGIN $(basename "$(dirname "$r")")"; cat "$r"; echo "HRC-KTAP-END"
+done
+rmmod hrcallout 2>/dev/null && note fail rmmod_refused_while_c_driver_loaded ||
+	note ok rmmod_refused_while_c_driver_loaded
+rmmod hrc_lapb && note ok rmmod_c_driver || note fail rmmod_c_driver
+
 # 2. Userspace integration tests.
 echo HRC-USER-BEGIN
 HRC_MAX_TIMERS=200000 hrc-tests; echo "HRC-USER-STATUS $?"

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suites of hrcallout's C API, run when hrc_lapb.ko is loaded:
+ *  hrcallout_c_api   the exported calls' semantics, as a ported driver relies on them;
+ *  hrcallout_c_lapb  the LAPB-style link of lapb.c, end to end.
+ * Bounds are generous: the test guest is an emulator (QEMU TCG) that can stall for a while.
+ */
+#include <kunit/test.h>
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include "lapb.h"
+
+/* Polls @cond every millisecond for up to @ms ms; whether it held. */
+#define wait_for(cond, ms)                                   \
+	({                                                   \
+		int __i;                                     \
+		for (__i = 0; __i < (ms) && !(cond); __i++)  \
+			msleep(1);                           \
+		(cond);                                      \
+	})
+
+/* --- STREAMS DDI --- */
+
+static atomic_t fired;
+
+static void count_fired(caddr_t arg)
+{
+	atomic_inc(&fired);
+}
+
+static void ids_are_nonzero_and_distinct(struct kunit *test)
+{
+	toid_t ids[64];
+	int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(ids); i++) {
+		ids[i] = timeout(count_fired, NULL, 100 * HZ);
+		KUNIT_EXPECT_NE(test, ids[i], 0);
+	}
+	for (i = 0; i < ARRAY_SIZE(ids); i++)
+		for (j = 0; j < i; j++)
+			KUNIT_EXPECT_NE(test, ids[i], ids[j]);
+	for (i = 0; i < ARRAY_SIZE(ids); i++)
+		KUNIT_EXPECT_GT(test, untimeout(ids[i]), 0);
+	/* A null function is allowed: nothing is called. */
+	KUNIT_EXPECT_NE(test, timeout(NULL, NULL, 0), 0);
+	msleep(20);
+}
+
+/*
+ * The number of the timeout() call in progress and its CPU (-1: none); the callback of call n
+ * notes if it ran on that CPU while call n was still in progress.
+ */
+static long inside_call = -1;
+static int inside_cpu = -1;
+static atomic_t ran_inside, inside_runs;
+
+static void note_inside(caddr_t arg)
+{
+	if (READ_ONCE(inside_call) == (long)arg && READ_ONCE(inside_cpu) == smp_processor_id())
+		atomic_inc(&ran_inside);
+	atomic_inc(&inside_runs);
+}
+
+static void callback_never_runs_inside_timeout(struct kunit *test)
+{
+	long i;
+
+	/*
+	 * Timeouts due at once, armed with preemption off (so the caller stays on its CPU) but
+	 * interrupts and soft irqs on: the hrtimer interrupt of an already-due timeout arrives as
+	 * soon as the engine lock is dropped, inside the call, and its pass would run the callback
+	 * there. hrcallout's pass leaves it for later while the call has not left the API.
+	 *
+	 * What the test cannot tell apart: an interrupt in the few instructions after the API has
+	 * let go (its return, and the store below) is after the call, yet is counted. Under QEMU
+	 * TCG, where the timer interrupt lands a few microseconds late at a random instruction,
+	 * that is 0-3 of 500 (measured); without the deferral it was 79-230 of 500. Hence the
+	 * bound, not zero.
+	 */
+	for (i = 0; i < 500; i++) {
+		toid_t id;
+
+		WRITE_ONCE(inside_cpu, get_cpu());
+		WRITE_ONCE(inside_call, i);
+		id = timeout(note_inside, (caddr_t)i, 0);
+		WRITE_ONCE(inside_call, -1);
+		put_cpu();
+		KUNIT_EXPECT_NE(test, id, 0);
+	}
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&inside_runs) == 500, 5000));
+	KUNIT_EXPECT_LE(test, atomic_read(&ran_inside), 10);
+}
+
+static void untimeout_remainder_and_minus_one(struct kunit *test)
+{
+	toid_t id = timeout(count_fired, NULL, 1000);
+	clock_t left;
+	int before;
+
+	KUNIT_ASSERT_NE(test, id, 0);
+	left = untimeout(id);
+	KUNIT_EXPECT_GT(test, left, 0);
+	KUNIT_EXPECT_LE(test, left, 1000);
+	/* Cancelled already, never made, malformed: -1. */
+	KUNIT_EXPECT_EQ(test, untimeout(id), -1);
+	KUNIT_EXPECT_EQ(test, untimeout(0), -1);
+	KUNIT_EXPECT_EQ(test, untimeout(-5), -1);
+	KUNIT_EXPECT_EQ(test, untimeout(LONG_MAX), -1);
+	/* Fired: -1. */
+	before = atomic_read(&fired);
+	id = timeout(count_fired, NULL, 1);
+	KUNIT_ASSERT_NE(test, id, 0);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&fired) == before + 1, 5000));
+	KUNIT_EXPECT_EQ(test, untimeout(id), -1);
+	/* Tick conversions round up, never early. */
+	KUNIT_EXPECT_EQ(test, drv_usectohz(USEC_PER_SEC / HZ), 1);
+	KUNIT_EXPECT_EQ(test, drv_usectohz(USEC_PER_SEC / HZ + 1), 2);
+	KUNIT_EXPECT_EQ(test, drv_hztousec(HZ), USEC_PER_SEC);
+}
+
+static atomic_t ran_on = ATOMIC_INIT(-1);
+
+static void note_cpu(caddr_t arg)
+{
+	atomic_set(&ran_on, smp_processor_id());
+}
+
+static void note_cpu_callout(void *arg)
+{
+	atomic_set(&ran_on, smp_processor_id());
+}
+
+static void dtimeout_runs_on_the_named_cpu(struct kunit *test)
+{
+	if (!cpu_online(1))
+		kunit_skip(test, "CPU 1 is not online");
+	atomic_set(&ran_on, -1);
+	KUNIT_ASSERT_NE(test, dtimeout(note_cpu, NULL, 1, 0, 1), 0);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&ran_on) != -1, 5000));
+	KUNIT_EXPECT_EQ(test, atomic_read(&ran_on), 1);
+	/* Not online, not a CPU: nothing scheduled. */
+	KUNIT_EXPECT_EQ(test, dtimeout(note_cpu, NULL, 1, 0, nr_cpu_ids), 0);
+	KUNIT_EXPECT_EQ(test, dtimeout(note_cpu, NULL, 1, 0, -1), 0);
+}
+
+/* --- callout(9) --- */
+
+struct probe {
+	struct callout c;
+	struct mutex lock;
+	atomic_t runs;
+	int resets_left;   /* self-resets, under the callout's lock or MP */
+	int sleep_ms;      /* how long a run sleeps */
+	atomic_t done;     /* runs that returned */
+	int terminate_rc;  /* what callout_terminate() returned from the callback */
+	bool terminate_from_callback;
+};
+
+static void probe_run(void *arg)
+{
+	struct probe *p = arg;
+
+	atomic_inc(&p->runs);
+	if (p->sleep_ms)
+		msleep(p->sleep_ms);
+	if (p->resets_left > 0) {
+		p->resets_left--;
+		callout_reset(&p->c, 1, probe_run, p);
+	}
+	if (p->terminate_from_callback)
+		p->terminate_rc = hrc_callout_terminate(&p->c.hrc);
+	atomic_inc(&p->done);
+}
+
+static struct probe *new_probe(struct kunit *test)
+{
+	struct probe *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	mutex_init(&p->lock);
+	return p;
+}
+
+static void stop_and_pending_and_active(struct kunit *test)
+{
+	struct probe *p = new_probe(test);
+
+	callout_init_mp(&p->c);
+	KUNIT_EXPECT_FALSE(test, callout_active(&p->c));
+	KUNIT_EXPECT_FALSE(test, callout_pending(&p->c));
+	KUNIT_EXPECT_EQ(test, callout_stop(&p->c), 0);
+	callout_reset(&p->c, 100 * HZ, probe_run, p);
+	KUNIT_EXPECT_TRUE(test, callout_active(&p->c));
+	KUNIT_EXPECT_TRUE(test, callout_pending(&p->c));
+	KUNIT_EXPECT_EQ(test, callout_stop(&p->c), 1);
+	KUNIT_EXPECT_EQ(test, callout_stop(&p->c), 0);
+	KUNIT_EXPECT_FALSE(test, callout_active(&p->c));
+	/* Fired: active stays until deactivated, pending does not. */
+	callout_reset(&p->c, 1, probe_run, p);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&p->done) == 1, 5000));
+	KUNIT_EXPECT_TRUE(test, callout_active(&p->c));
+	KUNIT_EXPECT_FALSE(test, callout_pending(&p->c));
+	KUNIT_EXPECT_EQ(test, callout_stop_sync(&p->c), 0);
+	callout_reset(&p->c, 100 * HZ, probe_run, p);
+	callout_deactivate(&p->c);
+	KUNIT_EXPECT_FALSE(test, callout_active(&p->c));
+	callout_stop_async(&p->c);
+	KUNIT_EXPECT_FALSE(test, callout_pending(&p->c));
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(&p->c.hrc), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->runs), 1);
+}
+
+static void reset_from_its_own_callback(struct kunit *test)
+{
+	struct probe *p = new_probe(test);
+
+	callout_init_lk(&p->c, &p->lock);
+	p->resets_left = 5;
+	callout_reset(&p->c, 1, probe_run, p);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&p->done) == 6, 5000));
+	msleep(30);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->runs), 6);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(&p->c.hrc), 0);
+}
+
+static void stop_under_the_lock_after_expiry_prevents_the_run(struct kunit *test)
+{
+	struct probe *p = new_probe(test);
+
+	callout_init_lk(&p->c, &p->lock);
+	mutex_lock(&p->lock);
+	callout_reset(&p->c, 1, probe_run, p);
+	/* It expires and the executor waits for the mutex this thread holds. */
+	msleep(10 * 1000 / HZ + 20);
+	KUNIT_EXPECT_FALSE(test, callout_pending(&p->c));
+	KUNIT_EXPECT_EQ(test, callout_stop(&p->c), 1);
+	mutex_unlock(&p->lock);
+	msleep(50);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->runs), 0);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(&p->c.hrc), 0);
+}
+
+static DEFINE_SPINLOCK(probe_spin);
+static atomic_t spin_held_runs;
+
+static void spin_run(void *arg)
+{
+	lockdep_assert_held(&probe_spin);
+	atomic_inc(&spin_held_runs);
+}
+
+static void a_spinlock_callout_runs_under_its_lock(struct kunit *test)
+{
+	struct hrc_callout *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	hrc_callout_init_spin(c, &probe_spin);
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset(c, 1, spin_run, NULL), 0);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&spin_held_runs) == 1, 5000));
+	/* The stop guarantee with a spinlock: held across the expiry, from any context. */
+	spin_lock_irq(&probe_spin);
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset(c, 1, spin_run, NULL), 0);
+	mdelay(3 * 1000 / HZ + 5);
+	KUNIT_EXPECT_EQ(test, hrc_callout_stop(c), 1);
+	spin_unlock_irq(&probe_spin);
+	msleep(30);
+	KUNIT_EXPECT_EQ(test, atomic_read(&spin_held_runs), 1);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(c), 0);
+}
+
+static void reset_bycpu_runs_on_the_named_cpu(struct kunit *test)
+{
+	struct hrc_callout *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	hrc_callout_init_mp(c);
+	if (cpu_online(1)) {
+		atomic_set(&ran_on, -1);
+		KUNIT_EXPECT_EQ(test, hrc_callout_reset_bycpu(c, 1, note_cpu_callout, NULL, 1), 0);
+		KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&ran_on) != -1, 5000));
+		KUNIT_EXPECT_EQ(test, atomic_read(&ran_on), 1);
+	}
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset_bycpu(c, 1, note_cpu_callout, NULL, nr_cpu_ids),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset_bycpu(c, 1, note_cpu_callout, NULL, -1),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset(c, 1, NULL, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(c), 0);
+}
+
+static void terminate_with_pending_and_running_callouts(struct kunit *test)
+{
+	struct probe *pending = new_probe(test), *running = new_probe(test);
+
+	callout_init_mp(&pending->c);
+	callout_init_mp(&running->c);
+	callout_reset(&pending->c, 100 * HZ, probe_run, pending);
+	running->sleep_ms = 100;
+	callout_reset(&running->c, 1, probe_run, running);
+	KUNIT_ASSERT_TRUE(test, wait_for(atomic_read(&running->runs) == 1, 5000));
+	/* Pending: never runs. Running: terminate waits for it to return. */
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(&pending->c.hrc), 0);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(&running->c.hrc), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&running->done), 1);
+	msleep(20);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pending->runs), 0);
+	/* Terminated: refused, not followed. */
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset(&pending->c.hrc, 1, probe_run, pending), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(&pending->c.hrc), -EINVAL);
+}
+
+static void terminate_from_its_own_callback_is_refused(struct kunit *test)
+{
+	struct probe *p = new_probe(test);
+
+	callout_init_mp(&p->c);
+	p->terminate_from_callback = true;
+	callout_reset(&p->c, 1, probe_run, p);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&p->done) == 1, 5000));
+	KUNIT_EXPECT_EQ(test, p->terminate_rc, -EBUSY);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(&p->c.hrc), 0);
+}
+
+static void an_uninitialised_callout_is_refused(struct kunit *test)
+{
+	struct hrc_callout *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset(c, 1, probe_run, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_callout_stop(c), 0);
+	KUNIT_EXPECT_EQ(test, hrc_callout_pending(c), 0);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(c), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_callout_reset(NULL, 1, probe_run, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(NULL), -EINVAL);
+}
+
+static struct kunit_case c_api_cases[] = {
+	KUNIT_CASE(ids_are_nonzero_and_distinct),
+	KUNIT_CASE(callback_never_runs_inside_timeout),
+	KUNIT_CASE(untimeout_remainder_and_minus_one),
+	KUNIT_CASE(dtimeout_runs_on_the_named_cpu),
+	KUNIT_CASE(stop_and_pending_and_active),
+	KUNIT_CASE(reset_from_its_own_callback),
+	KUNIT_CASE(stop_under_the_lock_after_expiry_prevents_the_run),
+	KUNIT_CASE(a_spinlock_callout_runs_under_its_lock),
+	KUNIT_CASE(reset_bycpu_runs_on_the_named_cpu),
+	KUNIT_CASE(terminate_with_pending_and_running_callouts),
+	KUNIT_CASE(terminate_from_its_own_callback_is_refused),
+	KUNIT_CASE(an_uninitialised_callout_is_refused),
+	{}
+};
+
+static struct kunit_suite c_api_suite = {
+	.name = "hrcallout_c_api",
+	.test_cases = c_api_cases,
+};
+
+/* --- the LAPB-style link --- */
+
+/* At HZ=250: T1 40 ms, T2 16 ms, T3 120 ms, T4 20 ms. */
+static const struct lapb_params params = { .t1 = HZ / 25, .t2 = HZ / 60 + 1, .t3 = HZ / 8,
+					   .t4 = HZ / 50, .n2 = 3 };
+
+static struct lapb_link *new_link(struct kunit *test)
+{
+	struct lapb_link *l = kunit_kzalloc(test, sizeof(*l), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, l);
+	lapb_link_init(l, &params);
+	lapb_connect(l);
+	return l;
+}
+
+/* Destroys @l and checks that nothing of it runs after. */
+static void end_link(struct kunit *test, struct lapb_link *l)
+{
+	int t4, polls, rtx;
+
+	lapb_link_destroy(l);
+	t4 = atomic_read(&l->t4_runs);
+	polls = atomic_read(&l->polls_sent);
+	rtx = atomic_read(&l->retransmits);
+	msleep(200);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->t4_runs), t4);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->polls_sent), polls);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), rtx);
+}
+
+static void unanswered_frames_are_retransmitted_n2_times(struct kunit *test)
+{
+	struct lapb_link *l = new_link(test);
+
+	lapb_send_iframe(l);
+	KUNIT_EXPECT_TRUE(test, wait_for(lapb_state(l) == LAPB_FAILED, 10000));
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), params.n2);
+	end_link(test, l);
+}
+
+static void acknowledged_frames_stop_t1(struct kunit *test)
+{
+	struct lapb_link *l = new_link(test);
+
+	lapb_send_iframe(l);
+	lapb_send_iframe(l);
+	lapb_rx_ack(l, 1);
+	lapb_rx_ack(l, 2);
+	mutex_lock(&l->lock);
+	KUNIT_EXPECT_FALSE(test, callout_pending(&l->t1));
+	KUNIT_EXPECT_TRUE(test, callout_pending(&l->t3));
+	mutex_unlock(&l->lock);
+	msleep(3 * params.t1 * 1000 / HZ);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), 0);
+	KUNIT_EXPECT_EQ(test, lapb_state(l), LAPB_UP);
+	end_link(test, l);
+}
+
+static void an_idle_link_polls_and_t4_keeps_t3_running(struct kunit *test)
+{
+	struct lapb_link *l = new_link(test);
+
+	/* Each poll is answered, as the peer would: T3 starts again, from the work T4 queues. */
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&l->polls_sent) >= 1, 5000));
+	lapb_rx_ack(l, 0);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&l->polls_sent) >= 2, 5000));
+	KUNIT_EXPECT_GT(test, atomic_read(&l->t4_runs), 1);
+	KUNIT_EXPECT_GT(test, atomic_read(&l->idle_runs), 0);
+	end_link(test, l);
+}
+
+static void received_frames_are_acknowledged_once_per_t2(struct kunit *test)
+{
+	struct lapb_link *l = new_link(test);
+
+	/* A burst of five frames: one acknowledgement. */
+	lapb_rx_iframes(l, 5);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&l->acks_sent) == 1, 5000));
+	msleep(4 * params.t2 * 1000 / HZ);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->acks_sent), 1);
+	lapb_rx_iframe(l);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&l->acks_sent) == 2, 5000));
+	end_link(test, l);
+}
+
+static struct kunit_case lapb_cases[] = {
+	KUNIT_CASE(unanswered_frames_are_retransmitted_n2_times),
+	KUNIT_CASE(acknowledged_frames_stop_t1),
+	KUNIT_CASE(an_idle_link_polls_and_t4_keeps_t3_running),
+	KUNIT_CASE(received_frames_are_acknowledged_once_per_t2),
+	{}
+};
+
+static struct kunit_suite lapb_suite = {
+	.name = "hrcallout_c_lapb",
+	.test_cases = lapb_cases,
+};
+
+kunit_test_suites(&c_api_suite, &lapb_suite);
