@@ -274,6 +274,13 @@ fn emit_pairs(
     Ok(())
 }
 
+/// The C driver's pair time (samples/lapb's `bench_pair_ns`), if it is loaded and measured one.
+fn c_driver_pair_ns() -> Option<f64> {
+    let v = std::fs::read_to_string("/sys/module/hrc_lapb/parameters/bench_pair_ns").ok()?;
+    let ns: f64 = v.trim().parse().ok()?;
+    (ns > 0.0).then_some(ns)
+}
+
 fn kernel_benchmarks_on_cpu0(mode: &str, big: bool) -> Result<(), String> {
     let d = Device::open().map_err(|e| e.to_string())?;
     let pendings: &[u64] = if big {
@@ -298,6 +305,7 @@ fn kernel_benchmarks_on_cpu0(mode: &str, big: bool) -> Result<(), String> {
     // The public in-kernel API a driver calls (this CPU's kernel engine: id lookup, tick
     // conversion, the per-CPU engine), against the same raw pair.
     let raw = kbench(&d, sys::HRC_BENCH_RAW_PAIR, 2000, 0, 0)?.p50_ns as f64;
+    let mut rust_timeout_pair = 0.0;
     for (kind, what, target) in [
         (
             sys::HRC_BENCH_KCALLOUT_PAIR,
@@ -318,6 +326,24 @@ fn kernel_benchmarks_on_cpu0(mode: &str, big: bool) -> Result<(), String> {
             unit: "ns",
             cmp: "le",
             target,
+        };
+        emit(mode, &m);
+        if kind == sys::HRC_BENCH_KTIMEOUT_PAIR {
+            rust_timeout_pair = m.subject;
+        }
+    }
+    // P1c: the same pair made by a C driver through the exported API (samples/lapb, loaded
+    // with bench_pairs=2000 before this run, same method, same CPU), against the Rust one.
+    if let Some(c_pair) = c_driver_pair_ns() {
+        let m = Metric {
+            id: "P1c",
+            name: "C driver timeout()+untimeout() pair (exported API) vs the Rust in-kernel pair"
+                .into(),
+            subject: c_pair,
+            baseline: rust_timeout_pair,
+            unit: "ns",
+            cmp: "le",
+            target: 1.05,
         };
         emit(mode, &m);
     }
