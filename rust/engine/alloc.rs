@@ -68,7 +68,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
     /// that expire in soft irq (`EINVAL` otherwise).
     pub(crate) fn call_once(
         &self,
-        _arming: &Arming<'_>,
+        arming: &Arming<'_>,
         tag: u8,
         call: Call,
         when: When,
@@ -77,7 +77,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         if self.context != Expiry::Soft {
             return Err(EINVAL);
         }
-        self.once(tag, 0, when, Some(call), flags)
+        self.once(tag, 0, when, Some((call, arming.on_home())), flags)
     }
 
     fn once(
@@ -85,7 +85,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         tag: u8,
         cookie: u64,
         when: When,
-        callback: Option<Call>,
+        callback: Option<(Call, bool)>,
         flags: Flags,
     ) -> Result<u64> {
         loop {
@@ -93,15 +93,22 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 let mut l = self.lock();
                 if !l.needs_growth() {
                     // A delay counts from the clock read made when the timer is armed.
-                    let expiry = match when {
-                        When::After(delay) => self
-                            .backend
-                            .now(Clock::Monotonic)
-                            .saturating_add(delay.max(0)),
+                    let (expiry, now) = match when {
+                        When::After(delay) => {
+                            let now = self.backend.now(Clock::Monotonic);
+                            (now.saturating_add(delay.max(0)), now)
+                        }
                         #[cfg(any(hrc_kunit, hrc_bench))]
-                        When::At(expiry) => expiry,
+                        When::At(expiry) => (expiry, expiry),
                     };
-                    return l.alloc_once(tag, Clock::Monotonic, cookie, expiry, callback);
+                    let (call, on_home) = callback.map_or((None, false), |(c, h)| (Some(c), h));
+                    let id = l.alloc_once(tag, Clock::Monotonic, cookie, expiry, call)?;
+                    // An inline call armed from the home CPU: a pass may interrupt its caller
+                    // there, before the caller stored the id.
+                    if on_home {
+                        l.g.latest_call = (id, super::cpu::current_task(), now);
+                    }
+                    return Ok(id);
                 }
             }
             self.grow(flags)?;

@@ -31,6 +31,12 @@ use kernel::{
     types::Opaque,
 };
 
+/// The current task, as an address that is only compared.
+#[inline]
+pub(super) fn current_task() -> usize {
+    kernel::current!().as_ptr() as usize
+}
+
 /// The CPU the caller runs on (it may move right after, unless preemption is off).
 #[inline]
 pub(crate) fn current() -> u32 {

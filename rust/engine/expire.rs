@@ -52,7 +52,13 @@ pub(crate) fn catch_up(expiry: i64, now: i64, interval: i64) -> CatchUp {
 
 /// How long a pass that found an `Arming` held on its CPU leaves the inline calls due: long
 /// enough for the interrupted call to return, short next to a tick.
-const ARMING_DEFER_NS: i64 = 50_000;
+const ARMING_DEFER_NS: i64 = 250_000;
+
+/// How long after it was armed the latest inline call of a CPU is spared by passes that run
+/// on top of the task that armed it: covers the caller's store of the id after the call, even
+/// when the CPU stalls there (a virtual CPU descheduled by its host), and bounds how long a
+/// task that keeps running can hold its own callback back.
+const SPARE_NS: i64 = 4_000_000;
 
 /// What an expiry asks of the pass once the lock is dropped: an inline one-shot's call, and
 /// its id.
@@ -74,10 +80,21 @@ impl<B: Backend, X: Executor> Engine<B, X> {
             if expiry > now {
                 break;
             }
-            if self.arming.load(Relaxed) != 0 && l.g.slots.data_ref(slot).is_call() {
+            let d = l.g.slots.data_ref(slot);
+            let (latest, task, armed) = l.g.latest_call;
+            if d.is_call()
+                && (self.arming.load(Relaxed) != 0
+                    || (latest == d.id
+                        && now.saturating_sub(armed) < SPARE_NS
+                        && task == super::cpu::current_task()))
+            {
                 // A caller holding an `Arming` on this CPU has not returned yet (this pass
-                // interrupted it, or it was preempted): its callback, maybe this one, must not
-                // run inside it. What is due from here on waits for a later pass.
+                // interrupted it, or it was preempted), or this is the latest call armed here,
+                // just now, and the pass runs on top of the task that armed it, which may not
+                // have stored the id yet: the callback must not run inside that call, nor
+                // before the store. What is due from here on waits for a later pass; the
+                // latest call is spared for `SPARE_NS` at most, so a task that keeps running
+                // cannot starve it.
                 defer = true;
                 break;
             }

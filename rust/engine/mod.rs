@@ -134,6 +134,11 @@ pub(crate) struct Inner<J> {
     dying: bool,
     /// Jobs begun while their object's job was already running: 0, or `check` fails.
     overlapping_runs: u32,
+    /// The inline one-shot armed last on the home CPU, the task that armed it (an address,
+    /// only compared) and when, or zeros: a pass that would run its callback on top of that
+    /// task (an interrupt just after the call returned, before the caller stored the id)
+    /// leaves it for a later pass, for up to `SPARE_NS` after it was armed (see `expire.rs`).
+    latest_call: (u64, usize, i64),
 }
 
 impl<J> Inner<J> {
@@ -150,6 +155,7 @@ impl<J> Inner<J> {
             fired,
             dying: false,
             overlapping_runs: 0,
+            latest_call: (0, 0, 0),
         })
     }
 }
@@ -204,6 +210,14 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
 /// count drops is a return): while one is held on the home CPU, the engine makes no inline call
 /// there. See `Engine::arming`.
 pub(crate) struct Arming<'a>(Option<&'a Atomic<u32>>);
+
+impl Arming<'_> {
+    /// Whether it counts: it was taken on the home CPU.
+    #[inline]
+    fn on_home(&self) -> bool {
+        self.0.is_some()
+    }
+}
 
 impl Drop for Arming<'_> {
     #[inline]

@@ -72,13 +72,10 @@ static void callback_never_runs_inside_timeout(struct kunit *test)
 	 * Timeouts due at once, armed with preemption off (so the caller stays on its CPU) but
 	 * interrupts and soft irqs on: the hrtimer interrupt of an already-due timeout arrives as
 	 * soon as the engine lock is dropped, inside the call, and its pass would run the callback
-	 * there. hrcallout's pass leaves it for later while the call has not left the API.
-	 *
-	 * What the test cannot tell apart: an interrupt in the few instructions after the API has
-	 * let go (its return, and the store below) is after the call, yet is counted. Under QEMU
-	 * TCG, where the timer interrupt lands a few microseconds late at a random instruction,
-	 * that is 0-3 of 500 (measured); without the deferral it was 79-230 of 500. Hence the
-	 * bound, not zero.
+	 * there (79-230 of 500 calls under QEMU TCG before hrcallout deferred such passes).
+	 * The bound, rather than 0, is for the emulator: hrcallout spares a just-armed callback
+	 * for 4 ms of passes on top of its caller, and a virtual CPU its host stalls for longer
+	 * at that very point still loses (1 call in 50 000 in the test below, measured).
 	 */
 	for (i = 0; i < 500; i++) {
 		toid_t id;
@@ -91,7 +88,44 @@ static void callback_never_runs_inside_timeout(struct kunit *test)
 		KUNIT_EXPECT_NE(test, id, 0);
 	}
 	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&inside_runs) == 500, 5000));
-	KUNIT_EXPECT_LE(test, atomic_read(&ran_inside), 10);
+	KUNIT_EXPECT_LE(test, atomic_read(&ran_inside), 2);
+}
+
+#define STORED_N 10000
+/* The ids of the calls below, stored as OpenSS7's man page says is safe, read by callbacks. */
+static toid_t *stored_ids;
+static atomic_t unstored_runs, stored_runs;
+
+static void check_stored(caddr_t arg)
+{
+	if (READ_ONCE(stored_ids[(long)arg]) == 0)
+		atomic_inc(&unstored_runs);
+	atomic_inc(&stored_runs);
+}
+
+static void the_id_is_stored_before_the_callback_runs(struct kunit *test)
+{
+	long i;
+
+	/*
+	 * OpenSS7: "it is safe to store the returned timeout id in global variables accessed by
+	 * the callback". What hrcallout promises on the calling CPU: a caller that stores the id
+	 * right after the call, without being preempted in between, has stored it before the
+	 * callback runs, even when an interrupt lands between the call's return and the store.
+	 * With a weaker rule than hrcallout's (sparing the callback for one pass only) it failed
+	 * for 236-425 of these 10 000 calls under QEMU TCG; the bound is the emulator's stall
+	 * above.
+	 */
+	stored_ids = kunit_kcalloc(test, STORED_N, sizeof(*stored_ids), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, stored_ids);
+	for (i = 0; i < STORED_N; i++) {
+		get_cpu();
+		WRITE_ONCE(stored_ids[i], timeout(check_stored, (caddr_t)i, 0));
+		put_cpu();
+		KUNIT_EXPECT_NE(test, stored_ids[i], 0);
+	}
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&stored_runs) == STORED_N, 10000));
+	KUNIT_EXPECT_LE(test, atomic_read(&unstored_runs), 3);
 }
 
 static void untimeout_remainder_and_minus_one(struct kunit *test)
@@ -340,6 +374,7 @@ static void an_uninitialised_callout_is_refused(struct kunit *test)
 static struct kunit_case c_api_cases[] = {
 	KUNIT_CASE(ids_are_nonzero_and_distinct),
 	KUNIT_CASE(callback_never_runs_inside_timeout),
+	KUNIT_CASE(the_id_is_stored_before_the_callback_runs),
 	KUNIT_CASE(untimeout_remainder_and_minus_one),
 	KUNIT_CASE(dtimeout_runs_on_the_named_cpu),
 	KUNIT_CASE(stop_and_pending_and_active),
