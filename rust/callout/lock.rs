@@ -4,8 +4,9 @@
 //! userspace and Rust), a [`ForeignLock`] (a C driver's own `struct mutex` or `spinlock_t`), or
 //! the module-wide lock of non-MP callouts (`callout_init`).
 //!
-//! Each records the task holding it, so that `stop_sync` can tell its caller holds the lock
-//! the callback runs under (then the callback cannot be running, and waiting would deadlock).
+//! A [`CalloutLock`] and the module-wide lock record the task holding them, so that `stop_sync`
+//! can tell its caller holds the lock the callback runs under (then the callback cannot be
+//! running, and waiting would deadlock); a [`ForeignLock`] need not (see there).
 
 use core::ffi::c_void;
 use kernel::{

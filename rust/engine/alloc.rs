@@ -64,7 +64,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
     }
 
     /// A one-shot of `tag` that makes `call` in the expiry pass when it is due `when`, never
-    /// while the caller holds `_arming` (which it must hold until it returns). Only on engines
+    /// while the caller holds `arming` (which it must hold until it returns). Only on engines
     /// that expire in soft irq (`EINVAL` otherwise).
     pub(crate) fn call_once(
         &self,
