@@ -170,6 +170,13 @@ impl ForeignLock {
     }
 }
 
+/// The lock a callout's callback runs under, held by the executor around the run.
+pub(crate) enum RunGuard<'a> {
+    Giant(#[expect(dead_code, reason = "held for its Drop")] GiantGuard),
+    Lk(#[expect(dead_code, reason = "held for its Drop")] CalloutGuard<'a>),
+    Foreign(#[expect(dead_code, reason = "held for its Drop")] ForeignGuard<'a>),
+}
+
 kernel::sync::global_lock! {
     // SAFETY: initialised in the module's `init` (`init_giant`) before any callout exists.
     unsafe(uninit) static GIANT: Mutex<()> = ();

@@ -48,7 +48,7 @@ use kernel::{
     sync::Arc,
     time::{delay, Delta},
 };
-use lock::{current_task, giant_held_by_current, lock_giant};
+use lock::{current_task, giant_held_by_current, lock_giant, RunGuard};
 
 /// The tag of callouts: their records' kind.
 pub(crate) const TAG: u8 = uapi::HRC_EV_CALLOUT as u8;
@@ -80,6 +80,18 @@ pub(crate) enum Mode {
     Lk(Arc<CalloutLock>),
     /// The executor takes this lock of a C driver's around the callback.
     Foreign(ForeignLock),
+}
+
+impl Mode {
+    /// Takes the lock the callback runs under, if it has one.
+    fn lock(&self) -> Option<RunGuard<'_>> {
+        Some(match self {
+            Self::Mp => return None,
+            Self::Giant => RunGuard::Giant(lock_giant()),
+            Self::Lk(lk) => RunGuard::Lk(lk.lock()),
+            Self::Foreign(lk) => RunGuard::Foreign(lk.lock()),
+        })
+    }
 }
 
 /// What runs when the callout fires.
@@ -302,16 +314,10 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
     // Take the callout's lock, then re-check under it: a `stop` or `reset` made meanwhile
     // (e.g. by a thread holding this lock while we waited for it) changed the generation. An
     // MP callout has no lock to wait for: it is claimed in the same engine lock hold.
-    let mut giant = None;
-    let mut guard = None;
-    let mut foreign = None;
+    let mut held = None;
     if matches!(mode, Some(Mode::Lk(_) | Mode::Foreign(_) | Mode::Giant)) {
         drop(l);
-        match &mode {
-            Some(Mode::Lk(lk)) => guard = Some(lk.lock()),
-            Some(Mode::Foreign(lk)) => foreign = Some(lk.lock()),
-            _ => giant = Some(lock_giant()),
-        }
+        held = mode.as_ref().and_then(Mode::lock);
         l = engine.lock();
     }
     // Run or skipped: either way a claimed schedule is consumed. A newer schedule that fired
@@ -358,9 +364,7 @@ fn dispatch<B: Backend>(mut l: Locked<'_, B, Callouts>, slot: Slot) {
         drop(l);
         engine.notify_done();
     }
-    drop(giant);
-    drop(guard);
-    drop(foreign);
+    drop(held);
 }
 
 /// Runs a callback; returns whether to queue an event, and the result of a self-stop.
