@@ -77,6 +77,8 @@ plain_bytes!(
     hrc_timer_settime,
     hrc_timer_gettime,
     hrc_timer_info,
+    hrc_mach_timer_info,
+    hrc_thread_resume,
     hrc_timer_arm,
     hrc_timer_cancel,
     hrc_qlimit,
@@ -101,6 +103,8 @@ uapi_args! {
     hrc_timer_settime: pad;
     hrc_timer_gettime;
     hrc_timer_info;
+    hrc_mach_timer_info;
+    hrc_thread_resume;
     hrc_timer_cancel: pad;
     hrc_qlimit: pad;
     hrc_settimer: pad;

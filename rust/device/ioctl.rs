@@ -102,7 +102,7 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
     if _IOC_TYPE(cmd) != uapi::HRC_IOC_MAGIC {
         return Err(ENOTTY);
     }
-    let (e, locks) = (&*ctx.engine, &ctx.locks);
+    let (e, locks, threads) = (&*ctx.engine, &ctx.locks, &ctx.threads);
     ioctl_table! { cmd, arg;
         HRC_IOC_INFO => |a: hrc_info| info(e, a),
         // STREAMS timeout(9).
@@ -128,9 +128,11 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         HRC_IOC_TIMER_SETTIME => |a: hrc_timer_settime| qnx::ioctl_settime(e, a),
         HRC_IOC_TIMER_GETTIME => |a: hrc_timer_gettime| qnx::ioctl_gettime(e, a),
         HRC_IOC_TIMER_INFO => |a: hrc_timer_info| qnx::ioctl_info(e, a),
-        HRC_IOC_TIMER_ARM => |a: hrc_timer_arm| mach::ioctl_arm(e, a),
+        HRC_IOC_TIMER_ARM => |a: hrc_timer_arm| mach::ioctl_arm(e, threads, a),
         HRC_IOC_TIMER_CANCEL => |a: hrc_timer_cancel| mach::ioctl_cancel(e, a),
         HRC_IOC_SET_QLIMIT => |a: hrc_qlimit| mach::ioctl_set_qlimit(e, a),
+        HRC_IOC_MACH_TIMER_INFO => |a: hrc_mach_timer_info| mach::ioctl_info(e, a),
+        HRC_IOC_THREAD_RESUME => |a: hrc_thread_resume| mach::ioctl_thread_resume(threads, a),
         // mTCP.
         HRC_IOC_SETTIMER => |a: hrc_settimer| mtcp::ioctl_settimer(e, a); undo |a| mtcp::undo_settimer(e, a),
         // Debugging and tests.

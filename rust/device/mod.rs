@@ -22,6 +22,7 @@ pub(crate) use read::encode;
 
 use crate::callout::registry::LockRegistry;
 use crate::engine::{Engine, Expiry, HrBackend};
+use crate::itimer::suspend::Threads;
 use crate::HrEngine;
 use kernel::{bindings, prelude::*, sync::Arc, types::Opaque};
 
@@ -33,6 +34,9 @@ pub(crate) struct Context {
     /// The callout locks created on this file.
     #[pin]
     pub(crate) locks: LockRegistry,
+    /// The threads this file's Mach timers suspend.
+    #[pin]
+    pub(crate) threads: Threads,
 }
 
 impl Context {
@@ -46,7 +50,11 @@ impl Context {
             Expiry::Irq,
         )?;
         Arc::pin_init(
-            try_pin_init!(Context { engine, locks <- LockRegistry::new() }? Error),
+            try_pin_init!(Context {
+                engine,
+                locks <- LockRegistry::new(),
+                threads <- Threads::new(),
+            }? Error),
             GFP_KERNEL_ACCOUNT,
         )
     }
@@ -55,6 +63,8 @@ impl Context {
     /// state is freed with the last reference.
     fn release(&self) {
         self.engine.shutdown();
+        // No timer suspends them any more.
+        self.threads.release();
     }
 }
 

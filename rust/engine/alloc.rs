@@ -156,7 +156,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
 
     /// Adds one chunk of slots to the table, unless another thread did meanwhile. Allocates
     /// with the lock dropped.
-    fn grow(&self, flags: Flags) -> Result {
+    pub(super) fn grow(&self, flags: Flags) -> Result {
         let nchunks = self.inner.lock().slots.nchunks();
         if (nchunks + 1) * CHUNK > MAX_SLOTS as usize {
             return Err(ENOSPC);
@@ -186,7 +186,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     /// Whether allocating needs a new chunk first: no free slot, though the engine is alive
     /// and below its limit (otherwise allocating fails with the right error).
     #[inline]
-    fn needs_growth(&self) -> bool {
+    pub(super) fn needs_growth(&self) -> bool {
         self.g.slots.full() && !self.g.dying && self.g.slots.live() < self.engine.max_timers
     }
 

@@ -5,13 +5,14 @@
 //! A walk of every list and queue under the engine lock: O(slots), for tests only.
 
 use super::clock_base::CLOCKS;
-use super::slots::{Slot, NIL};
+use super::slots::{Delivery, Slot, NIL};
 use super::{Backend, Engine, Executor, Locked, Sched};
 
 /// The engine's own view of its consistency.
 pub(crate) struct Check {
     /// Whether every invariant held.
     pub(crate) ok: bool,
+    /// Slots in use, but reserved messages ([`super::messages`]) waiting in reserve.
     pub(crate) live: u32,
     pub(crate) queued: u32,
     pub(crate) free: u32,
@@ -42,31 +43,60 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         ok &= n == g.slots.nfree();
         // Event queue: every member live, count matches.
         let mut q = 0u32;
+        let mut queued_messages = 0u32;
         let mut cur = g.events.head();
         while cur != NIL && q <= slots {
             let d = g.slots.data_ref(Slot(cur));
             ok &= d.id != 0;
             q += 1;
+            queued_messages += u32::from(d.is_message());
             cur = d.next;
         }
         ok &= q == g.events.len();
         ok &= g.slots.live() + g.slots.nfree() == slots;
-        // Every id names its own slot; a slot's node is queued exactly when it is armed.
+        // The message reserve: only messages, with no id, as many as it counts.
+        let mut spare = 0u32;
+        let mut cur = g.messages.head();
+        while cur != NIL && spare <= slots {
+            let d = g.slots.data_ref(Slot(cur));
+            ok &= d.is_message() && d.id == 0;
+            spare += 1;
+            cur = d.next;
+        }
+        ok &= spare == g.messages.spare();
+        // Every id names its own slot, but a message's, which names a live object delivered
+        // by queue limit; a slot's node is queued exactly when it is armed (never a message).
         let mut live = 0u32;
         let mut armed = [0u32; 2];
+        let (mut messages, mut counted) = (0u32, 0u32);
         for s in 0..slots {
             let e = g.slots.entry(s);
             let d = g.slots.data_ref(Slot(s));
-            if d.id != 0 {
+            if d.is_message() {
+                live += 1;
+                messages += 1;
+                ok &= d.sched == Sched::Idle;
+                if d.id != 0 {
+                    ok &= g.slots.lookup(d.id).is_some_and(|o| {
+                        g.slots
+                            .data_ref(o)
+                            .obj_ref()
+                            .is_some_and(|o| o.delivery == Delivery::QueueLimit)
+                    });
+                }
+            } else if d.id != 0 {
                 live += 1;
                 ok &= g.slots.lookup(d.id) == Some(Slot(s));
                 if d.sched == Sched::Armed {
                     armed[d.clock as usize] += 1;
                 }
+                counted += d.obj_ref().map_or(0, |o| o.messages);
             }
-            ok &= e.is_queued() == (d.id != 0 && d.sched == Sched::Armed);
+            ok &= e.is_queued() == (d.id != 0 && d.sched == Sched::Armed && !d.is_message());
         }
-        ok &= live == g.slots.live();
+        ok &= live == g.slots.live() && messages == g.messages.total();
+        // Each object counts its queued messages.
+        ok &= counted == queued_messages;
         // Executor lanes: each list well formed and on its own lane; every listed object is
         // on exactly one list; no job ever began while its object's job ran.
         let mut listed = 0u32;
@@ -106,7 +136,8 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
         Check {
             ok,
-            live,
+            // Timers and records: not the messages in reserve.
+            live: live - spare,
             queued: q,
             free: n,
             slots: u64::from(slots),

@@ -18,7 +18,7 @@
 //! Records leave the engine as an [`Event`]; encoding it for userspace is the transport's job.
 
 use super::hrtimer::Clock;
-use super::slots::{Body, Delivery, Slot, Slots, NIL};
+use super::slots::{Body, Delivery, Slot, SlotData, Slots, NIL};
 use super::{Backend, Engine, Executor, Locked};
 
 /// The parts of a record that vary, kept in an object until it is read.
@@ -141,7 +141,7 @@ impl Events {
     }
 
     /// Removes `slot`'s record if it is queued (a walk: only used when an object is destroyed
-    /// with its record unread).
+    /// or re-set with its record unread).
     fn remove<J>(&mut self, slots: &mut Slots<J>, slot: Slot) {
         if !self.holds(slots, slot) {
             return;
@@ -152,9 +152,37 @@ impl Events {
             prev = cur;
             cur = slots.data_ref(Slot(cur)).next;
         }
-        if cur == NIL {
-            return;
+        if cur != NIL {
+            self.unlink(slots, prev, slot);
         }
+    }
+
+    /// Removes every queued record whose slot passes `pick`, handing each slot to `removed`
+    /// once it is unlinked (a walk of the whole queue).
+    pub(super) fn remove_where<J>(
+        &mut self,
+        slots: &mut Slots<J>,
+        pick: impl Fn(&SlotData<J>) -> bool,
+        mut removed: impl FnMut(&mut Slots<J>, Slot),
+    ) {
+        let mut prev = NIL;
+        let mut cur = self.head;
+        while cur != NIL {
+            let slot = Slot(cur);
+            let d = slots.data_ref(slot);
+            let next = d.next;
+            if pick(d) {
+                self.unlink(slots, prev, slot);
+                removed(slots, slot);
+            } else {
+                prev = cur;
+            }
+            cur = next;
+        }
+    }
+
+    /// Unlinks queued `slot`, whose predecessor is `prev` (`NIL` at the head).
+    fn unlink<J>(&mut self, slots: &mut Slots<J>, prev: u32, slot: Slot) {
         let next = slots.data_ref(slot).next;
         if prev == NIL {
             self.head = next;
@@ -196,10 +224,19 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
     }
 
-    /// Removes `slot`'s record from the event queue if it is there.
+    /// How many of `slot`'s records are queued: its own and its messages.
+    pub(crate) fn queued_records(&self, slot: Slot) -> u32 {
+        let g = &*self.g;
+        let messages = g.slots.data_ref(slot).obj_ref().map_or(0, |o| o.messages);
+        u32::from(g.events.holds(&g.slots, slot)) + messages
+    }
+
+    /// Removes `slot`'s records from the event queue: its own, if it is there, and its
+    /// messages ([`super::messages`]).
     pub(crate) fn unqueue_record(&mut self, slot: Slot) {
         let g = &mut *self.g;
         g.events.remove(&mut g.slots, slot);
+        self.unqueue_messages(slot);
     }
 
     /// Handles an expiry of object `slot` (its `fired` times set) for the arming whose cookie
@@ -227,14 +264,29 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
                 o.rec.overruns = missed;
             }
             Delivery::QueueLimit => {
-                if queued || full {
+                if full || (queued && g.messages.spare() == 0) {
                     o.missed = o.missed.saturating_add(1 + missed);
                     o.total_overruns = o.total_overruns.saturating_add(1 + missed);
                     return;
                 }
-                (o.rec.expiry, o.rec.fire) = o.fired;
-                o.rec.overruns = o.missed.saturating_add(missed);
+                let rec = Record {
+                    cookie,
+                    expiry: o.fired.0,
+                    fire: o.fired.1,
+                    overruns: o.missed.saturating_add(missed).min(o.overrun_limit),
+                    flags: if o.interval > 0 { o.periodic_flags } else { 0 },
+                    ..Record::default()
+                };
                 o.missed = 0;
+                o.total_overruns = o.total_overruns.saturating_add(missed);
+                if queued {
+                    // Its own record is unread: this expiry is a message of its own.
+                    self.queue_message(slot, rec);
+                    return;
+                }
+                o.rec = rec;
+                self.enqueue_record(slot);
+                return;
             }
         }
         if o.delivery != Delivery::Executor {
@@ -269,6 +321,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         let (e, d) = g.slots.entry_data(Slot(n));
         let next = d.next;
         d.next = NIL;
+        let mut message = false;
         let (rec, one_shot) = match &mut d.body {
             Body::Once { fire } => (
                 Record {
@@ -286,6 +339,11 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
                 (rec, false)
             }
             Body::Call { .. } => (Record::default(), true),
+            // A message stays in its slot until it is consumed or put back.
+            Body::Message(r) => {
+                message = true;
+                (**r, true)
+            }
         };
         let ev = Event {
             tag: d.tag,
@@ -306,6 +364,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         g.events.len -= 1;
         // A reader acted on the last wake-up: the next record wakes readers again.
         g.events.woken = false;
+        if message {
+            self.message_unqueued(ev.id);
+        }
         Some((
             ev,
             Taken {
@@ -333,7 +394,10 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         // Still the object taken, a one-shot (whose record, taken once, is never queued again:
         // it fired once), and idle: nothing else refers to the slot.
         let queued = d.next != NIL || g.events.tail == slot.0;
-        if d.id == t.id && d.one_shot() && d.sched == super::Sched::Idle && !queued {
+        if d.id == t.id && d.is_message() && !queued {
+            // A message read: back to the reserve.
+            g.messages.put(&mut g.slots, slot);
+        } else if d.id == t.id && d.one_shot() && d.sched == super::Sched::Idle && !queued {
             // Not armed, not on the fired list (a one-shot has no object state): back to the
             // free list.
             g.slots.release(slot);
@@ -349,7 +413,21 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             return;
         };
         let g = &mut *self.g;
-        if g.events.holds(&g.slots, slot) {
+        if g.slots.data_ref(slot).is_message() {
+            // Back to the head, if its object still exists (deleting it took its queued
+            // messages, not this one).
+            match g.slots.lookup(t.id) {
+                Some(owner) => {
+                    if let Some(o) = g.slots.data(owner).obj() {
+                        o.messages += 1;
+                    }
+                }
+                None => {
+                    g.messages.put(&mut g.slots, slot);
+                    return;
+                }
+            }
+        } else if g.events.holds(&g.slots, slot) {
             if let Some(o) = g.slots.data(slot).obj() {
                 o.rec.overruns = o.rec.overruns.saturating_add(overruns.saturating_add(1));
                 o.total_overruns = o.total_overruns.saturating_add(1);

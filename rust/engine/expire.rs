@@ -200,8 +200,17 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
                     o.fired = (expiry, now);
                     d.sched = Sched::Idle;
                 }
+                if o.action.as_ref().is_some_and(|a| !a.expired(1 + missed)) {
+                    // Its target is gone: the object stops here.
+                    o.action = None;
+                    o.interval = 0;
+                    again = None;
+                    d.sched = Sched::Idle;
+                }
                 o.delivery
             }
+            // A message is never armed.
+            Body::Message(_) => return None,
         };
         if let Some(next) = again {
             // Still armed: back in the queue (it cannot be the earliest: the pass starts the

@@ -63,6 +63,7 @@ mod expire;
 mod fake;
 pub(crate) mod hrtimer;
 mod lane;
+mod messages;
 mod slots;
 pub(crate) mod timerqueue;
 
@@ -95,6 +96,7 @@ use kernel::{
     },
 };
 use lane::Lanes;
+use messages::Messages;
 use slots::{Body, IdSpace, SlotData, Slots};
 
 /// What runs the jobs of an engine's [`Delivery::Executor`] objects, in thread context: the one
@@ -107,6 +109,18 @@ pub(crate) trait Executor: Sized + Send + Sync + 'static {
     /// decides, under the engine lock, whether the schedule it was fired for is still current
     /// ([`Locked::fired`], [`Locked::claim_fired`]).
     fn run<B: Backend>(l: Locked<'_, B, Self>, slot: Slot);
+}
+
+/// What an owner does at each expiry of an object of its, beside the record: in the expiry
+/// pass, under the engine lock, with interrupts off, so it must neither sleep nor allocate.
+pub(crate) trait ExpiryAction: Send + Sync {
+    /// The object expired `expiries` times (a late expiry stands for the periods it caught up
+    /// on). False if what the action works on is gone: the object then stops (a periodic one
+    /// is not re-armed), and its record is still delivered.
+    fn expired(&self, expiries: u64) -> bool;
+
+    /// What it works on and how far (the owner's numbers, reported by its info call).
+    fn target(&self) -> (i32, u32);
 }
 
 /// When a one-shot is due on the monotonic clock.
@@ -128,6 +142,8 @@ pub(crate) struct Inner<J> {
     bases: [ClockBase<J>; 2],
     /// Records waiting for readers.
     events: Events,
+    /// Slots set aside as extra records of [`Delivery::QueueLimit`] objects.
+    messages: Messages,
     /// Objects waiting for the executor, one list per lane (CPU id).
     fired: KVec<Fired>,
     /// Set at teardown: no more arming, expiries do nothing.
@@ -152,6 +168,7 @@ impl<J> Inner<J> {
             slots: Slots::new(ids),
             bases: [ClockBase::new(), ClockBase::new()],
             events: Events::new(qlimit),
+            messages: Messages::new(),
             fired,
             dying: false,
             overlapping_runs: 0,

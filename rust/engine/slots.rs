@@ -27,7 +27,10 @@ use super::timerqueue::{impl_has_queue_node, QueueNode};
 use core::{cell::UnsafeCell, pin::Pin};
 use kernel::{
     prelude::*,
-    sync::atomic::{ordering::Relaxed, Atomic},
+    sync::{
+        atomic::{ordering::Relaxed, Atomic},
+        Arc,
+    },
 };
 
 /// Bits of an id that name the slot; the rest is the never-reused sequence number.
@@ -74,9 +77,11 @@ pub(crate) enum Delivery {
     /// A record; at most one is queued, and expiries while it is unread fold into its
     /// overrun count (POSIX `SI_TIMER` signals behave so).
     Coalesce,
-    /// A record, unless the event queue holds `qlimit` records or this object's record is
-    /// unread; then the expiry is counted as missed, and the count rides on the next record
-    /// that gets through.
+    /// A record per expiry, until the event queue holds `qlimit` records; then the expiry is
+    /// counted as missed, and the count rides on the next record that gets through (a Mach
+    /// port's messages, QNX pulses). Records beyond the object's own come from the engine's
+    /// reserved messages ([`super::messages`]); with none left, an expiry is counted as missed
+    /// too.
     QueueLimit,
     /// The executor runs the object's job in thread context ([`super::Executor`]); a record
     /// the job asks for ([`super::Locked::deliver_run`]) coalesces as [`Delivery::Coalesce`].
@@ -94,6 +99,10 @@ pub(super) enum Body<J> {
     Call { func: CFn, cpu: u32 },
     /// A long-lived object: its state, allocated with the object.
     Object(KBox<Object<J>>),
+    /// A reserved message ([`super::messages`]): a record of an expiry of the object whose id
+    /// the slot carries while the record is queued or being read (0 while in reserve), queued
+    /// beside that object's own. Its record is allocated when it is reserved.
+    Message(KBox<Record>),
 }
 
 /// The state of a long-lived object (created once, armed many times), with `J` the state its
@@ -108,6 +117,8 @@ pub(crate) struct Object<J> {
     pub(super) delivery: Delivery,
     /// [`Delivery::QueueLimit`]: expiries not delivered yet, reported by the next record.
     pub(super) missed: u64,
+    /// [`Delivery::QueueLimit`]: its reserved messages in the event queue.
+    pub(super) messages: u32,
     /// The record readers get: `expiry`/`fire` are those of the latest expiry it stands for,
     /// `overruns` the earlier expiries folded into it.
     pub(super) rec: Record,
@@ -130,6 +141,9 @@ pub(crate) struct Object<J> {
     pub(crate) overrun_limit: u64,
     /// All overruns since the owner last cleared them.
     pub(crate) total_overruns: u64,
+    /// The owner's word about the object (interval timers: how they are notified); the
+    /// engine never reads it.
+    pub(crate) owner_word: u32,
     /// The clock the owner created it on: its absolute times' clock. (The slot's clock is
     /// the current arming's, which may differ: see `Locked::arm_on`.)
     pub(crate) clock: Clock,
@@ -141,6 +155,8 @@ pub(crate) struct Object<J> {
     /// compared).
     pub(crate) running: bool,
     pub(crate) running_task: usize,
+    /// What the owner does at each expiry, beside the record ([`super::ExpiryAction`]).
+    pub(crate) action: Option<Arc<dyn super::ExpiryAction>>,
     /// The owner's state.
     pub(crate) job: J,
 }
@@ -154,6 +170,7 @@ impl<J: Default> Object<J> {
             interval: 0,
             delivery,
             missed: 0,
+            messages: 0,
             rec: Record::default(),
             fired: (0, 0),
             on_fired: false,
@@ -164,10 +181,12 @@ impl<J: Default> Object<J> {
             periodic_flags: 0,
             overrun_limit: u64::MAX,
             total_overruns: 0,
+            owner_word: 0,
             absolute: false,
             expired: false,
             running: false,
             running_task: 0,
+            action: None,
             job: J::default(),
         }
     }
@@ -205,8 +224,8 @@ pub(super) struct SlotData<J> {
     /// The owner's cookie (inline one-shots: the callback's argument).
     pub(super) cookie: u64,
     pub(super) body: Body<J>,
-    /// Link in the free list or the event queue (a slot is never on both); `NIL` for a live
-    /// slot whose record is not queued, unless it is the queue's tail.
+    /// Link in the free list, the event queue or the message reserve (a slot is on one at
+    /// most); `NIL` for a live slot whose record is not queued, unless it is the queue's tail.
     pub(super) next: u32,
     /// The owner's tag, handed back in records; the engine never interprets it.
     pub(super) tag: u8,
@@ -257,10 +276,17 @@ impl<J> SlotData<J> {
         self.next = next_free;
     }
 
-    /// Whether the slot goes back to the free list once its one expiry has been consumed.
+    /// Whether the slot is done with once its one record has been consumed: a one-shot goes
+    /// back to the free list, a message to the reserve.
     #[inline]
     pub(super) fn one_shot(&self) -> bool {
         !matches!(self.body, Body::Object(_))
+    }
+
+    /// Whether the slot is a reserved message ([`Body::Message`]).
+    #[inline]
+    pub(super) fn is_message(&self) -> bool {
+        matches!(self.body, Body::Message(_))
     }
 
     /// Whether the slot is an inline one-shot ([`super::Engine::call_once`]).

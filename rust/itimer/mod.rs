@@ -10,12 +10,17 @@
 //! - `HRC_NOTIFY_SI_TIMER` ([`Delivery::Coalesce`], QNX `SI_TIMER`): at most one record per
 //!   timer is queued; expiries while it is unread add to that record's overrun count.
 //!   `TimerInfo` reports the total since the last `HRC_TIMER_RESET_OVERRUNS`.
-//! - `HRC_NOTIFY_MACH` ([`Delivery::QueueLimit`]): no message while the file's queue holds
-//!   `qlimit` records (or this timer's previous message is unread); the missed count rides on
-//!   the next message that gets through, then restarts at zero.
+//! - `HRC_NOTIFY_MACH` ([`Delivery::QueueLimit`]): a message per expiry until the file's
+//!   queue holds `qlimit` records; expiries while it is full are missed, and the missed count
+//!   rides on the next message that gets through, then restarts at zero. The messages beyond
+//!   a timer's own record are reserved when it is armed and when the limit is set, so an
+//!   expiry never allocates.
+//! - `HRC_NOTIFY_PULSE` (QNX pulses, [`Delivery::QueueLimit`] too): each expiry its own record,
+//!   queued and counted as Mach messages are.
 
 pub(crate) mod mach;
 pub(crate) mod qnx;
+pub(crate) mod suspend;
 
 use crate::engine::{Backend, Clock, Delivery, Engine, Executor, Locked, Sched, Slot};
 use crate::uapi;
@@ -67,6 +72,26 @@ pub(crate) fn qnx_errno(e: Error) -> Error {
     }
 }
 
+/// Before timer `id` is armed: if its expiries queue a record each (`HRC_NOTIFY_MACH`,
+/// `HRC_NOTIFY_PULSE`), the engine's reserve of records beyond timers' own is topped up to the
+/// queue limit, so that an expiry never allocates. `ENOMEM` if it cannot be; nothing for other
+/// or unknown timers (arming reports those).
+pub(crate) fn reserve_if_queued<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result {
+    let queued = {
+        let mut l = engine.lock();
+        match l.lookup_tag(id, TAG) {
+            Ok(slot) => l
+                .object(slot)
+                .is_some_and(|o| o.delivery() == Delivery::QueueLimit),
+            Err(_) => false,
+        }
+    };
+    if queued {
+        engine.reserve_messages(GFP_KERNEL_ACCOUNT)?;
+    }
+    Ok(())
+}
+
 /// `HRC_IOC_TIMER_CREATE`: a disarmed timer on `clock`, notified as `notify` says.
 pub(crate) fn create<B: Backend, X: Executor>(
     engine: &Engine<B, X>,
@@ -76,7 +101,7 @@ pub(crate) fn create<B: Backend, X: Executor>(
 ) -> Result<u64> {
     let delivery = match notify {
         uapi::HRC_NOTIFY_SI_TIMER => Delivery::Coalesce,
-        uapi::HRC_NOTIFY_MACH => Delivery::QueueLimit,
+        uapi::HRC_NOTIFY_MACH | uapi::HRC_NOTIFY_PULSE => Delivery::QueueLimit,
         _ => return Err(EINVAL),
     };
     engine.create(
@@ -88,8 +113,9 @@ pub(crate) fn create<B: Backend, X: Executor>(
         |l, slot| {
             let o = l.object(slot).ok_or(EINVAL)?;
             o.periodic_flags = uapi::HRC_EVF_PERIODIC;
-            if delivery == Delivery::Coalesce {
-                // QNX SI_TIMER: a signal's overrun count saturates at DELAYTIMER_MAX.
+            o.owner_word = notify;
+            if notify != uapi::HRC_NOTIFY_MACH {
+                // QNX: an overrun count saturates at DELAYTIMER_MAX.
                 o.overrun_limit = DELAYTIMER_MAX;
             }
             Ok(())

@@ -2,8 +2,8 @@
 
 //! QNX `TimerSettime` / `TimerInfo` (and `timer_gettime`) on interval timers, and their ioctls.
 
-use super::{current, qnx_errno, signed, Itimer, DELAYTIMER_MAX, TAG};
-use crate::engine::{Backend, Clock, Delivery, Engine, Executor, Sched};
+use super::{current, qnx_errno, reserve_if_queued, signed, Itimer, DELAYTIMER_MAX, TAG};
+use crate::engine::{Backend, Clock, Engine, Executor, Sched};
 use crate::uapi;
 use kernel::prelude::*;
 
@@ -21,6 +21,10 @@ pub(crate) fn settime<B: Backend, X: Executor>(
         return Err(EINVAL);
     }
     let (value, interval) = (signed(new.value)?, signed(new.interval)?);
+    if value != 0 {
+        // A pulse timer's messages beyond its own record, reserved before it can expire.
+        reserve_if_queued(engine, id)?;
+    }
     let mut l = engine.lock();
     let slot = l.lookup_tag(id, TAG).map_err(qnx_errno)?;
     let old = current(&mut l, slot)?;
@@ -98,10 +102,7 @@ pub(crate) fn info<B: Backend, X: Executor>(
     if o.expired {
         state |= uapi::HRC_TI_EXPIRED;
     }
-    let notify = match o.delivery() {
-        Delivery::QueueLimit => uapi::HRC_NOTIFY_MACH,
-        _ => uapi::HRC_NOTIFY_SI_TIMER,
-    };
+    let notify = o.owner_word;
     let overruns = o.total_overruns.min(DELAYTIMER_MAX);
     if flags & uapi::HRC_TIMER_RESET_OVERRUNS != 0 {
         o.total_overruns = 0;

@@ -226,6 +226,175 @@ mod fake_clock {
         Ok(())
     }
 
+    /// A Mach timer's period in the message tests: 10 ms.
+    const MACH_PERIOD: i64 = 10_000_000;
+
+    #[test]
+    fn mach_messages_queue_up_to_the_port_limit() -> Result {
+        // 19.7: a periodic 10 ms timer, qlimit 2, an idle reader: two messages queued (not
+        // one: a timer's own record is not the limit), then the next carries the missed
+        // count, then 0.
+        let e = fake()?;
+        itimer::mach::set_qlimit(&*e, 2)?;
+        let id = itimer::create(&*e, Clock::Monotonic, uapi::HRC_NOTIFY_MACH, 0)?;
+        let t0 = e.backend.now(Clock::Monotonic);
+        let p = MACH_PERIOD;
+        itimer::mach::arm(&*e, id, p, p, uapi::HRC_MACH_PERIODIC, None)?;
+        // Reserved when armed (and when the limit was set), not when it expires.
+        assert_eq!(e.lock().reserved_messages(), 1);
+        e.advance(5 * p + p / 2);
+        assert_eq!(e.lock().queue_len(), 2);
+        assert_eq!(itimer::mach::info(&*e, id)?.messages, 2);
+        assert!(e.check().ok);
+        let a = read_one(&e)?;
+        let b = read_one(&e)?;
+        assert_eq!((a.id, a.ev.expiry_ns, a.ev.overruns), (id, t0 + p, 0));
+        assert_eq!((b.id, b.ev.expiry_ns, b.ev.overruns), (id, t0 + 2 * p, 0));
+        e.advance(p);
+        let c = read_one(&e)?;
+        assert_eq!((c.ev.expiry_ns, c.ev.overruns), (t0 + 6 * p, 3));
+        e.advance(p);
+        let d = read_one(&e)?;
+        assert_eq!((d.ev.expiry_ns, d.ev.overruns), (t0 + 7 * p, 0));
+        assert_eq!(itimer::mach::info(&*e, id)?.overruns, 3);
+        assert!(e.check().ok);
+        itimer::delete(&*e, id)?;
+        assert_eq!(e.check().live, 0);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn qnx_pulses_queue_one_record_per_expiry() -> Result {
+        // 19.11: HRC_NOTIFY_PULSE queues each expiry as its own record (fake(): qlimit 16).
+        let e = fake()?;
+        let id = itimer::create(&*e, Clock::Monotonic, uapi::HRC_NOTIFY_PULSE, 7)?;
+        let p = MACH_PERIOD as u64;
+        let t0 = e.backend.now(Clock::Monotonic);
+        itimer::qnx::settime(
+            &*e,
+            id,
+            0,
+            itimer::Itimer {
+                value: p,
+                interval: p,
+            },
+        )?;
+        assert_eq!(e.lock().reserved_messages(), 15);
+        e.advance(3 * MACH_PERIOD + MACH_PERIOD / 2);
+        assert_eq!(e.lock().queue_len(), 3);
+        assert!(e.check().ok);
+        let i = itimer::qnx::info(&*e, id, 0)?;
+        assert_eq!((i.notify, i.overruns), (uapi::HRC_NOTIFY_PULSE, 0));
+        for k in 1..=2 {
+            let t = read_one(&e)?;
+            assert_eq!((t.id, t.ev.cookie), (id, 7));
+            assert_eq!((t.ev.expiry_ns, t.ev.overruns), (t0 + k * MACH_PERIOD, 0));
+        }
+        // Re-setting drops the unread pulse of the replaced setting, as an unread SI_TIMER
+        // record is dropped (19.4).
+        e.advance(2 * MACH_PERIOD);
+        assert_eq!(e.lock().queue_len(), 3);
+        itimer::qnx::settime(
+            &*e,
+            id,
+            0,
+            itimer::Itimer {
+                value: p,
+                interval: 0,
+            },
+        )?;
+        assert_eq!(e.lock().queue_len(), 0);
+        assert!(e.check().ok);
+        e.advance(MACH_PERIOD);
+        assert_eq!(read_one(&e)?.ev.overruns, 0);
+        itimer::delete(&*e, id)?;
+        assert!(e.check().ok);
+        assert_eq!(e.check().live, 0);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn a_message_read_or_put_back_after_its_timer_died_is_dropped() -> Result {
+        let e = fake()?;
+        let id = itimer::create(&*e, Clock::Monotonic, uapi::HRC_NOTIFY_MACH, 0)?;
+        itimer::mach::arm(
+            &*e,
+            id,
+            MACH_PERIOD,
+            MACH_PERIOD,
+            uapi::HRC_MACH_PERIODIC,
+            None,
+        )?;
+        e.advance(3 * MACH_PERIOD);
+        assert_eq!(e.lock().queue_len(), 3);
+        // A reader takes the timer's own record and one message; the timer is deleted (its
+        // queued message goes); one copy faults and goes back, the other reaches the reader.
+        let own = take_record(&e).ok_or(EINVAL)?;
+        let message = take_record(&e).ok_or(EINVAL)?;
+        itimer::delete(&*e, id)?;
+        assert_eq!(e.lock().queue_len(), 0);
+        finish_record(&e, &message, false);
+        finish_record(&e, &own, true);
+        assert_eq!(e.lock().queue_len(), 0);
+        assert!(e.check().ok);
+        assert_eq!(e.check().live, 0);
+        // A message put back while its timer lives goes back to the head, in order.
+        let id = itimer::create(&*e, Clock::Monotonic, uapi::HRC_NOTIFY_MACH, 0)?;
+        let t0 = e.backend.now(Clock::Monotonic);
+        itimer::mach::arm(
+            &*e,
+            id,
+            MACH_PERIOD,
+            MACH_PERIOD,
+            uapi::HRC_MACH_PERIODIC,
+            None,
+        )?;
+        e.advance(2 * MACH_PERIOD);
+        let first = read_one(&e)?;
+        let second = take_record(&e).ok_or(EINVAL)?;
+        finish_record(&e, &second, false);
+        assert!(e.check().ok);
+        let again = read_one(&e)?;
+        assert_eq!(first.ev.expiry_ns, t0 + MACH_PERIOD);
+        assert_eq!(again.ev.expiry_ns, t0 + 2 * MACH_PERIOD);
+        itimer::delete(&*e, id)?;
+        assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
+
+    #[test]
+    fn mach_timer_info_reports_the_absolute_expiry() -> Result {
+        // 19.9: Mach's expire_time is the absolute expiry on the timer's clock.
+        let e = fake()?;
+        let id = itimer::create(&*e, Clock::Realtime, uapi::HRC_NOTIFY_MACH, 0)?;
+        let i = itimer::mach::info(&*e, id)?;
+        assert_eq!((i.armed, i.expire, i.left, i.flags), (false, 0, 0, 0));
+        let real = e.backend.now(Clock::Realtime);
+        itimer::mach::arm(&*e, id, MACH_PERIOD, 0, 0, None)?;
+        let i = itimer::mach::info(&*e, id)?;
+        assert!(i.armed && i.flags == 0);
+        assert_eq!((i.expire, i.left), (real + MACH_PERIOD, MACH_PERIOD));
+        itimer::mach::cancel(&*e, id, 0)?;
+        let at = real + 5 * MACH_PERIOD;
+        let flags = uapi::HRC_MACH_ABSOLUTE | uapi::HRC_MACH_PERIODIC;
+        itimer::mach::arm(&*e, id, at, MACH_PERIOD, flags, None)?;
+        e.advance(MACH_PERIOD);
+        let i = itimer::mach::info(&*e, id)?;
+        assert_eq!((i.flags, i.expire, i.interval), (flags, at, MACH_PERIOD));
+        assert_eq!(i.left, 4 * MACH_PERIOD);
+        assert_eq!(i.clock, Clock::Realtime);
+        // After the first expiry, the next one.
+        e.advance(4 * MACH_PERIOD);
+        assert_eq!(itimer::mach::info(&*e, id)?.expire, at + MACH_PERIOD);
+        itimer::delete(&*e, id)?;
+        assert_eq!(itimer::mach::info(&*e, id).err(), Some(ENOENT));
+        e.shutdown();
+        Ok(())
+    }
+
     #[test]
     fn absolute_realtime_timers_follow_clock_steps() -> Result {
         let e = fake()?;

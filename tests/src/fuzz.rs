@@ -101,6 +101,22 @@ fn some_id(r: &mut Rng, s: &Shared) -> u64 {
     }
 }
 
+/// The id of a thread that only sleeps, for `TIMER_THREAD_SUSPEND` to suspend; it lives until
+/// the process exits (a parked one then dies in its killable wait).
+fn victim() -> i32 {
+    static TID: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *TID.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(hrcallout::gettid());
+            loop {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        rx.recv().unwrap_or(0)
+    })
+}
+
 /// One random operation. Returns Err(description) if the module answered with an errno not
 /// documented for that call.
 fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
@@ -235,7 +251,7 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
         }
         9 => {
             let clock = r.pick(&[0, 1, 1, 5]);
-            match d.timer_create(clock, r.pick(&[0, 1, 1, 4]), r.next()) {
+            match d.timer_create(clock, r.pick(&[0, 1, 1, 2, 4]), r.next()) {
                 Ok(id) => {
                     remember(s, id);
                     Ok(())
@@ -268,18 +284,36 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 r.pick(&[0, -1, 1, MS, 10 * MS]),
                 f,
             );
-            check("TIMER_ARM", res, &[EBUSY, EOPNOTSUPP])
+            check("TIMER_ARM", res, &[EBUSY])
         }
-        13 => check(
-            "TIMER_CANCEL",
-            d.timer_cancel(some_id(r, s), r.pick(&[0, 2, 8])),
-            &[EALREADY],
-        ),
+        13 => match r.below(4) {
+            // Mach thread suspension: this thread or an absurd one; resumed at once, so the
+            // fuzzing threads never stay parked for long.
+            // Mach thread suspension of a thread that only sleeps (never a fuzzing one, which
+            // nothing would resume), of no thread, of init (another process), of none.
+            0 => {
+                let tid = r.pick(&[victim(), victim(), 0, -1, 1, i32::MAX]);
+                let res = d.timer_arm_suspend(some_id(r, s), absurd_time(r), MS, 0, tid);
+                check("TIMER_ARM(SUSPEND)", res, &[EBUSY, ESRCH, EPERM, ENOSPC])
+            }
+            1 => check(
+                "THREAD_RESUME",
+                d.thread_resume(r.pick(&[victim(), victim(), 0, 1]))
+                    .map(|c| c as i32),
+                &[EALREADY],
+            ),
+            _ => check(
+                "TIMER_CANCEL",
+                d.timer_cancel(some_id(r, s), r.pick(&[0, 2, 8])),
+                &[EALREADY],
+            ),
+        },
         14 => {
             let id = some_id(r, s);
-            let res = match r.below(3) {
+            let res = match r.below(4) {
                 0 => d.timer_gettime(id).map(|_| 0),
                 1 => d.timer_info(id, r.pick(&[0, 1, 6])).map(|_| 0),
+                2 => d.mach_timer_info(id).map(|_| 0),
                 _ => d.timer_delete(id),
             };
             check("TIMER_*", res, &[])
@@ -303,7 +337,7 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
         17 => {
             // A known ioctl with a random size, or an unknown one.
             let nr = r.pick(&[
-                0x00u32, 0x01, 0x10, 0x11, 0x20, 0x21, 0x42, 0x45, 0x50, 0x7f, 0xff,
+                0x00u32, 0x01, 0x10, 0x11, 0x20, 0x21, 0x42, 0x45, 0x48, 0x49, 0x50, 0x7f, 0xff,
             ]);
             let dir = r.below(4) as u32;
             let size = r.pick(&[0u32, 4, 8, 16, 31, 32, 48, 64, 200, 0x3fff]);
@@ -319,7 +353,7 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 "RAW",
                 // SAFETY: `p` is a buffer of this frame sized for the ioctl, or a deliberately bad address; the kernel writes at most `_IOC_SIZE(cmd)` bytes there.
                 unsafe { d.raw_ioctl(cmd, p) },
-                &[ENOSPC, EBUSY, EALREADY, EOPNOTSUPP],
+                &[ENOSPC, EBUSY, EALREADY, EOPNOTSUPP, ESRCH, EPERM],
             )
         }
         18 | 19 => {

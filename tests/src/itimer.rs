@@ -257,6 +257,270 @@ fn mach_queue_limit_and_overruns_add_up() -> Result<(), String> {
     Ok(())
 }
 
+/// 19.7: Mach queues a message per expiry until the port's limit. A 10 ms periodic timer with
+/// qlimit 2 and an idle reader leaves two messages queued, the next carries the missed count,
+/// the one after that none.
+fn mach_messages_queue_to_the_port_limit() -> Result<(), String> {
+    let d = open()?;
+    d.set_qlimit(2).map_err(|e| e.to_string())?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
+    d.timer_arm(t, 10 * MS, 10 * MS, sys::HRC_MACH_PERIODIC)
+        .map_err(|e| format!("arm: {e}"))?;
+    sleep(Duration::from_millis(120));
+    let c = d.check().map_err(|e| e.to_string())?;
+    ensure!(c.ok == 1 && c.queued == 2, "idle reader, qlimit 2: {c:?}");
+    let info = d.mach_timer_info(t).map_err(|e| e.to_string())?;
+    ensure!(
+        info.messages == 2,
+        "timer_info says {} queued",
+        info.messages
+    );
+    let first = d.read_events(2).map_err(|e| e.to_string())?;
+    ensure!(
+        first.len() == 2
+            && first.iter().all(|e| e.id == t && e.overruns == 0)
+            && first[1].expiry_ns == first[0].expiry_ns + 10 * MS,
+        "the two queued messages: {first:?}"
+    );
+    let next = one_event(&d, 2000)?;
+    let missed = (next.expiry_ns - first[1].expiry_ns) / (10 * MS) - 1;
+    ensure!(
+        missed > 0 && next.overruns == missed as u64,
+        "after {missed} missed periods the next message says {}",
+        next.overruns
+    );
+    let after = one_event(&d, 2000)?;
+    ensure!(
+        after.overruns == 0 && after.expiry_ns == next.expiry_ns + 10 * MS,
+        "the message after: {after:?}"
+    );
+    d.timer_delete(t).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// 19.11: a pulse timer queues each expiry as its own record.
+fn qnx_pulses_queue() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_PULSE)?;
+    settime(&d, t, 0, 10 * MS, 10 * MS)?;
+    sleep(Duration::from_millis(100));
+    let queued = d.check().map_err(|e| e.to_string())?.queued;
+    ensure!(
+        queued >= 3,
+        "{queued} pulses queued after 100 ms of a 10 ms timer"
+    );
+    settime(&d, t, 0, 0, 0)?;
+    // Disarming dropped the replaced setting's pulses, every one of them.
+    let c = d.check().map_err(|e| e.to_string())?;
+    ensure!(c.ok == 1 && c.queued == 0, "after disarm: {c:?}");
+    settime(&d, t, 0, 10 * MS, 10 * MS)?;
+    sleep(Duration::from_millis(80));
+    let c = d.check().map_err(|e| e.to_string())?;
+    ensure!(c.ok == 1 && c.queued >= 3, "pulses queued: {c:?}");
+    let ev = d.read_events(64).map_err(|e| e.to_string())?;
+    let i = d.timer_info(t, 0).map_err(|e| e.to_string())?;
+    settime(&d, t, 0, 0, 0)?;
+    ensure!(
+        i.notify == sys::HRC_NOTIFY_PULSE,
+        "TimerInfo notify {}",
+        i.notify
+    );
+    ensure!(
+        ev.len() >= 3 && ev.iter().all(|e| e.id == t && e.overruns == 0),
+        "each pulse its own record: {ev:?}"
+    );
+    periods_accounted(&ev, 10 * MS)?;
+    d.timer_delete(t).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// 19.9: Mach timer_info's expire_time is the absolute expiry on the timer's clock.
+fn mach_timer_info_is_absolute() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_MACH)?;
+    let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
+    ensure!(i.enqueued == 0 && i.expire_ns == 0, "disarmed: {i:?}");
+    let at = hrcallout::now_ns(CLOCK_REALTIME) + 5000 * MS;
+    d.timer_arm(t, at, 0, sys::HRC_MACH_ABSOLUTE)
+        .map_err(|e| e.to_string())?;
+    let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
+    ensure!(
+        i.enqueued == 1 && i.type_ == sys::HRC_MACH_ABSOLUTE && i.expire_ns == at,
+        "absolute: {i:?} for {at}"
+    );
+    ensure!(
+        i.left_ns > 4000 * MS && i.left_ns <= 5000 * MS,
+        "time left {}",
+        i.left_ns
+    );
+    d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
+    let before = hrcallout::now_ns(CLOCK_REALTIME);
+    d.timer_arm(t, 5000 * MS, 0, 0).map_err(|e| e.to_string())?;
+    let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
+    let after = hrcallout::now_ns(CLOCK_REALTIME);
+    ensure!(
+        i.expire_ns >= before + 5000 * MS && i.expire_ns <= after + 5000 * MS,
+        "relative: {} not in [{}, {}]",
+        i.expire_ns,
+        before + 5000 * MS,
+        after + 5000 * MS
+    );
+    d.timer_delete(t).map_err(|e| e.to_string())?;
+    expect_errno(d.mach_timer_info(t), libc::ENOENT, "deleted timer")
+}
+
+/// A thread that counts in user space until told to stop, for TIMER_THREAD_SUSPEND to stop.
+struct Counter {
+    tid: i32,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Counter {
+    fn spawn() -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (c, s) = (count.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let _ = tx.send(hrcallout::gettid());
+            while !s.load(Relaxed) {
+                c.fetch_add(1, Relaxed);
+                std::hint::spin_loop();
+            }
+        });
+        let tid = rx.recv().unwrap_or(0);
+        Self {
+            tid,
+            count,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether it counted during `ms`.
+    fn runs(&self, ms: u64) -> bool {
+        let before = self.count();
+        sleep(Duration::from_millis(ms));
+        self.count() != before
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// 19.8: Mach TIMER_THREAD_SUSPEND suspends one thread per expiry; thread_resume undoes one;
+/// the thread runs only at 0; a dead thread clears its timer; errors as Mach's.
+fn mach_thread_suspend() -> Result<(), String> {
+    let d = open()?;
+    let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
+    let w = Counter::spawn();
+    ensure!(w.runs(50), "the counting thread does not run");
+    // Errors: no thread (KERN_INVALID_ARGUMENT), none by that id, another process's.
+    expect_errno(
+        d.timer_arm_suspend(t, MS, 0, 0, 0),
+        libc::EINVAL,
+        "THREAD_NULL",
+    )?;
+    expect_errno(
+        d.timer_arm_suspend(t, MS, 0, 0, i32::MAX),
+        libc::ESRCH,
+        "no such thread",
+    )?;
+    expect_errno(
+        d.timer_arm_suspend(t, MS, 0, 0, 1),
+        libc::EPERM,
+        "init's thread",
+    )?;
+    expect_errno(
+        d.thread_resume(w.tid),
+        libc::EINVAL,
+        "resume of a thread never suspended",
+    )?;
+    // One expiry: suspended once; it stops counting until resumed once.
+    d.timer_arm_suspend(t, 20 * MS, 0, 0, w.tid)
+        .map_err(|e| format!("arm with TIMER_THREAD_SUSPEND: {e}"))?;
+    sleep(Duration::from_millis(200));
+    let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
+    ensure!(
+        i.tid == w.tid && i.suspend_count == 1,
+        "after one expiry: {i:?}"
+    );
+    ensure!(!w.runs(150), "a suspended thread ran");
+    ensure!(
+        d.thread_resume(w.tid).map_err(|e| e.to_string())? == 0,
+        "resume left a count"
+    );
+    ensure!(w.runs(150), "a resumed thread did not run");
+    expect_errno(d.thread_resume(w.tid), libc::EALREADY, "resume at count 0")?;
+    // Periodic: every period suspends it once more; it runs only after as many resumes.
+    d.timer_arm_suspend(t, 10 * MS, 10 * MS, sys::HRC_MACH_PERIODIC, w.tid)
+        .map_err(|e| format!("periodic arm: {e}"))?;
+    sleep(Duration::from_millis(100));
+    d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
+    let n = d
+        .mach_timer_info(t)
+        .map_err(|e| e.to_string())?
+        .suspend_count;
+    ensure!(n >= 3, "{n} suspensions from 100 ms of a 10 ms timer");
+    for k in (0..n).rev() {
+        ensure!(!w.runs(20), "ran with a count of {}", k + 1);
+        let left = d.thread_resume(w.tid).map_err(|e| e.to_string())?;
+        ensure!(left == k, "resume left {left}, expected {k}");
+    }
+    ensure!(w.runs(150), "did not run after {n} resumes");
+    drop(w);
+    // A thread that has exited: its timer clears itself at its next expiry, whose message is
+    // still sent.
+    let gone = Counter::spawn();
+    d.timer_arm_suspend(t, 300 * MS, 50 * MS, sys::HRC_MACH_PERIODIC, gone.tid)
+        .map_err(|e| format!("arm for a thread about to exit: {e}"))?;
+    drop(gone);
+    sleep(Duration::from_millis(500));
+    let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
+    ensure!(
+        i.enqueued == 0,
+        "the timer of an exited thread is still armed: {i:?}"
+    );
+    let ev = collect(&d, 0, 64)?;
+    ensure!(
+        ev.iter().filter(|e| e.id == t).count() >= 1,
+        "no message from the expiry that found the thread gone"
+    );
+    let c = d.check().map_err(|e| e.to_string())?;
+    ensure!(c.ok == 1, "check {c:?}");
+    Ok(())
+}
+
+/// Closing the file lets a thread its timers suspended run again.
+fn closing_the_file_resumes_its_threads() -> Result<(), String> {
+    let w = Counter::spawn();
+    {
+        let d = open()?;
+        let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
+        d.timer_arm_suspend(t, 0, 0, 0, w.tid)
+            .map_err(|e| format!("arm: {e}"))?;
+        ensure!(!w.runs(150), "the thread was not suspended");
+    }
+    ensure!(
+        w.runs(150),
+        "the thread stayed suspended after the file was closed"
+    );
+    Ok(())
+}
+
 fn mach_arm_rules() -> Result<(), String> {
     let d = open()?;
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
@@ -285,8 +549,8 @@ fn mach_arm_rules() -> Result<(), String> {
     )?;
     expect_errno(
         d.timer_arm(t, MS, 0, sys::HRC_MACH_THREAD_SUSPEND),
-        libc::EOPNOTSUPP,
-        "TIMER_THREAD_SUSPEND",
+        libc::EINVAL,
+        "TIMER_THREAD_SUSPEND without a thread (KERN_INVALID_ARGUMENT)",
     )?;
     expect_errno(d.timer_arm(t, MS, 0, 0x100), libc::EINVAL, "unknown flag")?;
     expect_errno(d.timer_arm(12345, MS, 0, 0), libc::ENOENT, "unknown timer")?;
@@ -729,6 +993,20 @@ pub const CASES: &[Case] = &[
         mach_queue_limit_and_overruns_add_up,
     ),
     ("itimer_mach_arm_rules", mach_arm_rules),
+    (
+        "itimer_mach_messages_queue_to_the_port_limit",
+        mach_messages_queue_to_the_port_limit,
+    ),
+    ("itimer_qnx_pulses_queue", qnx_pulses_queue),
+    ("itimer_mach_thread_suspend", mach_thread_suspend),
+    (
+        "itimer_closing_the_file_resumes_its_threads",
+        closing_the_file_resumes_its_threads,
+    ),
+    (
+        "itimer_mach_timer_info_is_absolute",
+        mach_timer_info_is_absolute,
+    ),
     (
         "itimer_relative_realtime_ignores_clock_steps",
         relative_realtime_timers_ignore_clock_steps,

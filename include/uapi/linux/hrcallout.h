@@ -146,9 +146,13 @@ struct hrc_lock_create {
  */
 enum hrc_notify {
 	HRC_NOTIFY_SI_TIMER = 0,	/* QNX SI_TIMER: one record queued at most; more expiries add overruns */
-	HRC_NOTIFY_MACH = 1,		/* Mach port: no record while the file's queue is at its
-					 * limit (HRC_IOC_SET_QLIMIT) or this timer's record is
-					 * unread; the missed count rides on the next record */
+	HRC_NOTIFY_MACH = 1,		/* Mach port: a record per expiry until the file's queue
+					 * holds its limit (HRC_IOC_SET_QLIMIT); expiries while
+					 * it is full are missed, and the missed count rides on
+					 * the next record */
+	HRC_NOTIFY_PULSE = 2,		/* QNX pulse: each expiry its own record, queued as
+					 * HRC_NOTIFY_MACH records are (same limit, same count
+					 * of what did not fit) */
 };
 
 struct hrc_timer_create {
@@ -196,14 +200,20 @@ struct hrc_timer_info {
 
 /*
  * Mach timer_arm(). KERN_INVALID_ARGUMENT is -EINVAL (negative time; for TIMER_PERIODIC,
- * a negative interval or one below the clock resolution), KERN_FAILURE is -EBUSY (already armed). TIMER_THREAD_SUSPEND
- * is refused with -EOPNOTSUPP: Linux has no way for a module to suspend one thread
- * (SIGSTOP stops the whole thread group), see docs/semantics.md. `tid` is reserved (must be
- * 0) unless HRC_MACH_THREAD_SUSPEND is set.
+ * a negative interval or one below the clock resolution; TIMER_THREAD_SUSPEND without a
+ * thread), KERN_FAILURE is -EBUSY (already armed). `tid` is reserved (must be 0) unless
+ * HRC_MACH_THREAD_SUSPEND is set.
+ *
+ * TIMER_THREAD_SUSPEND: each expiry adds one to thread `tid`'s suspend count (this file's);
+ * the thread runs no user code while it is not 0 (it stops at its next return to user mode,
+ * in a killable wait) and HRC_IOC_THREAD_RESUME takes one off. The thread must be one of the
+ * caller's own process: -ESRCH for no such thread, -EPERM for another process's, -ENOSPC
+ * with 64 threads tracked by this file. A timer whose thread has exited clears itself at its
+ * next expiry (its message is still sent). Closing the file lets its threads run.
  */
 #define HRC_MACH_ABSOLUTE 0x1		/* TIMER_ABSOLUTE */
 #define HRC_MACH_PERIODIC 0x2		/* TIMER_PERIODIC */
-#define HRC_MACH_THREAD_SUSPEND 0x4	/* TIMER_THREAD_SUSPEND (refused) */
+#define HRC_MACH_THREAD_SUSPEND 0x4	/* TIMER_THREAD_SUSPEND */
 struct hrc_timer_arm {
 	__u64 id;
 	__s64 expire_ns;
@@ -212,12 +222,47 @@ struct hrc_timer_arm {
 	__s32 tid;		/* TIMER_THREAD_SUSPEND's thread; otherwise 0 */
 };
 
+/*
+ * Mach thread_resume(): one suspension less for thread `tid` of this file's timers; it runs
+ * again at 0. -EINVAL (KERN_INVALID_ARGUMENT) if this file never suspended `tid`, -EALREADY
+ * (KERN_FAILURE) if its count is already 0.
+ */
+struct hrc_thread_resume {
+	__s32 tid;
+	__u32 count;		/* out: the count left */
+};
+
 /* Mach timer_cancel(): -EALREADY if not armed. With HRC_MACH_PERIODIC on a periodic
  * timer only the current interval is cancelled. */
 struct hrc_timer_cancel {
 	__u64 id;
 	__u32 flags;
 	__u32 pad;
+};
+
+/*
+ * Mach timer_info(MACH_TIMER_BASIC_INFO). As Mach returns them: `type` holds the current
+ * arming's HRC_MACH_* flags (0 if disarmed), `enqueued` is 1 while the timer is armed,
+ * `expire_ns` is the absolute time of its next expiry on the timer's clock (0 if disarmed;
+ * a relative arming's deadline, which runs on CLOCK_MONOTONIC, is given on the timer's clock
+ * as it stands now), `overruns` counts every missed message since the timer was created (or
+ * last reset with HRC_IOC_TIMER_INFO). Extensions: `left_ns`, the time left (0 if disarmed),
+ * `messages`, this timer's records waiting in the file's queue, and, for TIMER_THREAD_SUSPEND,
+ * its thread and that thread's suspend count. -ENOENT for an unknown
+ * timer, as the other Mach calls.
+ */
+struct hrc_mach_timer_info {
+	__u64 id;
+	__u32 type;		/* out: HRC_MACH_ABSOLUTE | HRC_MACH_PERIODIC of the arming */
+	__u32 enqueued;		/* out: 1 if armed */
+	__s64 expire_ns;	/* out: absolute next expiry on the timer's clock */
+	__s64 interval_ns;	/* out: period (0: one-shot) */
+	__u64 overruns;		/* out */
+	__s64 left_ns;		/* out: time left */
+	__u32 messages;		/* out: its records queued */
+	__u32 clock;		/* out: the timer's clock */
+	__s32 tid;		/* out: TIMER_THREAD_SUSPEND's thread (0: none) */
+	__u32 suspend_count;	/* out: that thread's suspend count on this file */
 };
 
 /* This file's Mach queue limit (the port's qlimit): 1 .. max_timers. */
@@ -362,6 +407,8 @@ enum {
 	HRC_IOC_TIMER_ARM = _IOW(HRC_IOC_MAGIC, 0x45, struct hrc_timer_arm),
 	HRC_IOC_TIMER_CANCEL = _IOW(HRC_IOC_MAGIC, 0x46, struct hrc_timer_cancel),
 	HRC_IOC_SET_QLIMIT = _IOW(HRC_IOC_MAGIC, 0x47, struct hrc_qlimit),
+	HRC_IOC_MACH_TIMER_INFO = _IOWR(HRC_IOC_MAGIC, 0x48, struct hrc_mach_timer_info),
+	HRC_IOC_THREAD_RESUME = _IOWR(HRC_IOC_MAGIC, 0x49, struct hrc_thread_resume),
 	HRC_IOC_SETTIMER = _IOWR(HRC_IOC_MAGIC, 0x50, struct hrc_settimer),
 
 	/* Debugging and tests (see above). */

@@ -131,9 +131,13 @@ enum TimerCmd {
         /// On CLOCK_REALTIME (absolute times follow clock changes).
         #[arg(long)]
         realtime: bool,
-        /// Mach notification (queue limit) instead of QNX SI_TIMER.
-        #[arg(long)]
+        /// Mach notification (a message per expiry, up to the queue limit) instead of QNX
+        /// SI_TIMER.
+        #[arg(long, conflicts_with = "pulse")]
         mach: bool,
+        /// QNX pulse notification (each expiry its own record, up to the queue limit).
+        #[arg(long)]
+        pulse: bool,
         #[arg(long, default_value_t = 0)]
         cookie: u64,
     },
@@ -466,6 +470,7 @@ fn timer(dev: &Device, t: TimerCmd) -> Result<(), String> {
         TimerCmd::Create {
             realtime,
             mach,
+            pulse,
             cookie,
         } => {
             let clock = if realtime {
@@ -475,6 +480,8 @@ fn timer(dev: &Device, t: TimerCmd) -> Result<(), String> {
             };
             let notify = if mach {
                 sys::HRC_NOTIFY_MACH
+            } else if pulse {
+                sys::HRC_NOTIFY_PULSE
             } else {
                 sys::HRC_NOTIFY_SI_TIMER
             };

@@ -304,6 +304,30 @@ impl Device {
         };
         self.ioctl(sys::HRC_IOC_TIMER_ARM, &mut a)
     }
+    /// Mach `timer_arm` with `TIMER_THREAD_SUSPEND` (added to `flags`) of thread `tid`.
+    pub fn timer_arm_suspend(
+        &self,
+        id: u64,
+        expire_ns: i64,
+        interval_ns: i64,
+        flags: u32,
+        tid: i32,
+    ) -> io::Result<i32> {
+        let mut a = sys::hrc_timer_arm {
+            id,
+            expire_ns,
+            interval_ns,
+            flags: flags | sys::HRC_MACH_THREAD_SUSPEND,
+            tid,
+        };
+        self.ioctl(sys::HRC_IOC_TIMER_ARM, &mut a)
+    }
+    /// Mach `thread_resume`: returns the suspend count left.
+    pub fn thread_resume(&self, tid: i32) -> io::Result<u32> {
+        let mut r = sys::hrc_thread_resume { tid, count: 0 };
+        self.ioctl(sys::HRC_IOC_THREAD_RESUME, &mut r)?;
+        Ok(r.count)
+    }
     /// Mach `timer_cancel`.
     pub fn timer_cancel(&self, id: u64, flags: u32) -> io::Result<i32> {
         let mut c = sys::hrc_timer_cancel { id, flags, pad: 0 };
@@ -313,6 +337,15 @@ impl Device {
     pub fn set_qlimit(&self, qlimit: u32) -> io::Result<i32> {
         let mut q = sys::hrc_qlimit { qlimit, pad: 0 };
         self.ioctl(sys::HRC_IOC_SET_QLIMIT, &mut q)
+    }
+    /// Mach `timer_info(MACH_TIMER_BASIC_INFO)`.
+    pub fn mach_timer_info(&self, id: u64) -> io::Result<sys::hrc_mach_timer_info> {
+        let mut t = sys::hrc_mach_timer_info {
+            id,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_MACH_TIMER_INFO, &mut t)?;
+        Ok(t)
     }
     /// mTCP `mtcp_settimer`: returns the engine id of the registration.
     pub fn settimer(&self, id: i32, tv_sec: i64, tv_usec: i64) -> io::Result<u64> {
@@ -373,6 +406,12 @@ impl AsRawFd for Device {
 }
 
 /// Now on `clock` (`CLOCK_MONOTONIC` or `CLOCK_REALTIME` numbering), in ns.
+/// The calling thread's id (`gettid(2)`), as `TIMER_THREAD_SUSPEND` names threads.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
 pub fn now_ns(clock: u32) -> i64 {
     let id = if clock == CLOCK_REALTIME {
         libc::CLOCK_REALTIME
