@@ -131,7 +131,8 @@ impl<B: Backend, X: Executor> Engine<B, X> {
 }
 
 impl<B: Backend, X: Executor> Locked<'_, B, X> {
-    /// Slots set aside as messages, in reserve or in use.
+    /// Slots set aside as messages, in reserve or in use (for the KUnit suites).
+    #[cfg(hrc_kunit)]
     pub(crate) fn reserved_messages(&self) -> u32 {
         self.g.messages.total
     }

@@ -229,6 +229,22 @@ mod fake_clock {
     /// A Mach timer's period in the message tests: 10 ms.
     const MACH_PERIOD: i64 = 10_000_000;
 
+    /// Arms Mach timer `id` periodic every [`MACH_PERIOD`], first one period from now.
+    fn mach_every_period(e: &FakeEngine, id: u64) -> Result {
+        let f = uapi::HRC_MACH_PERIODIC;
+        itimer::mach::arm(e, id, MACH_PERIOD, MACH_PERIOD, f, None)
+    }
+
+    /// Deletes interval timer `id`, then checks that the engine is consistent and holds no
+    /// timer or record, and shuts it down.
+    fn delete_and_finish(e: &FakeEngine, id: u64) -> Result {
+        itimer::delete(e, id)?;
+        assert!(e.check().ok);
+        assert_eq!(e.check().live, 0);
+        e.shutdown();
+        Ok(())
+    }
+
     #[test]
     fn mach_messages_queue_up_to_the_port_limit() -> Result {
         // 19.7: a periodic 10 ms timer, qlimit 2, an idle reader: two messages queued (not
@@ -257,11 +273,7 @@ mod fake_clock {
         let d = read_one(&e)?;
         assert_eq!((d.ev.expiry_ns, d.ev.overruns), (t0 + 7 * p, 0));
         assert_eq!(itimer::mach::info(&*e, id)?.overruns, 3);
-        assert!(e.check().ok);
-        itimer::delete(&*e, id)?;
-        assert_eq!(e.check().live, 0);
-        e.shutdown();
-        Ok(())
+        delete_and_finish(&e, id)
     }
 
     #[test]
@@ -308,25 +320,14 @@ mod fake_clock {
         assert!(e.check().ok);
         e.advance(MACH_PERIOD);
         assert_eq!(read_one(&e)?.ev.overruns, 0);
-        itimer::delete(&*e, id)?;
-        assert!(e.check().ok);
-        assert_eq!(e.check().live, 0);
-        e.shutdown();
-        Ok(())
+        delete_and_finish(&e, id)
     }
 
     #[test]
     fn a_message_read_or_put_back_after_its_timer_died_is_dropped() -> Result {
         let e = fake()?;
         let id = itimer::create(&*e, Clock::Monotonic, uapi::HRC_NOTIFY_MACH, 0)?;
-        itimer::mach::arm(
-            &*e,
-            id,
-            MACH_PERIOD,
-            MACH_PERIOD,
-            uapi::HRC_MACH_PERIODIC,
-            None,
-        )?;
+        mach_every_period(&e, id)?;
         e.advance(3 * MACH_PERIOD);
         assert_eq!(e.lock().queue_len(), 3);
         // A reader takes the timer's own record and one message; the timer is deleted (its
@@ -343,14 +344,7 @@ mod fake_clock {
         // A message put back while its timer lives goes back to the head, in order.
         let id = itimer::create(&*e, Clock::Monotonic, uapi::HRC_NOTIFY_MACH, 0)?;
         let t0 = e.backend.now(Clock::Monotonic);
-        itimer::mach::arm(
-            &*e,
-            id,
-            MACH_PERIOD,
-            MACH_PERIOD,
-            uapi::HRC_MACH_PERIODIC,
-            None,
-        )?;
+        mach_every_period(&e, id)?;
         e.advance(2 * MACH_PERIOD);
         let first = read_one(&e)?;
         let second = take_record(&e).ok_or(EINVAL)?;
@@ -359,10 +353,7 @@ mod fake_clock {
         let again = read_one(&e)?;
         assert_eq!(first.ev.expiry_ns, t0 + MACH_PERIOD);
         assert_eq!(again.ev.expiry_ns, t0 + 2 * MACH_PERIOD);
-        itimer::delete(&*e, id)?;
-        assert!(e.check().ok);
-        e.shutdown();
-        Ok(())
+        delete_and_finish(&e, id)
     }
 
     #[test]
