@@ -67,18 +67,21 @@ module! {
     authors: ["hrcallout developers"],
     description: "STREAMS timeout, DragonFly callout, Mach/QNX/mTCP timers on hrtimers",
     license: "GPL",
+    // /dev/hrcallout is misc minor MISC_MINOR (see `device`): udev's static nodes and the
+    // kernel's char-major request load the module on first open.
+    alias: ["devname:hrcallout", "char-major-10-246"],
     params: {
         max_timers: u32 {
             default: 1048576,
-            description: "Live timer objects per open file (unread one-shot records count)",
+            description: "Live timer objects per open file, in objects (unread records count; 1..4194304)",
         },
         qlimit: u32 {
             default: 1024,
-            description: "Default Mach queue limit of a file's event queue",
+            description: "Default queue limit of a file's Mach and pulse records, in records (1..max_timers)",
         },
         enable_bench: bool {
             default: false,
-            description: "Allow HRC_IOC_BENCH (benchmark builds only; seconds of CPU each)",
+            description: "Allow HRC_IOC_BENCH, a boolean (benchmark builds only; seconds of CPU per call)",
         },
     },
 }

@@ -81,7 +81,26 @@ done <"$FRAGMENT"
 
 step "kernel: building (about 10 minutes on 2 cores, once)"
 start=$(date +%s)
-"${kmake[@]}" -s
+# Progress: kbuild's quiet command lines ("  CC      kernel/fork.o") are counted, not shown;
+# everything else (warnings, errors) passes through. On a terminal the count is refreshed in
+# place; otherwise (CI) a line is printed every 30 s. With the object count of an earlier
+# build of this fragment (any kernel version) it is also a percentage.
+count_file="$HRC_CACHE/kernels/.objects-$frag_hash"
+total=$(cat "$count_file" 2>/dev/null || echo 0)
+"${kmake[@]}" 2>&1 | awk -v total="$total" -v tty="$([ -t 2 ] && echo 1 || echo 0)" -v t0="$(date +%s)" '
+	function show(final,   pct, el) {
+		el = systime() - t0
+		pct = total > 0 ? sprintf(" (%d%%)", n * 100 / total > 99 && !final ? 99 : n * 100 / total) : ""
+		if (tty) printf "\r    %d objects built%s, %d s ", n, pct, el > "/dev/stderr"
+		else printf "    %d objects built%s, %d s\n", n, pct, el > "/dev/stderr"
+		last = systime()
+	}
+	/^  [A-Z][A-Z0-9_-]* +[^ ]/ { n++; if (tty || systime() - last >= 30) show(0); next }
+	/^make(\[[0-9]+\])?: (Entering|Leaving) directory/ { next }
+	{ if (tty) printf "\n" > "/dev/stderr"; print > "/dev/stderr" }
+	END { show(1); if (tty) printf "\n" > "/dev/stderr"; print n > "/dev/stdout" }
+' >"$KDIR/.objects"
+cp "$KDIR/.objects" "$count_file"
 # The external-module build needs the tree's source next to the output.
 ln -sfn "$tree" "$KDIR/source-tree"
 touch "$KDIR/.hrcallout-built"

@@ -6,7 +6,8 @@ set -euo pipefail
 
 DEBS=(rustc-web rust-web-src rust-web-clippy clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc cpio libelf-dev libssl-dev kmod make xz-utils
-	qemu-system-x86 busybox-static python3 gdb)
+	qemu-system-x86 busybox-static python3 gdb
+	dkms mandoc man-db groff-base)
 
 step "toolchain: checking Debian packages"
 missing=()

@@ -59,10 +59,25 @@ pass=$((pass + hp)) fail=$((fail + hf))
 echo "host cargo test: $hp passed, $hf failed"
 [ "$hp" -gt 0 ] || bad "host cargo tests ran"
 
-step "guest: KUnit, integration tests, CLI, unload safety"
+step "host: make install (staged), DKMS, man pages, modinfo, make rust-analyzer"
+scripts/packaging-test.sh "$KDIR" "$OUT/packaging" | tee "$OUT/packaging.log"
+pp=$(grep -c '^PASS ' "$OUT/packaging.log" || true)
+pf=$(grep -c '^FAIL ' "$OUT/packaging.log" || true)
+pass=$((pass + pp)) fail=$((fail + pf))
+[ "$pp" -gt 0 ] || bad "packaging checks ran"
+
+step "guest: KUnit, integration tests, CLI, unload safety, the installed module"
 set +e
 scripts/guest.sh scripts/guest/test-job.sh "$OUT/guest.log" "${HRC_GUEST_TIMEOUT:-2400}" \
-	samples/lapb/hrc_lapb.ko >"$OUT/console.log" 2>&1
+	samples/lapb/hrc_lapb.ko "$OUT/packaging/installed-modules.tar" >"$OUT/console.log" 2>&1 &
+gpid=$!
+# Which part of the suite the guest is in, as it gets there (test-job.sh's HRC-PHASE lines).
+gstart=$(date +%s)
+tail -F -n +1 --pid=$gpid "$OUT/console.log" 2>/dev/null | while IFS= read -r line; do
+	line=${line%$'\r'}
+	case $line in "HRC-PHASE "*) note "guest: ${line#HRC-PHASE } (at $(($(date +%s) - gstart)) s)" ;; esac
+done &
+wait $gpid
 grc=$?
 set -e
 # The serial console ends lines with CR LF.

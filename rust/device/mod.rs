@@ -68,6 +68,11 @@ impl Context {
     }
 }
 
+/// The misc minor of `/dev/hrcallout`: fixed, so that the module's `devname:` and
+/// `char-major-10-246` aliases (`hrcallout_main.rs`) can load it on first open. 246 is in the
+/// range `Documentation/admin-guide/devices.txt` reserves for local use (243-254).
+const MISC_MINOR: i32 = 246;
+
 /// The registered misc device, using [`fops::FOPS`].
 ///
 /// # Invariants
@@ -91,7 +96,7 @@ impl Registration {
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 let mut misc: bindings::miscdevice = pin_init::zeroed();
-                misc.minor = bindings::MISC_DYNAMIC_MINOR as i32;
+                misc.minor = MISC_MINOR;
                 misc.name = c"hrcallout".as_char_ptr();
                 misc.fops = fops::table();
                 misc.mode = 0o600;

@@ -2,7 +2,9 @@
 set -u
 fail=0
 note() { echo "HRC-CHECK $1 $2"; }   # HRC-CHECK ok|fail name
+phase() { echo "HRC-PHASE $*"; }       # shown live by scripts/test.sh
 
+phase "KUnit suites (they run inside insmod)"
 # 1. Load: the KUnit suites run now, inside insmod. A lower live-timer cap so the cap test is quick.
 if insmod /hrcallout.ko max_timers=200000; then note ok insmod; else note fail insmod; exit 1; fi
 for r in /sys/kernel/debug/kunit/hrcallout_*/results; do
@@ -11,6 +13,7 @@ done
 # The cases one load runs: every reload below must run as many.
 first_cases=$(cat /sys/kernel/debug/kunit/hrcallout_*/results | grep -cE '^ +(not )?ok [0-9]+ ')
 
+phase "the C driver samples/lapb and its KUnit suites"
 # 1b. The ported C driver: its KUnit suites (C, hrcallout_c_*) run inside its insmod; while it
 # is loaded it pins hrcallout.ko.
 if insmod /hrc_lapb.ko; then note ok insmod_c_driver; else note fail insmod_c_driver; fi
@@ -21,11 +24,13 @@ rmmod hrcallout 2>/dev/null && note fail rmmod_refused_while_c_driver_loaded ||
 	note ok rmmod_refused_while_c_driver_loaded
 rmmod hrc_lapb && note ok rmmod_c_driver || note fail rmmod_c_driver
 
+phase "integration tests (hrc-tests)"
 # 2. Userspace integration tests.
 echo HRC-USER-BEGIN
 HRC_MAX_TIMERS=200000 hrc-tests; echo "HRC-USER-STATUS $?"
 echo HRC-USER-END
 
+phase "fuzzer slice and stress"
 # 3. Fuzzer slice and stress (the long mode: hrc-fuzz fuzz --secs 3600).
 hrc-fuzz fuzz --secs ${HRC_FUZZ_SECS:-60} && note ok fuzz_slice || note fail fuzz_slice
 hrc-fuzz stress --secs ${HRC_STRESS_SECS:-30} && note ok stress || note fail stress
@@ -33,6 +38,7 @@ hrc-fuzz stress --secs ${HRC_STRESS_SECS:-30} && note ok stress || note fail str
 # that the module still answers.)
 hrcallout check >/dev/null && note ok module_answers_after_fuzz || note fail module_answers_after_fuzz
 
+phase "the CLI"
 # 4. The CLI, as a user would drive it, sharing one file through fd 3.
 exec 3<>/dev/hrcallout
 hrcallout --fd 3 info | grep -q "resolution:    1 ns" && note ok cli_info || note fail cli_info
@@ -42,11 +48,13 @@ hrcallout --fd 3 timeout 20ms --cookie 77 >/dev/null
 hrcallout --fd 3 watch --count 1 --idle 2s | grep -q "timeout .*cookie=77" && note ok cli_watch || note fail cli_watch
 hrcallout --fd 3 untimeout 0x1234 2>/dev/null && note fail cli_untimeout_enoent || note ok cli_untimeout_enoent
 
+phase "unload safety"
 # 5. Unload safety: refused while a file is open, clean after.
 rmmod hrcallout 2>/dev/null && note fail rmmod_refused_while_open || note ok rmmod_refused_while_open
 exec 3>&-
 rmmod hrcallout && note ok rmmod_after_close || note fail rmmod_after_close
 
+phase "${HRC_CYCLES:-100} load/unload cycles"
 # 6. Load/unload cycles with timers pending at close. KUnit runs on each load too: every
 # load's results are checked (a case that fails on the 37th load fails the run).
 cycles=0
@@ -74,7 +82,30 @@ echo "HRC-STAT kunit_cases_on_reloads $kunit_cases"
 	note ok kunit_every_load_passes ||
 	note fail "kunit_every_load_passes ($kunit_bad loads failed, $kunit_cases cases over $i loads)"
 
-# 7. Lockdep turns itself off after its first report: it must still be on after all of the above.
+phase "the installed module: modprobe, options, autoload"
+# 7. The module as `make install` installed it (the host staged /lib/modules): modprobe with
+# /etc/modprobe.d options, then autoload when the device node is opened with no module loaded.
+if [ -f /installed-modules.tar ]; then
+	tar -C / -xf /installed-modules.tar
+	mkdir -p /etc/modprobe.d
+	echo "options hrcallout max_timers=4321 qlimit=7" >/etc/modprobe.d/hrcallout.conf
+	modprobe hrcallout && note ok modprobe_installed_module || note fail modprobe_installed_module
+	# (A Rust module's parameters have no sysfs files in 7.3: the device reports them.)
+	info=$(hrcallout info)
+	echo "$info" | grep -qE "^max_timers: +4321 per file" && echo "$info" | grep -qE "^qlimit: +7$" &&
+		note ok modprobe_d_options_applied || note fail modprobe_d_options_applied
+	modprobe -r hrcallout && note ok modprobe_remove || note fail modprobe_remove
+	# The kernel asks for char-major-10-246 when the node is opened and nothing serves it.
+	echo /bin/modprobe >/proc/sys/kernel/modprobe
+	rm -f /dev/hrcallout && mknod /dev/hrcallout c 10 246
+	hrcallout info >/dev/null 2>&1 && grep -q '^hrcallout ' /proc/modules &&
+		note ok autoload_on_first_open || note fail autoload_on_first_open
+	rmmod hrcallout
+else
+	note fail "installed_module_tarball_present"
+fi
+
+# 8. Lockdep turns itself off after its first report: it must still be on after all of the above.
 grep -qE 'debug_locks: +1$' /proc/lockdep_stats && note ok lockdep_still_enabled ||
 	note fail lockdep_still_enabled
 exit 0

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
+    name = "hrcallout",
     version,
     about = "Classic timer APIs on Linux hrtimers, through /dev/hrcallout"
 )]
@@ -27,10 +28,17 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Print the ABI version, HZ, clock resolution and limits.
+    #[command(after_help = "Examples:\n  hrcallout info")]
     Info,
     /// Check the engine's invariants and print its counters.
+    #[command(
+        after_help = "Examples:\n  exec 3<>/dev/hrcallout\n  hrcallout --fd 3 timeout 1s && hrcallout --fd 3 check"
+    )]
     Check,
     /// STREAMS timeout(): arm a one-shot timer, print its id.
+    #[command(
+        after_help = "Examples:\n  hrcallout timeout 250ms --cookie 7 --wait\n  hrcallout --fd 3 timeout 5 --ticks"
+    )]
     Timeout {
         /// Delay: 250ms, 10us, 1s, ... (or ticks with --ticks).
         #[arg(allow_hyphen_values = true)]
@@ -45,8 +53,14 @@ enum Cmd {
         wait: bool,
     },
     /// STREAMS untimeout(): cancel, print the time that was left.
+    #[command(
+        after_help = "Examples:\n  id=$(hrcallout --fd 3 timeout 10s) && hrcallout --fd 3 untimeout $id"
+    )]
     Untimeout { id: String },
     /// Print events as they arrive.
+    #[command(
+        after_help = "Examples:\n  hrcallout --fd 3 watch --count 1\n  hrcallout --fd 3 watch --idle 2s --json | jq .late_ns"
+    )]
     Watch {
         /// Stop after this many events.
         #[arg(long)]
@@ -54,17 +68,41 @@ enum Cmd {
         /// Stop after this long without an event.
         #[arg(long)]
         idle: Option<String>,
+        /// One JSON object per event (every field, times in ns) instead of a line of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write hrcallout(1), a page per subcommand and the bash, zsh and fish completions into
+    /// DIR (for packaging).
+    #[command(hide = true)]
+    Generate {
+        dir: std::path::PathBuf,
+        /// The pages' date (YYYY-MM-DD).
+        #[arg(long, default_value = "")]
+        date: String,
     },
     /// DragonFly callout(9).
+    #[command(
+        after_help = "Examples:\n  hrcallout --fd 3 callout init --mp\n  hrcallout --fd 3 callout reset 0x800000 10ms --actions event,spin --us 500\n  hrcallout --fd 3 callout stop-sync 0x800000"
+    )]
     #[command(subcommand)]
     Callout(CalloutCmd),
     /// Locks for callout_init_lk.
+    #[command(
+        after_help = "Examples:\n  lk=$(hrcallout --fd 3 lock create mutex) && hrcallout --fd 3 callout init --lock $lk"
+    )]
     #[command(subcommand)]
     Lock(LockCmd),
     /// Interval timer objects (create, delete, info, cancel, queue limit).
+    #[command(
+        after_help = "Examples:\n  hrcallout --fd 3 timer create --mach\n  hrcallout --fd 3 timer info 0xc00000\n  hrcallout --fd 3 timer qlimit 2"
+    )]
     #[command(subcommand)]
     Timer(TimerCmd),
     /// QNX TimerSettime: set a timer, print the old setting.
+    #[command(
+        after_help = "Examples:\n  t=$(hrcallout --fd 3 timer create) && hrcallout --fd 3 settime $t 100ms --interval 10ms\n  hrcallout --fd 3 settime $t 0"
+    )]
     Settime {
         id: String,
         /// Time to expiry (absolute ns with --abs); 0 disarms.
@@ -78,6 +116,9 @@ enum Cmd {
         abs: bool,
     },
     /// Mach timer_arm.
+    #[command(
+        after_help = "Examples:\n  t=$(hrcallout --fd 3 timer create --mach) && hrcallout --fd 3 arm $t 1ms --interval 1ms\n  hrcallout --fd 3 timer cancel $t"
+    )]
     Arm {
         id: String,
         #[arg(allow_hyphen_values = true)]
@@ -91,6 +132,7 @@ enum Cmd {
     },
     /// Benchmarks against same-boot baselines (needs the benchmark kernel; in-kernel figures
     /// need the module loaded with enable_bench=1). JSON lines on stdout, a table on stderr.
+    #[command(after_help = "Examples:\n  hrcallout bench --mode icount --user-only")]
     Bench {
         /// How guest time runs: "icount" (instructions) or "tcg" (emulated wall clock).
         #[arg(long, default_value = "tcg")]
@@ -112,6 +154,9 @@ enum Cmd {
         op: bench::SpinOp,
     },
     /// mTCP mtcp_settimer: a one-shot timer whose event carries ID.
+    #[command(
+        after_help = "Examples:\n  hrcallout --fd 3 settimer 42 0 20000 && hrcallout --fd 3 watch --count 1"
+    )]
     Settimer {
         #[arg(allow_hyphen_values = true)]
         id: i32,
@@ -127,6 +172,9 @@ enum Cmd {
 #[derive(Subcommand, Debug)]
 enum TimerCmd {
     /// Create a timer; prints its id.
+    #[command(
+        after_help = "Examples:\n  hrcallout --fd 3 timer create --realtime --cookie 9\n  hrcallout --fd 3 timer create --pulse"
+    )]
     Create {
         /// On CLOCK_REALTIME (absolute times follow clock changes).
         #[arg(long)]
@@ -142,8 +190,10 @@ enum TimerCmd {
         cookie: u64,
     },
     /// Delete a timer.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 timer delete 0xc00000")]
     Delete { id: String },
     /// QNX TimerInfo.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 timer info 0xc00000 --reset")]
     Info {
         id: String,
         /// Clear the overrun count after reading it.
@@ -151,6 +201,7 @@ enum TimerCmd {
         reset: bool,
     },
     /// Mach timer_cancel.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 timer cancel 0xc00000 --periodic")]
     Cancel {
         id: String,
         /// Only the current interval of a periodic timer.
@@ -158,12 +209,16 @@ enum TimerCmd {
         periodic: bool,
     },
     /// Set this file's Mach queue limit.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 timer qlimit 2")]
     Qlimit { qlimit: u32 },
 }
 
 #[derive(Subcommand, Debug)]
 enum CalloutCmd {
     /// callout_init / callout_init_mp / callout_init_lk; prints the id.
+    #[command(
+        after_help = "Examples:\n  hrcallout --fd 3 callout init\n  hrcallout --fd 3 callout init --mp"
+    )]
     Init {
         /// MP-safe: no lock around the callback.
         #[arg(long, conflicts_with = "lock")]
@@ -173,6 +228,9 @@ enum CalloutCmd {
         lock: Option<u64>,
     },
     /// callout_reset ID TIME with the callback's actions.
+    #[command(
+        after_help = "Examples:\n  hrcallout --fd 3 callout reset 0x800000 10ms\n  hrcallout --fd 3 callout reset 0x800000 3 --ticks --actions reset --repeat 2"
+    )]
     Reset {
         id: String,
         #[arg(allow_hyphen_values = true)]
@@ -192,18 +250,25 @@ enum CalloutCmd {
         cookie: u64,
     },
     /// callout_stop: prints 1 if a pending run was prevented.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 callout stop 0x800000")]
     Stop { id: String },
     /// callout_stop_async.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 callout stop-async 0x800000")]
     StopAsync { id: String },
     /// callout_stop_sync.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 callout stop-sync 0x800000")]
     StopSync { id: String },
     /// callout_active.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 callout active 0x800000")]
     Active { id: String },
     /// callout_pending.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 callout pending 0x800000")]
     Pending { id: String },
     /// callout_deactivate.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 callout deactivate 0x800000")]
     Deactivate { id: String },
     /// Destroy the callout.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 callout destroy 0x800000")]
     Destroy { id: String },
 }
 
@@ -220,13 +285,16 @@ enum Action {
 #[derive(Subcommand, Debug)]
 enum LockCmd {
     /// Create a lock; prints its id.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 lock create spin")]
     Create {
         #[arg(value_enum)]
         kind: LockKind,
     },
     /// Destroy a lock.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 lock destroy 1")]
     Destroy { id: u64 },
     /// Hold a lock for US µs, then optionally stop a callout with it held.
+    #[command(after_help = "Examples:\n  hrcallout --fd 3 lock hold 1 500 --stop 0x800000")]
     Hold {
         id: u64,
         us: u32,
@@ -288,6 +356,10 @@ fn unsafe_owned(fd: i32) -> OwnedFd {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    // Packaging needs no device.
+    if let Cmd::Generate { dir, date } = &cli.cmd {
+        return generate(dir, date);
+    }
     let dev = open(cli.fd).map_err(|e| format!("cannot open {}: {e}", hrcallout::DEVICE))?;
     let r = run_cmd(&dev, cli.cmd);
     if cli.fd.is_some() {
@@ -296,8 +368,73 @@ fn run(cli: Cli) -> Result<(), String> {
     r
 }
 
+/// An ioctl's error as the user should read it: the call, the errno's name, and what that
+/// errno means for that call (docs/errno.md, compiled in).
 fn io(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
-    move |e| format!("{what}: {e}")
+    move |e| hrcallout::explain(what, &e)
+}
+
+/// Writes one generated file.
+type WriteFile<'a> = &'a dyn Fn(&str, &[u8]) -> Result<(), String>;
+
+/// The man pages and the completions, from the definitions above.
+fn generate(dir: &std::path::Path, date: &str) -> Result<(), String> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.join(name), bytes)
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    // hrcallout.1, and a page per subcommand (hrcallout-timeout.1, hrcallout-timer-create.1..).
+    fn pages(
+        c: &clap::Command,
+        name: &str,
+        date: &str,
+        write: WriteFile<'_>,
+    ) -> Result<(), String> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(c.clone().name(name.to_string()))
+            .section("1")
+            .date(date.to_string())
+            .source(format!("hrcallout {}", env!("CARGO_PKG_VERSION")))
+            .manual("hrcallout")
+            .render(&mut page)
+            .map_err(|e| e.to_string())?;
+        // clap_mangen leaves blank lines (roff: a paragraph break) around possible-value
+        // lists, which man page linters flag; the line breaks beside them do the same job.
+        let page = String::from_utf8_lossy(&page)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .fold(String::new(), |mut out, l| {
+                if !(l == ".br" && out.ends_with(".br\n")) {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+                out
+            });
+        write(&format!("{name}.1"), page.as_bytes())?;
+        for sub in c
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            pages(sub, &format!("{name}-{}", sub.get_name()), date, write)?;
+        }
+        Ok(())
+    }
+    pages(&cmd, "hrcallout", date, &write)?;
+    for (shell, name) in [
+        (Shell::Bash, "hrcallout.bash"),
+        (Shell::Zsh, "_hrcallout"),
+        (Shell::Fish, "hrcallout.fish"),
+    ] {
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut cmd.clone(), "hrcallout", &mut out);
+        write(name, &out)?;
+    }
+    Ok(())
 }
 
 fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
@@ -352,7 +489,7 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
                 u.remaining_ticks
             );
         }
-        Cmd::Watch { count, idle } => {
+        Cmd::Watch { count, idle, json } => {
             let idle_ms = match idle {
                 Some(d) => (parse_duration(&d)? / 1_000_000) as i32,
                 None => -1,
@@ -363,7 +500,11 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
                     break;
                 }
                 for e in dev.read_events(64).map_err(io("read"))? {
-                    println!("{}", describe(&e));
+                    if json {
+                        println!("{}", hrcallout::event_json(&e));
+                    } else {
+                        println!("{}", describe(&e));
+                    }
                     seen += 1;
                 }
             }
@@ -375,6 +516,7 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
             big,
         } => bench::run(&mode, !user_only, !kernel_only, big)?,
         Cmd::Spin { op } => bench::spin(op)?,
+        Cmd::Generate { dir, date } => generate(&dir, &date)?,
         Cmd::Callout(c) => callout(dev, c)?,
         Cmd::Timer(t) => timer(dev, t)?,
         Cmd::Settime {
@@ -594,6 +736,45 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every command a user can see (`hrcallout X --help`) shows examples; every example
+    /// names a real command.
+    #[test]
+    fn every_visible_subcommand_has_examples() {
+        use clap::CommandFactory;
+        fn walk(c: &clap::Command, path: &str, names: &[String]) {
+            for sub in c
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+            {
+                let p = format!("{path} {}", sub.get_name());
+                let help = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(help.starts_with("Examples:"), "`{p}` has no examples");
+                for ex in help.lines().skip(1).filter(|l| l.contains("hrcallout ")) {
+                    assert!(
+                        names.iter().any(|n| ex.contains(&format!("hrcallout{n}"))
+                            || ex.contains(&format!("hrcallout --fd 3{n}"))),
+                        "`{p}` example '{ex}' names no command"
+                    );
+                }
+                walk(sub, &p, names);
+            }
+        }
+        fn names(c: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for sub in c.get_subcommands() {
+                let p = format!("{path} {}", sub.get_name());
+                out.push(p.clone());
+                names(sub, &p, out);
+            }
+        }
+        let cmd = Cli::command();
+        let mut all = Vec::new();
+        names(&cmd, "", &mut all);
+        walk(&cmd, "", &all);
+    }
 
     #[test]
     fn parses_timeout_and_shared_fd() {

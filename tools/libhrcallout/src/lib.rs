@@ -479,6 +479,124 @@ pub fn kind_name(kind: u16) -> &'static str {
     }
 }
 
+/// One event as a JSON object (every field; times in ns), as `hrcallout watch --json` prints it.
+pub fn event_json(e: &Event) -> String {
+    format!(
+        "{{\"kind\":\"{}\",\"id\":{},\"cookie\":{},\"expiry_ns\":{},\"fire_ns\":{},\"late_ns\":{},\"overruns\":{},\"flags\":{},\"clock\":{},\"cpu\":{},\"extra\":{}}}",
+        kind_name(e.kind),
+        e.id,
+        e.cookie,
+        e.expiry_ns,
+        e.fire_ns,
+        e.fire_ns - e.expiry_ns,
+        e.overruns,
+        e.flags,
+        e.clock,
+        e.cpu,
+        e.extra
+    )
+}
+
+/// docs/errno.md, the one errno table: what each errno of each ioctl means.
+const ERRNO_TABLE: &str = include_str!("../../../docs/errno.md");
+
+/// The symbolic names of the errnos the module returns.
+const ERRNO_NAMES: &[(i32, &str)] = &[
+    (libc::EPERM, "EPERM"),
+    (libc::ENOENT, "ENOENT"),
+    (libc::ESRCH, "ESRCH"),
+    (libc::EINTR, "EINTR"),
+    (libc::E2BIG, "E2BIG"),
+    (libc::EAGAIN, "EAGAIN"),
+    (libc::ENOMEM, "ENOMEM"),
+    (libc::EFAULT, "EFAULT"),
+    (libc::EBUSY, "EBUSY"),
+    (libc::ENODEV, "ENODEV"),
+    (libc::EINVAL, "EINVAL"),
+    (libc::ENOTTY, "ENOTTY"),
+    (libc::ENOSPC, "ENOSPC"),
+    (libc::EOPNOTSUPP, "EOPNOTSUPP"),
+    (libc::ETIMEDOUT, "ETIMEDOUT"),
+    (libc::EALREADY, "EALREADY"),
+];
+
+/// The symbolic name of errno `no` ("errno N" if it is not one the module returns).
+pub fn errno_name(no: i32) -> String {
+    ERRNO_NAMES
+        .iter()
+        .find(|(n, _)| *n == no)
+        .map_or_else(|| format!("errno {no}"), |(_, name)| (*name).to_string())
+}
+
+/// What errno `name` means for `ioctl` (e.g. "HRC_IOC_UNTIMEOUT"), from docs/errno.md: the
+/// clauses of the ioctl's row that name it, else the common table's; none if neither does.
+pub fn errno_meaning(ioctl: &str, name: &str) -> Option<String> {
+    let tick = format!("`{name}`");
+    let short = ioctl.strip_prefix("HRC_IOC_").unwrap_or(ioctl);
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let row = ERRNO_TABLE.lines().find(|l| {
+        let c = cells(l);
+        l.starts_with("| `HRC_IOC_")
+            && c.first().is_some_and(|k| {
+                k.contains(&format!("`{ioctl}`")) || k.contains(&format!("`_{short}`"))
+            })
+    });
+    let mut found: Vec<String> = Vec::new();
+    if let Some(row) = row {
+        if let Some(errors) = cells(row).get(2) {
+            found.extend(
+                errors
+                    .split("; ")
+                    .filter(|part| part.contains(&tick))
+                    .map(|part| part.to_string()),
+            );
+        }
+    }
+    if found.is_empty() {
+        // The common errors: `| `EINVAL` | when |`.
+        if let Some(row) = ERRNO_TABLE
+            .lines()
+            .find(|l| l.starts_with(&format!("| {tick} |")))
+        {
+            found.extend(cells(row).get(1).cloned());
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let text = found.join("; ").replace('`', "");
+    let text = text
+        .strip_prefix(&format!("{name}: "))
+        .unwrap_or(&text)
+        .to_string();
+    Some(text)
+}
+
+/// An ioctl's failure for a person: the ioctl, the errno's name and text, and what it means
+/// for that ioctl.
+pub fn explain(ioctl: &str, e: &io::Error) -> String {
+    let Some(no) = e.raw_os_error() else {
+        return format!("{ioctl}: {e}");
+    };
+    let name = errno_name(no);
+    let text = io::Error::from_raw_os_error(no)
+        .to_string()
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    match errno_meaning(ioctl, &name) {
+        Some(m) => format!("{ioctl} failed with {name} ({text}): {m}"),
+        None => format!("{ioctl} failed with {name} ({text})"),
+    }
+}
+
 /// One line describing an event, as `hrcallout watch` prints it.
 pub fn describe(e: &Event) -> String {
     let late = e.fire_ns - e.expiry_ns;
@@ -503,6 +621,53 @@ pub fn describe(e: &Event) -> String {
 mod tests {
     use super::*;
     use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn errors_are_explained_from_docs_errno_md() {
+        let m = errno_meaning("HRC_IOC_UNTIMEOUT", "ENOENT").unwrap();
+        assert!(m.starts_with("fired"), "{m}");
+        let m = errno_meaning("HRC_IOC_TIMER_CANCEL", "EALREADY").unwrap();
+        assert!(m.contains("not armed"), "{m}");
+        // An errno the row does not name: the common table's meaning.
+        let m = errno_meaning("HRC_IOC_UNTIMEOUT", "EFAULT").unwrap();
+        assert!(m.contains("not readable"), "{m}");
+        let e = explain(
+            "HRC_IOC_UNTIMEOUT",
+            &io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert!(
+            e.starts_with(
+                "HRC_IOC_UNTIMEOUT failed with ENOENT (No such file or directory): fired"
+            ),
+            "{e}"
+        );
+        // Every errno of every row of the table has a name here.
+        for line in ERRNO_TABLE.lines().filter(|l| l.starts_with("| `")) {
+            for w in line.split('`').filter(|w| {
+                w.starts_with('E')
+                    && w.len() > 2
+                    && w.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            }) {
+                assert!(ERRNO_NAMES.iter().any(|(_, n)| *n == w), "{w} has no name");
+            }
+        }
+    }
+
+    #[test]
+    fn event_json_has_every_field() {
+        let e = Event {
+            kind: sys::HRC_EV_TIMEOUT as u16,
+            id: 7,
+            expiry_ns: 10,
+            fire_ns: 15,
+            ..Default::default()
+        };
+        let j = event_json(&e);
+        assert!(j.starts_with("{\"kind\":\"timeout\",\"id\":7,"), "{j}");
+        assert!(j.contains("\"late_ns\":5,"), "{j}");
+        assert!(j.ends_with("\"extra\":0}"), "{j}");
+    }
 
     #[test]
     fn event_record_is_64_bytes_with_fixed_offsets() {
