@@ -64,8 +64,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             cur = d.next;
         }
         ok &= spare == g.messages.spare();
-        // Every id names its own slot, but a message's, which names a live object delivered
-        // by queue limit; a slot's node is queued exactly when it is armed (never a message).
+        // Every id names its own slot, but a queued message's, which names a live object
+        // delivered by queue limit; a slot's node is queued exactly when it is armed (never a
+        // message).
         let mut live = 0u32;
         let mut armed = [0u32; 2];
         let (mut messages, mut counted) = (0u32, 0u32);
@@ -76,7 +77,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
                 live += 1;
                 messages += 1;
                 ok &= d.sched == Sched::Idle;
-                if d.id != 0 {
+                // A queued message names a live object. (One a reader has taken may outlive
+                // its object: the reader got it before the object was deleted.)
+                if d.id != 0 && g.events.holds(&g.slots, Slot(s)) {
                     ok &= g.slots.lookup(d.id).is_some_and(|o| {
                         g.slots
                             .data_ref(o)
