@@ -91,8 +91,8 @@ total=$(cat "$count_file" 2>/dev/null || echo 0)
 	function show(final,   pct, el) {
 		el = systime() - t0
 		pct = total > 0 ? sprintf(" (%d%%)", n * 100 / total > 99 && !final ? 99 : n * 100 / total) : ""
-		if (tty) printf "\r    %d objects built%s, %d s ", n, pct, el > "/dev/stderr"
-		else printf "    %d objects built%s, %d s\n", n, pct, el > "/dev/stderr"
+		if (tty) printf "\r    objects built: %d%s, %d s ", n, pct, el > "/dev/stderr"
+		else printf "    objects built: %d%s, %d s\n", n, pct, el > "/dev/stderr"
 		last = systime()
 	}
 	/^  [A-Z][A-Z0-9_-]* +[^ ]/ { n++; if (tty || systime() - last >= 30) show(0); next }

@@ -202,8 +202,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
                 }
                 if o.action.as_ref().is_some_and(|a| !a.expired(1 + missed)) {
                     // Its target is gone: the object stops here.
-                    o.action = None;
-                    o.interval = 0;
+                    target_gone(o);
                     again = None;
                     d.sched = Sched::Idle;
                 }
@@ -224,4 +223,13 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         }
         None
     }
+}
+
+/// An object whose [`super::ExpiryAction`] found its target gone stops: not periodic, no
+/// action. Out of line, so that dropping the action stays out of the pass.
+#[cold]
+#[inline(never)]
+fn target_gone<J>(o: &mut super::Object<J>) {
+    o.action = None;
+    o.interval = 0;
 }

@@ -160,7 +160,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         true
     }
 
-    /// A message of object `id` left the queue (taken by a reader or removed).
+    /// A message of object `id` left the queue (taken by a reader or removed). Out of line:
+    /// rare, and `take_event` is on the read path.
+    #[inline(never)]
     pub(super) fn message_unqueued(&mut self, id: u64) {
         let g = &mut *self.g;
         if let Some(o) = g.slots.lookup(id).and_then(|s| g.slots.data(s).obj()) {
