@@ -31,8 +31,9 @@ use kernel::{
 };
 
 // rust/itimer/task.c: what only C can tell of a task (inline functions over its fields). The
-// task is passed untyped: the bindings' `task_struct` is not the C one (its empty, cache-line
-// aligned `sched_statistics` member has no size there), so nothing here reads it.
+// task is passed untyped: the bindings' `task_struct` does not match the C one on this
+// toolchain (in the guest, `Task::tgid()` read -1 for every task; bindgen gives its
+// `sched_statistics` member no fields), so nothing here reads its fields.
 unsafe extern "C" {
     /// Whether `t` (a `struct task_struct *`) is a thread of the caller's process. `t` must be
     /// a valid task.
