@@ -8,6 +8,7 @@
 //! can tell its caller holds the lock the callback runs under (then the callback cannot be
 //! running, and waiting would deadlock); a [`ForeignLock`] need not (see there).
 
+use crate::engine::current_task;
 use core::ffi::c_void;
 use kernel::{
     bindings, new_mutex, new_spinlock,
@@ -17,11 +18,6 @@ use kernel::{
         Arc, Mutex, MutexGuard, SpinLock, SpinLockGuard, SpinLockIrq, SpinLockIrqGuard,
     },
 };
-
-/// The current task, as an address that is only compared.
-pub(crate) fn current_task() -> usize {
-    kernel::current!().as_ptr() as usize
-}
 
 /// The kind of a [`CalloutLock`].
 #[derive(Clone, Copy, PartialEq, Eq)]

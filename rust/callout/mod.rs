@@ -39,7 +39,8 @@ pub(crate) use lock::ForeignLock;
 pub use lock::{CalloutLock, LockKind};
 
 use crate::engine::{
-    cpu_online, current_cpu, Backend, Call, Clock, Delivery, Engine, Executor, Locked, Sched, Slot,
+    cpu_online, current_cpu, current_task, Backend, Call, Clock, Delivery, Engine, Executor,
+    Locked, Sched, Slot,
 };
 use crate::uapi;
 use kernel::{
@@ -48,7 +49,7 @@ use kernel::{
     sync::Arc,
     time::{delay, Delta},
 };
-use lock::{current_task, giant_held_by_current, lock_giant, RunGuard};
+use lock::{giant_held_by_current, lock_giant, RunGuard};
 
 /// The tag of callouts: their records' kind.
 pub(crate) const TAG: u8 = uapi::HRC_EV_CALLOUT as u8;

@@ -31,9 +31,10 @@ use kernel::{
     types::Opaque,
 };
 
-/// The current task, as an address that is only compared.
+/// The current task, as an address that is only compared (the engine's deferral of inline
+/// calls, the callout locks' owners and running jobs).
 #[inline]
-pub(super) fn current_task() -> usize {
+pub(crate) fn current_task() -> usize {
     kernel::current!().as_ptr() as usize
 }
 

@@ -69,7 +69,9 @@ pub(crate) mod timerqueue;
 
 pub(crate) use backend::{Backend, HrBackend};
 pub(crate) use call::{CFn, Call};
-pub(crate) use cpu::{count as cpu_count, current as current_cpu, online as cpu_online};
+pub(crate) use cpu::{
+    count as cpu_count, current as current_cpu, current_task, online as cpu_online,
+};
 pub(crate) use events::{Event, Taken};
 #[cfg(hrc_kunit)]
 pub(crate) use expire::{catch_up, CatchUp};
