@@ -96,8 +96,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         loop {
             let grow = {
                 let mut l = self.lock();
-                let want = l.qlimit().saturating_sub(1);
-                if l.g.messages.total >= want || l.g.dying {
+                if !l.messages_missing() || l.g.dying {
                     return Ok(());
                 }
                 match rec.take() {
@@ -131,6 +130,12 @@ impl<B: Backend, X: Executor> Engine<B, X> {
 }
 
 impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// Whether the reserve is short of what the queue limit calls for (`qlimit - 1`).
+    #[inline]
+    pub(crate) fn messages_missing(&self) -> bool {
+        self.g.messages.total < self.qlimit().saturating_sub(1)
+    }
+
     /// Slots set aside as messages, in reserve or in use (for the KUnit suites).
     #[cfg(hrc_kunit)]
     pub(crate) fn reserved_messages(&self) -> u32 {

@@ -33,10 +33,8 @@ pub(crate) fn arm<B: Backend, X: Executor>(
     if (flags & uapi::HRC_MACH_THREAD_SUSPEND != 0) != thread.is_some() {
         return Err(EINVAL);
     }
-    // Its messages beyond its own record, reserved before it can expire.
-    super::reserve_if_queued(engine, id)?;
-    let mut l = engine.lock();
-    let slot = l.lookup_tag(id, TAG)?;
+    // Its messages beyond its own record are reserved before it can expire.
+    let (mut l, slot) = super::lock_timer(engine, id, true)?;
     let mut s = l.slot(slot);
     if s.sched() == Sched::Armed {
         return Err(EBUSY);

@@ -72,24 +72,30 @@ pub(crate) fn qnx_errno(e: Error) -> Error {
     }
 }
 
-/// Before timer `id` is armed: if its expiries queue a record each (`HRC_NOTIFY_MACH`,
-/// `HRC_NOTIFY_PULSE`), the engine's reserve of records beyond timers' own is topped up to the
-/// queue limit, so that an expiry never allocates. `ENOMEM` if it cannot be; nothing for other
-/// or unknown timers (arming reports those).
-pub(crate) fn reserve_if_queued<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> Result {
-    let queued = {
+/// Locks `engine` and looks up timer `id` (`ENOENT` if unknown). With `arming`, a timer whose
+/// expiries queue a record each (`HRC_NOTIFY_MACH`, `HRC_NOTIFY_PULSE`) first has the engine's
+/// reserve of records beyond timers' own topped up to the queue limit, so that its expiries
+/// never allocate: `ENOMEM` if that fails. One lock hold and one lookup when nothing is missing.
+pub(crate) fn lock_timer<'a, B: Backend, X: Executor>(
+    engine: &'a Engine<B, X>,
+    id: u64,
+    arming: bool,
+) -> Result<(Locked<'a, B, X>, Slot)> {
+    let mut reserved = false;
+    loop {
         let mut l = engine.lock();
-        match l.lookup_tag(id, TAG) {
-            Ok(slot) => l
-                .object(slot)
-                .is_some_and(|o| o.delivery() == Delivery::QueueLimit),
-            Err(_) => false,
+        let slot = l.lookup_tag(id, TAG)?;
+        let queued = l
+            .object(slot)
+            .is_some_and(|o| o.delivery() == Delivery::QueueLimit);
+        if !arming || !queued || reserved || !l.messages_missing() {
+            return Ok((l, slot));
         }
-    };
-    if queued {
+        drop(l);
         engine.reserve_messages(GFP_KERNEL_ACCOUNT)?;
+        // Once: at `max_timers` the reserve may stay short (expiries then count as missed).
+        reserved = true;
     }
-    Ok(())
 }
 
 /// `HRC_IOC_TIMER_CREATE`: a disarmed timer on `clock`, notified as `notify` says.

@@ -2,7 +2,7 @@
 
 //! QNX `TimerSettime` / `TimerInfo` (and `timer_gettime`) on interval timers, and their ioctls.
 
-use super::{current, qnx_errno, reserve_if_queued, signed, Itimer, DELAYTIMER_MAX, TAG};
+use super::{current, lock_timer, qnx_errno, signed, Itimer, DELAYTIMER_MAX, TAG};
 use crate::engine::{Backend, Clock, Engine, Executor, Sched};
 use crate::uapi;
 use kernel::prelude::*;
@@ -21,12 +21,8 @@ pub(crate) fn settime<B: Backend, X: Executor>(
         return Err(EINVAL);
     }
     let (value, interval) = (signed(new.value)?, signed(new.interval)?);
-    if value != 0 {
-        // A pulse timer's messages beyond its own record, reserved before it can expire.
-        reserve_if_queued(engine, id)?;
-    }
-    let mut l = engine.lock();
-    let slot = l.lookup_tag(id, TAG).map_err(qnx_errno)?;
+    // A pulse timer's messages beyond its own record are reserved before it can expire.
+    let (mut l, slot) = lock_timer(engine, id, value != 0).map_err(qnx_errno)?;
     let old = current(&mut l, slot)?;
     l.disarm(slot);
     // A record of the setting being replaced that is still unread is not delivered: POSIX
