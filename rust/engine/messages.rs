@@ -143,13 +143,13 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     }
 
     /// Queues a record of an expiry of object `owner` (whose own record is queued) in a
-    /// message from the reserve: false if the reserve is empty.
-    pub(super) fn queue_message(&mut self, owner: Slot, rec: Record) -> bool {
+    /// message from the reserve, which the caller saw is not empty.
+    pub(super) fn queue_message(&mut self, owner: Slot, rec: Record) {
         let g = &mut *self.g;
         let od = g.slots.data_ref(owner);
         let (id, tag, clock) = (od.id, od.tag, od.clock);
         let Some(m) = g.messages.take(&mut g.slots, id) else {
-            return false;
+            return;
         };
         let d = g.slots.data(m);
         d.tag = tag;
@@ -162,7 +162,6 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
             o.messages += 1;
         }
         self.enqueue_record(m);
-        true
     }
 
     /// A message of object `id` left the queue (taken by a reader or removed). Out of line:

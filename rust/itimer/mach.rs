@@ -113,7 +113,8 @@ pub(crate) fn info<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> R
     let mut s = l.slot(slot);
     let armed = s.sched() == Sched::Armed;
     let o = s.object().ok_or(ENOENT)?;
-    let (clock, interval, absolute) = (o.clock, o.interval(), o.absolute);
+    let (clock, interval, absolute, overruns) =
+        (o.clock, o.interval(), o.absolute, o.total_overruns);
     let thread = o.action.as_ref().map_or((0, 0), |a| a.target());
     let mut flags = 0;
     let mut expire = 0;
@@ -135,13 +136,12 @@ pub(crate) fn info<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> R
             engine.backend.now(clock).saturating_add(left)
         };
     }
-    let o = l.object(slot).ok_or(ENOENT)?;
     Ok(Info {
         flags,
         armed,
         expire,
         interval,
-        overruns: o.total_overruns,
+        overruns,
         left,
         messages,
         clock,
