@@ -19,14 +19,20 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# Copies the module's sources (Kbuild, include/, rust/) into the empty directory $1, without
+# what a build in the repo left in rust/.
+copy_module_source() {
+	cp -r "$HRC_ROOT"/{Kbuild,include,rust} "$1/"
+	find "$1/rust" \( -name '*.o' -o -name '.*.cmd' -o -name '*generated.rs' -o -name '*.rmeta' \) -delete
+}
+
 # Builds hrcallout.ko against kernel tree $1 in build/$2 (a copy of the sources, so the
 # module built for the test kernel stays as it is), with the extra make variables that follow.
 build_module_copy() {
 	local kdir=$1 dir="$HRC_ROOT/build/$2"
 	shift 2
 	rm -rf "$dir" && mkdir -p "$dir"
-	cp -r "$HRC_ROOT"/{Kbuild,include,rust} "$dir/"
-	find "$dir/rust" \( -name '*.o' -o -name '.*.cmd' -o -name uapi_generated.rs \) -delete
+	copy_module_source "$dir"
 	make -s -C "$kdir" M="$dir" "${HRC_KMAKE_VARS[@]}" "$@" modules
 }
 

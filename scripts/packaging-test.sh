@@ -51,10 +51,9 @@ fi
 # 2. DKMS: a real build for KDIR, in a private tree (the system's DKMS state is untouched).
 dk="$OUT/dkms"
 rm -rf "$dk" && mkdir -p "$dk/tree" "$dk/src/hrcallout-0.1.0/scripts" "$dk/install"
-cp -r Kbuild dkms.conf include rust "$dk/src/hrcallout-0.1.0/"
+copy_module_source "$dk/src/hrcallout-0.1.0"
+cp dkms.conf "$dk/src/hrcallout-0.1.0/"
 cp scripts/toolchain.mk scripts/dkms-make.sh "$dk/src/hrcallout-0.1.0/scripts/"
-find "$dk/src" \( -name '*.o' -o -name '.*.cmd' -o -name '*generated.rs' -o -name '*.ko' \
-	-o -name '*.mod' -o -name '*.mod.c' \) -delete
 dkms_args=(--dkmstree "$dk/tree" --sourcetree "$dk/src" --installtree "$dk/install")
 if dkms "${dkms_args[@]}" build -m hrcallout -v 0.1.0 -k "$rel" --kernelsourcedir "$KDIR" \
 	>"$OUT/dkms.log" 2>&1 && dkms "${dkms_args[@]}" status 2>/dev/null | grep -q "hrcallout/0.1.0, $rel, x86_64: built"; then
