@@ -14,7 +14,12 @@
 //!   the tree: a ring of nodes with one expiry, whose *head* is the one in the tree. Members
 //!   come off a ring in O(1), without rebalancing, and [`TimerQueue::first`] hands them out
 //!   before their head: a burst of timers due at one instant costs one tree removal, not one
-//!   per timer. (Equal expiries have no promised order.)
+//!   per timer.
+//!
+//! Equal expiries come out in the order they were queued: the tree puts an equal key to the
+//! right of the nodes already there (`timerqueue_add`), and a group's head is its newest node
+//! (a newcomer takes the head's place in the tree, O(1)), its ring read from the head on the
+//! oldest first. Virtual time (`timebase.rs`) documents that order.
 //!
 //! The kernel crate has no binding for any of it; this file is the only place that calls it,
 //! and everything else uses [`TimerQueue`] and [`QueueNode`]. What a queue holds is any type
@@ -88,7 +93,8 @@ struct Ring {
 ///
 /// - The node was initialised by [`QueueNode::new`] and is pinned.
 /// - Not queued: its parent link points at itself and its ring at itself.
-/// - Queued as a group head: it is in the tree, and its ring holds its group's members.
+/// - Queued as a group head: it is in the tree, and its ring holds its group's members; it is
+///   the group's newest node, and its ring's `next` links run from the oldest member to it.
 /// - Queued as a member: its parent link is [`MEMBER`], its expiry its head's, and it is in
 ///   its head's ring.
 /// - While it is queued the tree and ring links point at it; they are changed through those
@@ -219,16 +225,25 @@ impl<T: HasQueueNode> TimerQueue<T> {
             if !last.is_null() {
                 let ln = (*last).c();
                 if expires == (*ln).expires {
-                    // INVARIANT: a member of the rightmost group, at the end of its ring.
-                    (*n).node.__rb_parent_color = MEMBER;
+                    // INVARIANT: the newest of the rightmost group: it takes its head's place
+                    // in the tree, and the old head becomes a member, the newest one, just
+                    // before it in the ring. The earliest expiry did not change.
+                    let nn = core::ptr::addr_of_mut!((*n).node);
+                    let lnn = core::ptr::addr_of_mut!((*ln).node);
+                    bindings::rb_replace_node(lnn, nn, &mut self.head.rb_root.rb_root);
+                    if self.head.rb_root.rb_leftmost == lnn {
+                        self.head.rb_root.rb_leftmost = nn;
+                    }
+                    (*ln).node.__rb_parent_color = MEMBER;
                     let lr = (*last).ring.get();
-                    let tail = (*lr).prev;
+                    let oldest = (*lr).next;
                     *node.ring.get() = Ring {
-                        prev: tail,
-                        next: last,
+                        prev: last,
+                        next: oldest,
                     };
-                    (*(*tail).ring.get()).next = node.ptr();
-                    (*lr).prev = node.ptr();
+                    (*(*oldest).ring.get()).prev = node.ptr();
+                    (*lr).next = node.ptr();
+                    self.last = node.ptr();
                     return false;
                 }
                 if expires > (*ln).expires {
@@ -289,9 +304,9 @@ impl<T: HasQueueNode> TimerQueue<T> {
                 (*(*prev).ring.get()).next = next;
                 (*(*next).ring.get()).prev = prev;
             } else {
-                // A head with members: the first member takes its place in the tree.
+                // A head with members: the newest member takes its place in the tree.
                 let nn = core::ptr::addr_of_mut!((*n).node);
-                let mn = core::ptr::addr_of_mut!((*(*next).c()).node);
+                let mn = core::ptr::addr_of_mut!((*(*prev).c()).node);
                 bindings::rb_replace_node(nn, mn, &mut self.head.rb_root.rb_root);
                 if self.head.rb_root.rb_leftmost == nn {
                     self.head.rb_root.rb_leftmost = mn;
@@ -300,7 +315,7 @@ impl<T: HasQueueNode> TimerQueue<T> {
                 (*(*next).ring.get()).prev = prev;
                 if self.last == me {
                     // INVARIANT: the new head is the rightmost node.
-                    self.last = next;
+                    self.last = prev;
                 }
             }
             // INVARIANT: not queued: parent link and ring point at the node itself.
