@@ -8,7 +8,7 @@
 //! for seconds.
 
 use crate::callout::{self, Mode, Run};
-use crate::engine::{hrtimer::RawTimer, CFn, Call, Clock, Engine, Expiry, HrBackend, When, CHUNK};
+use crate::engine::{hrtimer::RawTimer, CFn, Call, Clock, Engine, Expiry, Timebase, When, CHUNK};
 use crate::{kernel_api, streams, ticks::ns_to_ticks_ceil, uapi, HrEngine};
 use core::ffi::c_void;
 use kernel::{
@@ -347,7 +347,7 @@ fn latency(e: &HrEngine, kind: u32, n: u32, spread: i64) -> Result<Stats> {
             // module's kernel engine (a file's engine expires in hard irq).
             let soft: Option<Arc<HrEngine>> = if kind == uapi::HRC_BENCH_SOFT_LATENCY {
                 Some(Engine::new(
-                    HrBackend,
+                    Timebase::real(),
                     n as u32 + CHUNK as u32,
                     16,
                     Expiry::Soft,

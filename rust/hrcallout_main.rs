@@ -57,9 +57,10 @@ mod mtcp;
 mod streams;
 pub mod ticks;
 mod uapi;
+mod virtual_time;
 
-/// The engine of a file and of the kernel API: real hrtimers, callouts on its executor.
-pub(crate) type HrEngine = engine::Engine<engine::HrBackend, callout::Callouts>;
+/// The engine of a file: real hrtimers or virtual time (`Timebase`), callouts on its executor.
+pub(crate) type HrEngine = engine::Engine<engine::Timebase, callout::Callouts>;
 
 module! {
     type: HrCallout,

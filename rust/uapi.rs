@@ -85,6 +85,10 @@ plain_bytes!(
     hrc_settimer,
     hrc_batch,
     hrc_bench,
+    hrc_clock_virtual,
+    hrc_clock_advance,
+    hrc_clock_now,
+    hrc_clock_set_realtime,
 );
 
 uapi_args! {
@@ -109,6 +113,10 @@ uapi_args! {
     hrc_qlimit: pad;
     hrc_settimer: pad;
     hrc_bench;
+    hrc_clock_virtual: pad;
+    hrc_clock_advance;
+    hrc_clock_now;
+    hrc_clock_set_realtime;
 }
 
 impl UapiArg for hrc_timer_arm {

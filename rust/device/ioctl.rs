@@ -12,7 +12,7 @@ use super::Context;
 use crate::callout::ioctl as callout;
 use crate::itimer::{self, mach, qnx};
 use crate::uapi::{self, UapiArg};
-use crate::{engine::hrtimer, mtcp, streams, HrEngine};
+use crate::{engine::hrtimer, mtcp, streams, virtual_time, HrEngine};
 use core::mem::size_of;
 use kernel::{
     bindings,
@@ -135,6 +135,11 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         HRC_IOC_THREAD_RESUME => |a: hrc_thread_resume| mach::ioctl_thread_resume(threads, a),
         // mTCP.
         HRC_IOC_SETTIMER => |a: hrc_settimer| mtcp::ioctl_settimer(e, a); undo |a| mtcp::undo_settimer(e, a),
+        // Virtual time.
+        HRC_IOC_CLOCK_VIRTUAL => |a: hrc_clock_virtual| virtual_time::ioctl_virtual(e, a),
+        HRC_IOC_CLOCK_ADVANCE => |a: hrc_clock_advance| virtual_time::ioctl_advance(e, a),
+        HRC_IOC_CLOCK_NOW => |a: hrc_clock_now| virtual_time::ioctl_now(e, a),
+        HRC_IOC_CLOCK_SET_REALTIME => |a: hrc_clock_set_realtime| virtual_time::ioctl_set_realtime(e, a),
         // Debugging and tests.
         HRC_IOC_CHECK => |a: hrc_check| check(e, a),
         HRC_IOC_LOCK_HOLD => |a: hrc_lock_hold| callout::lock_hold(e, locks, a),

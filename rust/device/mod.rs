@@ -21,7 +21,7 @@ mod read;
 pub(crate) use read::encode;
 
 use crate::callout::registry::LockRegistry;
-use crate::engine::{Engine, Expiry, HrBackend};
+use crate::engine::{Engine, Expiry, Timebase};
 use crate::itimer::suspend::Threads;
 use crate::HrEngine;
 use kernel::{bindings, prelude::*, sync::Arc, types::Opaque};
@@ -44,7 +44,7 @@ impl Context {
     fn new() -> Result<Arc<Self>> {
         // A file's expiries only queue records and wake readers or the executor: hard irq.
         let engine = Engine::new(
-            HrBackend,
+            Timebase::real(),
             crate::max_timers(),
             crate::default_qlimit(),
             Expiry::Irq,

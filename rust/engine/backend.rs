@@ -2,8 +2,9 @@
 
 //! Where an engine's time comes from and how its hrtimers are driven.
 //!
-//! [`HrBackend`] is the real clocks and hrtimers; the fake clock (`fake.rs`) moves only when
-//! told, for deterministic KUnit runs.
+//! [`HrBackend`] is the real clocks and hrtimers; a file's [`super::Timebase`] is real until
+//! the file makes it virtual; the fake clock (`fake.rs`) moves only when told, for
+//! deterministic KUnit runs.
 
 use super::hrtimer::{Clock, RawTimer};
 
@@ -16,6 +17,12 @@ pub(crate) trait Backend: Sized + Send + Sync + 'static {
     fn start(&self, t: &RawTimer, clock: Clock, expires: i64, pinned: bool);
     /// Cancels `t` and waits for its running callback (never with the engine lock held).
     fn cancel(&self, t: &RawTimer, clock: Clock);
+    /// Whether time is virtual (`timebase.rs`): then no hrtimer runs the passes and no lane
+    /// runs the jobs; the thread that advances time runs both.
+    #[inline(always)]
+    fn is_virtual(&self) -> bool {
+        false
+    }
 }
 
 /// Real hrtimers.

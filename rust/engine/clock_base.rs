@@ -107,6 +107,13 @@ impl<B: Backend, X: Executor> Engine<B, X> {
 }
 
 impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// The expiry the hrtimer of `clock` is started for (or, on virtual time, when its next
+    /// pass is due), if any.
+    #[inline]
+    pub(super) fn armed(&self, clock: Clock) -> Option<i64> {
+        self.g.bases[clock as usize].armed
+    }
+
     /// Starts the hrtimer of `clock` for the earliest armed expiry, unless it is already
     /// started for that or earlier.
     #[inline]

@@ -170,12 +170,14 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         let Some(o) = g.slots.data(slot).obj() else {
             return;
         };
-        let cpu = lane_of(o, lanes);
+        let virtual_time = self.engine.backend.is_virtual();
+        let cpu = lane_of(o, lanes, virtual_time);
         if o.on_fired {
             return;
         }
         o.fired_lane = cpu;
-        if g.fired[cpu as usize].push(&mut g.slots, slot) {
+        // On virtual time the advance runs the list itself (`timebase.rs`).
+        if g.fired[cpu as usize].push(&mut g.slots, slot) && !virtual_time {
             self.engine.lanes.kick(self.engine, cpu);
         }
     }
@@ -247,11 +249,11 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
 }
 
 /// The lane that runs object `o`'s job: its CPU's, or lane 0 for a CPU id that is not
-/// possible. The one choice both queueing and a lane's move check make, so an object is never
-/// sent back and forth.
+/// possible or on virtual time (one list, in firing order). The one choice both queueing and a
+/// lane's move check make, so an object is never sent back and forth.
 #[inline]
-fn lane_of<J>(o: &super::Object<J>, lanes: u32) -> u32 {
-    if o.cpu < lanes {
+fn lane_of<J>(o: &super::Object<J>, lanes: u32, virtual_time: bool) -> u32 {
+    if o.cpu < lanes && !virtual_time {
         o.cpu
     } else {
         0
@@ -272,10 +274,11 @@ impl<B: Backend, X: Executor> Engine<B, X> {
             };
             // Moved to another CPU while it waited: its job runs there.
             let lanes = g.fired.len() as u32;
+            let virtual_time = self.backend.is_virtual();
             if g.slots
                 .data(slot)
                 .obj()
-                .is_some_and(|o| lane_of(o, lanes) != cpu)
+                .is_some_and(|o| lane_of(o, lanes, virtual_time) != cpu)
             {
                 l.queue_fired(slot);
                 continue;

@@ -65,6 +65,7 @@ pub(crate) mod hrtimer;
 mod lane;
 mod messages;
 mod slots;
+mod timebase;
 pub(crate) mod timerqueue;
 
 pub(crate) use backend::{Backend, HrBackend};
@@ -81,6 +82,7 @@ pub(crate) use hrtimer::{Clock, Expiry};
 #[cfg(hrc_bench)]
 pub(crate) use slots::CHUNK;
 pub(crate) use slots::{Delivery, Object, Sched, Slot, MAX_SLOTS};
+pub(crate) use timebase::{Timebase, DEFAULT_PASSES};
 
 use clock_base::{expire_fn, ClockBase};
 use cpu::{remote_start, RemoteStart, NO_HOME};
@@ -489,6 +491,21 @@ impl<J> SlotMut<'_, J> {
 }
 
 impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// Whether the engine holds nothing: no slot in use, so no timer, record or message.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.g.slots.live() == 0
+    }
+
+    /// Gives an empty engine ids of its own, from 1 ([`IdSpace::Own`]).
+    pub(super) fn use_own_ids(&mut self) {
+        self.g.slots.set_ids(IdSpace::Own);
+    }
+
+    /// Whether the engine is being torn down.
+    pub(crate) fn is_dying(&self) -> bool {
+        self.g.dying
+    }
+
     /// The live slot `id` names: `ENOENT` for unknown, stale, foreign or malformed ids.
     #[inline]
     pub(crate) fn lookup(&self, id: u64) -> Result<Slot> {

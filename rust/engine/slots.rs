@@ -413,6 +413,9 @@ pub(crate) enum IdSpace {
     /// The engine of this CPU: its own counter, the CPU in the id's bits
     /// `SLOT_BITS..SLOT_BITS + cpu_bits()`, the sequence number above them.
     Cpu(u32),
+    /// A file on virtual time: its own counter from 1, so that the same calls give the same
+    /// ids on every run (ids name timers of their file only).
+    Own,
 }
 
 impl IdSpace {
@@ -445,6 +448,7 @@ impl<J> Slots<J> {
                 SLOT_BITS + IdSpace::cpu_bits(),
                 u64::from(cpu) << SLOT_BITS,
             ),
+            IdSpace::Own => (1, SEQ_LIMIT, SLOT_BITS, 0),
         };
         Self {
             chunks: KVec::new(),
@@ -457,6 +461,24 @@ impl<J> Slots<J> {
             seq_shift,
             id_bits,
         }
+    }
+
+    /// Makes an empty table draw its ids from `ids` from now on.
+    pub(super) fn set_ids(&mut self, ids: IdSpace) {
+        let fresh = Self::new(ids);
+        (
+            self.ids,
+            self.seq_next,
+            self.seq_end,
+            self.seq_shift,
+            self.id_bits,
+        ) = (
+            fresh.ids,
+            fresh.seq_next,
+            fresh.seq_end,
+            fresh.seq_shift,
+            fresh.id_bits,
+        );
     }
 
     /// Slots the table has.
@@ -546,8 +568,8 @@ impl<J> Slots<J> {
     #[inline]
     fn next_id(&mut self, n: u32) -> Result<u64> {
         if self.seq_next == self.seq_end {
-            if let IdSpace::Cpu(_) = self.ids {
-                // A per-CPU engine's own counter has run out.
+            if let IdSpace::Cpu(_) | IdSpace::Own = self.ids {
+                // An engine's own counter has run out.
                 return Err(ENOSPC);
             }
             let start = NEXT_SEQ.fetch_add(SEQ_BATCH, Relaxed);

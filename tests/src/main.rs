@@ -12,6 +12,7 @@ mod common;
 mod itimer;
 mod percpu;
 mod streams;
+mod virtual_time;
 
 use std::panic;
 use std::time::Instant;
@@ -27,6 +28,7 @@ fn main() {
         callout::CASES,
         itimer::CASES,
         percpu::CASES,
+        virtual_time::CASES,
     ]
     .concat();
     let selected: Vec<&Case> = cases

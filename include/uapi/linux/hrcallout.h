@@ -284,6 +284,53 @@ struct hrc_settimer {
 };
 
 /*
+ * Virtual time. HRC_IOC_CLOCK_VIRTUAL switches a fresh file (no timers, no records: else
+ * -EBUSY, also when it is virtual already) to a clock that moves only when told: from then on
+ * every personality on the file runs on it, CLOCK_REALTIME being the virtual monotonic time
+ * plus an offset. HRC_IOC_CLOCK_ADVANCE moves it forward (-EINVAL backwards) and runs, in the
+ * caller's thread and in expiry order, every expiry due by the new time, each pass at its own
+ * instant (equal expiries in arming order), callouts' callbacks included, timers armed
+ * meanwhile included; it returns when all of them have run and their records are queued.
+ * After `max_passes` passes (0: HRC_ADVANCE_DEFAULT_PASSES) what is still due runs in one
+ * late pass at the new time (`folded`), where periodic timers fold their periods into
+ * overruns as after a stall. -EBUSY while another advance of the file runs; -EINTR if the
+ * caller is killed meanwhile. HRC_IOC_CLOCK_SET_REALTIME steps the virtual realtime clock
+ * (either way) and runs what became due. On a real file these two are -EOPNOTSUPP.
+ * HRC_IOC_CLOCK_NOW reads the file's clocks, real or virtual.
+ */
+#define HRC_CLOCK_VIRTUAL_AT_NOW 0x1	/* start at the real clocks' now (mono_ns, real_ns 0) */
+struct hrc_clock_virtual {
+	__u32 flags;		/* HRC_CLOCK_VIRTUAL_* */
+	__u32 pad;
+	__s64 mono_ns;		/* virtual CLOCK_MONOTONIC to start at (>= 0) */
+	__s64 real_ns;		/* virtual CLOCK_REALTIME to start at */
+};
+
+#define HRC_ADVANCE_ABS 0x1		/* `ns` is the new monotonic time, not a delta */
+#define HRC_ADVANCE_DEFAULT_PASSES (1u << 20)
+struct hrc_clock_advance {
+	__u32 flags;		/* HRC_ADVANCE_* */
+	__u32 max_passes;	/* passes run at their own instants (0: the default) */
+	__s64 ns;		/* delta (>= 0), or absolute with HRC_ADVANCE_ABS */
+	__s64 mono_ns;		/* out: virtual CLOCK_MONOTONIC after the advance */
+	__s64 real_ns;		/* out: virtual CLOCK_REALTIME after the advance */
+	__u32 passes;		/* out: expiry passes run */
+	__u32 folded;		/* out: 1 if the budget ran out and the rest ran late */
+};
+
+struct hrc_clock_now {
+	__u32 is_virtual;	/* out: 1 on a virtual file */
+	__u32 pad;
+	__s64 mono_ns;		/* out */
+	__s64 real_ns;		/* out */
+};
+
+struct hrc_clock_set_realtime {
+	__s64 real_ns;		/* the new virtual CLOCK_REALTIME */
+	__s64 step_ns;		/* out: new minus old */
+};
+
+/*
  * Debugging and test ioctls. Not part of any personality: they exist so that tests,
  * fuzzers and benchmarks can see and drive the module's internals. Programs should not
  * depend on them.
@@ -410,6 +457,10 @@ enum {
 	HRC_IOC_MACH_TIMER_INFO = _IOWR(HRC_IOC_MAGIC, 0x48, struct hrc_mach_timer_info),
 	HRC_IOC_THREAD_RESUME = _IOWR(HRC_IOC_MAGIC, 0x49, struct hrc_thread_resume),
 	HRC_IOC_SETTIMER = _IOWR(HRC_IOC_MAGIC, 0x50, struct hrc_settimer),
+	HRC_IOC_CLOCK_VIRTUAL = _IOW(HRC_IOC_MAGIC, 0x70, struct hrc_clock_virtual),
+	HRC_IOC_CLOCK_ADVANCE = _IOWR(HRC_IOC_MAGIC, 0x71, struct hrc_clock_advance),
+	HRC_IOC_CLOCK_NOW = _IOR(HRC_IOC_MAGIC, 0x72, struct hrc_clock_now),
+	HRC_IOC_CLOCK_SET_REALTIME = _IOWR(HRC_IOC_MAGIC, 0x73, struct hrc_clock_set_realtime),
 
 	/* Debugging and tests (see above). */
 	HRC_IOC_CHECK = _IOR(HRC_IOC_MAGIC, 0x01, struct hrc_check),

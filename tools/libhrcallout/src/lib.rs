@@ -360,6 +360,58 @@ impl Device {
         Ok(t.timer_id)
     }
 
+    /// `HRC_IOC_CLOCK_VIRTUAL`: makes this fresh file's clocks virtual, at monotonic `mono_ns`
+    /// and realtime `real_ns` (`None`: the real clocks' now).
+    pub fn clock_virtual(&self, start: Option<(i64, i64)>) -> io::Result<()> {
+        let mut v = sys::hrc_clock_virtual::default();
+        match start {
+            Some((mono, real)) => (v.mono_ns, v.real_ns) = (mono, real),
+            None => v.flags = sys::HRC_CLOCK_VIRTUAL_AT_NOW,
+        }
+        self.ioctl(sys::HRC_IOC_CLOCK_VIRTUAL, &mut v).map(drop)
+    }
+    /// `HRC_IOC_CLOCK_ADVANCE` by `delta_ns` (`max_passes` 0: the default budget).
+    pub fn clock_advance(
+        &self,
+        delta_ns: i64,
+        max_passes: u32,
+    ) -> io::Result<sys::hrc_clock_advance> {
+        self.advance(0, delta_ns, max_passes)
+    }
+    /// `HRC_IOC_CLOCK_ADVANCE` to absolute monotonic `mono_ns`.
+    pub fn clock_advance_to(
+        &self,
+        mono_ns: i64,
+        max_passes: u32,
+    ) -> io::Result<sys::hrc_clock_advance> {
+        self.advance(sys::HRC_ADVANCE_ABS, mono_ns, max_passes)
+    }
+    fn advance(&self, flags: u32, ns: i64, max_passes: u32) -> io::Result<sys::hrc_clock_advance> {
+        let mut a = sys::hrc_clock_advance {
+            flags,
+            max_passes,
+            ns,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_CLOCK_ADVANCE, &mut a)?;
+        Ok(a)
+    }
+    /// `HRC_IOC_CLOCK_NOW`: whether the file is virtual, and its monotonic and realtime now.
+    pub fn clock_now(&self) -> io::Result<sys::hrc_clock_now> {
+        let mut n = sys::hrc_clock_now::default();
+        self.ioctl(sys::HRC_IOC_CLOCK_NOW, &mut n)?;
+        Ok(n)
+    }
+    /// `HRC_IOC_CLOCK_SET_REALTIME`: steps a virtual file's realtime clock; returns the step.
+    pub fn clock_set_realtime(&self, real_ns: i64) -> io::Result<i64> {
+        let mut s = sys::hrc_clock_set_realtime {
+            real_ns,
+            step_ns: 0,
+        };
+        self.ioctl(sys::HRC_IOC_CLOCK_SET_REALTIME, &mut s)?;
+        Ok(s.step_ns)
+    }
+
     /// Reads up to `max` records (blocks for the first unless non-blocking).
     pub fn read_events(&self, max: usize) -> io::Result<Vec<Event>> {
         let mut buf: Vec<Event> = vec![Event::default(); max.max(1)];
