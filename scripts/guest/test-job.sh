@@ -47,6 +47,12 @@ hrcallout --fd 3 untimeout "$id" | grep -q remaining && note ok cli_untimeout ||
 hrcallout --fd 3 timeout 20ms --cookie 77 >/dev/null
 hrcallout --fd 3 watch --count 1 --idle 2s | grep -q "timeout .*cookie=77" && note ok cli_watch || note fail cli_watch
 hrcallout --fd 3 untimeout 0x1234 2>/dev/null && note fail cli_untimeout_enoent || note ok cli_untimeout_enoent
+# A virtual-time script prints the same lines on every run, with exact virtual times.
+printf 'timeout 10ms 7\nmach 1ms 1ms 8  # periodic\nadvance 5ms\nadvance 5ms\n' >/tmp/v.script
+hrcallout virtual /tmp/v.script >/tmp/v1 && hrcallout virtual /tmp/v.script >/tmp/v2 &&
+	cmp -s /tmp/v1 /tmp/v2 && grep -q "at 10.000 ms timeout .* cookie=7 late=0 ns" /tmp/v1 &&
+	[ "$(grep -c 'interval' /tmp/v1)" = 10 ] && note ok cli_virtual_script_repeats ||
+	{ cat /tmp/v1; note fail cli_virtual_script_repeats; }
 
 phase "unload safety"
 # 5. Unload safety: refused while a file is open, clean after.

@@ -121,7 +121,7 @@ fn victim() -> i32 {
 /// documented for that call.
 fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
     use libc::*;
-    let op = r.below(24);
+    let op = r.below(25);
     // Per-call allowed errnos (docs/errno.md); the common ones apply everywhere.
     let common = [EINVAL, EFAULT, ENOENT, ENOMEM, E2BIG, ENOTTY];
     let check = |name: &str, res: std::io::Result<i32>, extra: &[i32]| -> Result<(), String> {
@@ -406,6 +406,19 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 }
             }
             check("BATCH", res, &[ENOSPC])
+        }
+        22 => {
+            // Virtual time on this real file: the queries answer, the rest is refused
+            // (a start that could succeed is never tried: the file must stay real).
+            let res = match r.below(4) {
+                0 => d.clock_now().map(|_| 0),
+                1 => d.clock_advance(absurd_time(r), r.next() as u32).map(|_| 0),
+                2 => d.clock_set_realtime(r.next() as i64).map(|_| 0),
+                _ => d
+                    .clock_virtual(Some((-1 - r.below(1 << 40) as i64, r.next() as i64)))
+                    .map(|_| 0),
+            };
+            check("CLOCK_*", res, &[EOPNOTSUPP, EBUSY])
         }
         _ => {
             let c = d.check().map_err(|e| format!("CHECK: {e}"))?;

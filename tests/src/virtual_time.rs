@@ -375,7 +375,7 @@ fn scenario() -> Result<(u64, usize), String> {
         }
     }
     let (mut hash, mut n) = (0xcbf2_9ce4_8422_2325u64, 0usize);
-    for step in 0..150 {
+    for step in 0..60 {
         if step % 10 == 0 {
             for id in cancel.drain(..cancel.len() / 3) {
                 let _ = d.untimeout(id);

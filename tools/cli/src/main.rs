@@ -5,6 +5,7 @@
 //! `exec 3<>/dev/hrcallout; hrcallout --fd 3 timeout 250ms; hrcallout --fd 3 watch --count 1`.
 
 mod bench;
+mod script;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hrcallout::{describe, format_ns, parse_duration, sys, Device};
@@ -152,6 +153,20 @@ enum Cmd {
     Spin {
         #[arg(value_enum)]
         op: bench::SpinOp,
+    },
+    /// Run a command script on a virtual file (its clocks move only at `advance` lines) and
+    /// print every record: the same script prints the same lines on every run.
+    #[command(
+        after_help = "Examples:\n  printf 'timeout 10ms 7\\nmach 1ms 1ms 8\\nadvance 2s\\n' | hrcallout virtual -",
+        long_about = None
+    )]
+    Virtual {
+        /// The script (a file, or - for stdin). Lines:
+        #[arg(long_help = format!("The script (a file, or - for stdin). Lines (# starts a comment):\n{}", script::SYNTAX))]
+        script: String,
+        /// Print records as JSON objects.
+        #[arg(long)]
+        json: bool,
     },
     /// mTCP mtcp_settimer: a one-shot timer whose event carries ID.
     #[command(
@@ -566,6 +581,14 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
             };
             dev.timer_arm(parse_id(&id)?, e, i, flags)
                 .map_err(io("HRC_IOC_TIMER_ARM"))?;
+        }
+        Cmd::Virtual { script, json } => {
+            let text = if script == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|e| format!("stdin: {e}"))?
+            } else {
+                std::fs::read_to_string(&script).map_err(|e| format!("{script}: {e}"))?
+            };
+            script::run(dev, &text, json)?;
         }
         Cmd::Settimer { id, sec, usec } => {
             let t = dev
