@@ -507,6 +507,19 @@ fn the_module_wide_lock_serialises_init_callouts_across_files() -> Result<(), St
     Ok(())
 }
 
+/// The cases that also run on virtual time (`main.rs`). Not those whose point is a callback
+/// running while another thread (or a held lock) acts, or time passing during an ioctl: on
+/// virtual time callbacks run inside the advance that fires them.
+pub const ON_VIRTUAL_TIME: &[&str] = &[
+    "callout_stop_pending_returns_1",
+    "callout_reset_from_callback",
+    "callout_active_pending_truth_table",
+    "callout_mutex_callouts_serialised",
+    "callout_init_uses_module_lock",
+    "callout_spinlock_refuses_sleep",
+    "callout_errors",
+];
+
 pub const CASES: &[Case] = &[
     (
         "callout_module_lock_serialises_across_files",

@@ -1,8 +1,9 @@
 //! Helpers and the transport-level cases (info, errnos, ABI sizes, read/poll).
 
 use crate::Case;
-use hrcallout::{now_ns, sys, Device, Event, CLOCK_MONOTONIC};
+use hrcallout::{now_ns, sys, Device, Event, CLOCK_MONOTONIC, CLOCK_REALTIME};
 use std::io;
+use std::sync::{Arc, Mutex, Weak};
 
 pub const MS: i64 = 1_000_000;
 
@@ -20,7 +21,10 @@ pub use crate::ensure;
 /// A file of a test case. When the case drops it, its own engine checks itself
 /// (`HRC_IOC_CHECK` on this file, with whatever the case left in it), and a failure is kept
 /// for [`engine_consistent`], which fails the case.
-pub struct TestDevice(Device);
+///
+/// While a case runs on virtual time ([`on_virtual_time`]), every file it opens is virtual and
+/// belongs to the case's world clock: see [`World`].
+pub struct TestDevice(Arc<Device>);
 
 impl std::ops::Deref for TestDevice {
     type Target = Device;
@@ -47,16 +51,136 @@ impl Drop for TestDevice {
 }
 
 /// What the files of the running case found when they checked themselves.
-static INCONSISTENT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static INCONSISTENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-pub fn open() -> Result<TestDevice, String> {
-    Device::open()
-        .map(TestDevice)
-        .map_err(|e| format!("open /dev/hrcallout: {e}"))
+/// The clock of a case run on virtual time: one simulated now for all the case's files.
+///
+/// Each file the case opens starts virtual at the world's now; waiting ([`sleep_ms`],
+/// [`collect`], [`one_event`], [`readable`]) moves the world forward in 1 ms steps, advancing
+/// every live file with it, so the case's files stay in step with each other and with
+/// [`now`]. An advance runs every pass at its exact instant, so records carry the same times
+/// whatever the step: a timer armed for 10 ms at `now()` fires at exactly `now() + 10 ms`.
+struct World {
+    mono: i64,
+    real: i64,
+    files: Vec<Weak<Device>>,
 }
 
+/// The world of the case running on virtual time; `None` while cases run on real time.
+static WORLD: Mutex<Option<World>> = Mutex::new(None);
+
+/// The world's start: an arbitrary instant far from 0 (both clocks), the same for every case.
+const WORLD_START: (i64, i64) = (1_000_000 * 1_000 * MS, 1_700_000_000 * 1_000 * MS);
+
+fn world() -> std::sync::MutexGuard<'static, Option<World>> {
+    WORLD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `case` with every file it opens on virtual time (see [`World`]).
+pub fn on_virtual_time(case: crate::CaseFn) -> Result<(), String> {
+    *world() = Some(World {
+        mono: WORLD_START.0,
+        real: WORLD_START.1,
+        files: Vec::new(),
+    });
+    let r = std::panic::catch_unwind(case);
+    *world() = None;
+    r.unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Whether the running case is on virtual time.
+pub fn is_virtual() -> bool {
+    world().is_some()
+}
+
+pub fn open() -> Result<TestDevice, String> {
+    let d = Arc::new(Device::open().map_err(|e| format!("open /dev/hrcallout: {e}"))?);
+    if let Some(w) = world().as_mut() {
+        d.clock_virtual(Some((w.mono, w.real)))
+            .map_err(|e| format!("CLOCK_VIRTUAL: {e}"))?;
+        w.files.retain(|f| f.strong_count() > 0);
+        w.files.push(Arc::downgrade(&d));
+    }
+    Ok(TestDevice(d))
+}
+
+/// Monotonic now: the real clock's, or the world's on virtual time.
 pub fn now() -> i64 {
-    now_ns(CLOCK_MONOTONIC)
+    now_on(CLOCK_MONOTONIC)
+}
+
+/// Now on `clock` (`CLOCK_MONOTONIC` or `CLOCK_REALTIME`): real, or the world's.
+pub fn now_on(clock: u32) -> i64 {
+    match world().as_ref() {
+        Some(w) if clock == CLOCK_REALTIME => w.real,
+        Some(w) => w.mono,
+        None => now_ns(clock),
+    }
+}
+
+/// Moves the world 1 ms forward (every live file of the case with it). False on real time.
+fn step_world() -> Result<bool, String> {
+    let mut g = world();
+    let Some(w) = g.as_mut() else {
+        return Ok(false);
+    };
+    w.mono += MS;
+    w.real += MS;
+    for f in w.files.iter().filter_map(Weak::upgrade) {
+        f.clock_advance_to(w.mono, 0)
+            .map_err(|e| format!("CLOCK_ADVANCE: {e}"))?;
+    }
+    Ok(true)
+}
+
+/// Sleeps `ms` (real time), or moves the world forward by `ms`.
+pub fn sleep_ms(ms: u64) -> Result<(), String> {
+    if !is_virtual() {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        return Ok(());
+    }
+    for _ in 0..ms {
+        step_world()?;
+    }
+    Ok(())
+}
+
+/// Steps CLOCK_REALTIME by `delta` ns: the system's (the guest runs as root), or the world's
+/// (every live file of the case, with `HRC_IOC_CLOCK_SET_REALTIME`).
+pub fn step_realtime(delta: i64) -> Result<(), String> {
+    let mut g = world();
+    let Some(w) = g.as_mut() else {
+        drop(g);
+        let n = now_ns(CLOCK_REALTIME) + delta;
+        let ts = libc::timespec {
+            tv_sec: n / 1_000_000_000,
+            tv_nsec: n % 1_000_000_000,
+        };
+        // SAFETY: a valid timespec.
+        let r = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) };
+        ensure!(r == 0, "clock_settime: {}", std::io::Error::last_os_error());
+        return Ok(());
+    };
+    w.real += delta;
+    for f in w.files.iter().filter_map(Weak::upgrade) {
+        f.clock_set_realtime(w.real)
+            .map_err(|e| format!("CLOCK_SET_REALTIME: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Waits up to `ms` for `dev` to be readable (poll, or world steps); true if it is.
+pub fn readable(dev: &Device, ms: i32) -> Result<bool, String> {
+    if !is_virtual() {
+        return dev.poll_readable(ms).map_err(|e| format!("poll: {e}"));
+    }
+    for _ in 0..=ms.max(0) {
+        if dev.poll_readable(0).map_err(|e| format!("poll: {e}"))? {
+            return Ok(true);
+        }
+        step_world()?;
+    }
+    dev.poll_readable(0).map_err(|e| format!("poll: {e}"))
 }
 
 /// Binds the calling thread to `cpu` (`None`: every CPU).
@@ -101,11 +225,7 @@ pub fn expect_errno<T: std::fmt::Debug>(
 /// Collects events until `idle_ms` passes without one (or `max` events).
 pub fn collect(dev: &Device, idle_ms: i32, max: usize) -> Result<Vec<Event>, String> {
     let mut out = Vec::new();
-    while out.len() < max
-        && dev
-            .poll_readable(idle_ms)
-            .map_err(|e| format!("poll: {e}"))?
-    {
+    while out.len() < max && readable(dev, idle_ms)? {
         out.extend(dev.read_events(64).map_err(|e| format!("read: {e}"))?);
     }
     Ok(out)
@@ -113,10 +233,7 @@ pub fn collect(dev: &Device, idle_ms: i32, max: usize) -> Result<Vec<Event>, Str
 
 /// Waits up to `ms` for exactly one event and returns it.
 pub fn one_event(dev: &Device, ms: i32) -> Result<Event, String> {
-    ensure!(
-        dev.poll_readable(ms).map_err(|e| e.to_string())?,
-        "no event within {ms} ms"
-    );
+    ensure!(readable(dev, ms)?, "no event within {ms} ms");
     let ev = dev.read_events(1).map_err(|e| format!("read: {e}"))?;
     ensure!(ev.len() == 1, "read returned {} records", ev.len());
     Ok(ev[0])

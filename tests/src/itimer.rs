@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::Case;
-use hrcallout::{now_ns, sys, Device, Event, CLOCK_MONOTONIC, CLOCK_REALTIME};
+use hrcallout::{sys, Device, Event, CLOCK_MONOTONIC, CLOCK_REALTIME};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -66,7 +66,7 @@ fn qnx_one_shot_and_periodic() -> Result<(), String> {
     let mut ev = Vec::new();
     let end = now() + 300 * MS;
     while now() < end {
-        if d.poll_readable(50).map_err(|e| e.to_string())? {
+        if readable(&d, 50)? {
             ev.extend(d.read_events(16).map_err(|e| e.to_string())?);
         }
     }
@@ -85,7 +85,7 @@ fn absolute_in_the_past_fires_at_once() -> Result<(), String> {
     let d = open()?;
     for clock in [CLOCK_REALTIME, CLOCK_MONOTONIC] {
         let t = create(&d, clock, sys::HRC_NOTIFY_SI_TIMER)?;
-        let past = now_ns(clock) - 1_000 * MS;
+        let past = now_on(clock) - 1_000 * MS;
         settime(&d, t, sys::HRC_TIMER_ABSTIME, past, 0)?;
         let ev = one_event(&d, 500)?;
         ensure!(
@@ -156,7 +156,7 @@ fn si_timer_never_queues_two_records() -> Result<(), String> {
     d.set_nonblocking(true).map_err(|e| e.to_string())?;
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
     settime(&d, t, 0, MS, MS)?;
-    sleep(Duration::from_millis(100));
+    sleep_ms(100)?;
     let ev = d.read_events(64).map_err(|e| e.to_string())?;
     ensure!(
         ev.len() == 1,
@@ -232,7 +232,7 @@ fn mach_queue_limit_and_overruns_add_up() -> Result<(), String> {
     // A slow reader: one record every 20 ms; the queue never holds more than the limit.
     let mut ev = Vec::new();
     for _ in 0..20 {
-        sleep(Duration::from_millis(20));
+        sleep_ms(20)?;
         let queued = d.check().map_err(|e| e.to_string())?.queued;
         ensure!(queued <= 4, "{queued} records queued with a limit of 4");
         ev.extend(d.read_events(1).map_err(|e| e.to_string())?);
@@ -266,7 +266,7 @@ fn mach_messages_queue_to_the_port_limit() -> Result<(), String> {
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_MACH)?;
     d.timer_arm(t, 10 * MS, 10 * MS, sys::HRC_MACH_PERIODIC)
         .map_err(|e| format!("arm: {e}"))?;
-    sleep(Duration::from_millis(120));
+    sleep_ms(120)?;
     let c = d.check().map_err(|e| e.to_string())?;
     ensure!(c.ok == 1 && c.queued == 2, "idle reader, qlimit 2: {c:?}");
     let info = d.mach_timer_info(t).map_err(|e| e.to_string())?;
@@ -303,7 +303,7 @@ fn qnx_pulses_queue() -> Result<(), String> {
     let d = open()?;
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_PULSE)?;
     settime(&d, t, 0, 10 * MS, 10 * MS)?;
-    sleep(Duration::from_millis(100));
+    sleep_ms(100)?;
     let queued = d.check().map_err(|e| e.to_string())?.queued;
     ensure!(
         queued >= 3,
@@ -314,7 +314,7 @@ fn qnx_pulses_queue() -> Result<(), String> {
     let c = d.check().map_err(|e| e.to_string())?;
     ensure!(c.ok == 1 && c.queued == 0, "after disarm: {c:?}");
     settime(&d, t, 0, 10 * MS, 10 * MS)?;
-    sleep(Duration::from_millis(80));
+    sleep_ms(80)?;
     let c = d.check().map_err(|e| e.to_string())?;
     ensure!(c.ok == 1 && c.queued >= 3, "pulses queued: {c:?}");
     let ev = d.read_events(64).map_err(|e| e.to_string())?;
@@ -340,7 +340,7 @@ fn mach_timer_info_is_absolute() -> Result<(), String> {
     let t = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_MACH)?;
     let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
     ensure!(i.enqueued == 0 && i.expire_ns == 0, "disarmed: {i:?}");
-    let at = hrcallout::now_ns(CLOCK_REALTIME) + 5000 * MS;
+    let at = now_on(CLOCK_REALTIME) + 5000 * MS;
     d.timer_arm(t, at, 0, sys::HRC_MACH_ABSOLUTE)
         .map_err(|e| e.to_string())?;
     let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
@@ -354,10 +354,10 @@ fn mach_timer_info_is_absolute() -> Result<(), String> {
         i.left_ns
     );
     d.timer_cancel(t, 0).map_err(|e| e.to_string())?;
-    let before = hrcallout::now_ns(CLOCK_REALTIME);
+    let before = now_on(CLOCK_REALTIME);
     d.timer_arm(t, 5000 * MS, 0, 0).map_err(|e| e.to_string())?;
     let i = d.mach_timer_info(t).map_err(|e| e.to_string())?;
-    let after = hrcallout::now_ns(CLOCK_REALTIME);
+    let after = now_on(CLOCK_REALTIME);
     ensure!(
         i.expire_ns >= before + 5000 * MS && i.expire_ns <= after + 5000 * MS,
         "relative: {} not in [{}, {}]",
@@ -648,7 +648,7 @@ fn settime_drops_the_record_of_the_setting_it_replaces() -> Result<(), String> {
     let t = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
     for new in [10_000 * MS, 0] {
         settime(&d, t, 0, 10 * MS, 0)?;
-        std::thread::sleep(std::time::Duration::from_millis(150));
+        sleep_ms(150)?;
         let i = d.timer_info(t, 0).map_err(|e| e.to_string())?;
         ensure!(
             i.info_flags & sys::HRC_TI_EXPIRED != 0,
@@ -692,7 +692,7 @@ fn a_faulting_read_of_object_records_loses_nothing() -> Result<(), String> {
             now() - t0 < 5000 * MS,
             "three records not queued within 5 s"
         );
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        sleep_ms(5)?;
     }
     // Room for one record before the unmapped page; the call asks for three.
     let p = Pages::new()?;
@@ -722,19 +722,6 @@ fn a_faulting_read_of_object_records_loses_nothing() -> Result<(), String> {
     Ok(())
 }
 
-/// Steps CLOCK_REALTIME by `delta` ns (the guest runs as root).
-fn step_realtime(delta: i64) -> Result<(), String> {
-    let n = now_ns(CLOCK_REALTIME) + delta;
-    let ts = libc::timespec {
-        tv_sec: n / 1_000_000_000,
-        tv_nsec: n % 1_000_000_000,
-    };
-    // SAFETY: a valid timespec.
-    let r = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) };
-    ensure!(r == 0, "clock_settime: {}", std::io::Error::last_os_error());
-    Ok(())
-}
-
 /// Relative times run on CLOCK_MONOTONIC whatever the timer's clock, and their records say so;
 /// absolute times run on the timer's clock.
 fn relative_realtime_timers_ignore_clock_steps() -> Result<(), String> {
@@ -747,7 +734,7 @@ fn relative_realtime_timers_ignore_clock_steps() -> Result<(), String> {
         &d,
         qnx,
         sys::HRC_TIMER_ABSTIME,
-        now_ns(CLOCK_REALTIME) + 60_000 * MS,
+        now_on(CLOCK_REALTIME) + 60_000 * MS,
         0,
     )?;
     let t0 = now();
@@ -782,7 +769,7 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     let d = open()?;
     let t = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_SI_TIMER)?;
     let rel = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
-    let at = now_ns(CLOCK_REALTIME) + 10_000 * MS;
+    let at = now_on(CLOCK_REALTIME) + 10_000 * MS;
     settime(&d, t, sys::HRC_TIMER_ABSTIME, at, 0)?;
     settime(&d, rel, 0, 10_000 * MS, 0)?;
     step_realtime(20_000 * MS)?;
@@ -966,6 +953,27 @@ fn differential_overruns_match_posix_timers() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// The cases that also run on virtual time (`main.rs`): not those that need time to pass
+/// during a blocking call (a blocking read, a suspended thread), nor the differential ones,
+/// whose other side is Linux's real-time POSIX timers.
+pub const ON_VIRTUAL_TIME: &[&str] = &[
+    "itimer_qnx_one_shot_and_periodic",
+    "itimer_absolute_past_fires_at_once",
+    "itimer_zero_disarms_settime_returns_old",
+    "itimer_si_timer_one_record",
+    "itimer_mach_qlimit_overruns_add_up",
+    "itimer_mach_arm_rules",
+    "itimer_mach_messages_queue_to_the_port_limit",
+    "itimer_qnx_pulses_queue",
+    "itimer_mach_timer_info_is_absolute",
+    "itimer_relative_realtime_ignores_clock_steps",
+    "itimer_immediate_expiries_within_the_call",
+    "itimer_settime_drops_the_replaced_record",
+    "itimer_faulting_read_of_object_records_loses_nothing",
+    "itimer_mtcp_settimer",
+    "itimer_realtime_follows_clock_settime",
+];
 
 pub const CASES: &[Case] = &[
     (

@@ -4,6 +4,10 @@
 //! failed`; exits 1 if any case failed. `hrc-tests NAME...` runs the cases whose names contain
 //! one of the arguments.
 //!
+//! The cases a module lists in its `ON_VIRTUAL_TIME` run twice: as themselves, and as
+//! `NAME@virtual` with every file they open on virtual time (`common::on_virtual_time`), where
+//! waiting moves a simulated clock and every timing bound is exact.
+//!
 //! Timing bounds hold under QEMU TCG: "not early" bounds are exact (hrtimers never fire
 //! early), "late" bounds are generous (hundreds of ms) because the emulator can stall.
 
@@ -18,7 +22,9 @@ use std::panic;
 use std::time::Instant;
 
 /// A test case: Err(reason) or a panic fails it.
-pub type Case = (&'static str, fn() -> Result<(), String>);
+pub type Case = (&'static str, CaseFn);
+/// The body of a [`Case`].
+pub type CaseFn = fn() -> Result<(), String>;
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).collect();
@@ -31,15 +37,42 @@ fn main() {
         virtual_time::CASES,
     ]
     .concat();
-    let selected: Vec<&Case> = cases
+    let on_virtual_time: Vec<&str> = [
+        streams::ON_VIRTUAL_TIME,
+        callout::ON_VIRTUAL_TIME,
+        itimer::ON_VIRTUAL_TIME,
+    ]
+    .concat();
+    let mut runs: Vec<(String, CaseFn, bool)> = Vec::new();
+    for &(name, f) in &cases {
+        runs.push((name.to_string(), f, false));
+        if on_virtual_time.contains(&name) {
+            runs.push((format!("{name}@virtual"), f, true));
+        }
+    }
+    if let Some(n) = on_virtual_time
         .iter()
-        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .find(|n| !cases.iter().any(|c| c.0 == **n))
+    {
+        println!("Bail out! ON_VIRTUAL_TIME names no case {n}");
+        std::process::exit(1);
+    }
+    let selected: Vec<_> = runs
+        .iter()
+        .filter(|(n, ..)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
         .collect();
     println!("TAP version 13\n1..{}", selected.len());
     let (mut pass, mut fail) = (0, 0);
-    for (i, (name, f)) in selected.iter().enumerate() {
+    for (i, (name, f, virtual_time)) in selected.iter().enumerate() {
         let t = Instant::now();
-        let r = panic::catch_unwind(f).unwrap_or_else(|p| {
+        let r = panic::catch_unwind(|| {
+            if *virtual_time {
+                common::on_virtual_time(*f)
+            } else {
+                f()
+            }
+        })
+        .unwrap_or_else(|p| {
             Err(p
                 .downcast_ref::<String>()
                 .cloned()

@@ -23,15 +23,7 @@ fn advance(d: &Device, ns: i64) -> Result<sys::hrc_clock_advance, String> {
 
 /// Every record queued now (the file is non-blocking).
 fn drain(d: &Device) -> Result<Vec<Event>, String> {
-    let mut out = Vec::new();
-    loop {
-        match d.read_events(64) {
-            Ok(v) if v.is_empty() => return Ok(out),
-            Ok(v) => out.extend(v),
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(out),
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
+    d.read_queued().map_err(|e| format!("read: {e}"))
 }
 
 fn virtual_clock_refusals() -> Result<(), String> {

@@ -160,21 +160,12 @@ fn step(dev: &Device, w: &[&str], json: bool) -> Result<(), String> {
 
 /// Prints every queued record.
 fn records(dev: &Device, json: bool) -> Result<(), String> {
-    loop {
-        let evs = match dev.read_events(64) {
-            Ok(v) => v,
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(()),
-            Err(e) => return Err(format!("read: {e}")),
-        };
-        if evs.is_empty() {
-            return Ok(());
-        }
-        for ev in evs {
-            if json {
-                println!("{}", event_json(&ev));
-            } else {
-                println!("  at {} {}", format_ns(ev.fire_ns), describe(&ev));
-            }
+    for ev in dev.read_queued().map_err(|e| format!("read: {e}"))? {
+        if json {
+            println!("{}", event_json(&ev));
+        } else {
+            println!("  at {} {}", format_ns(ev.fire_ns), describe(&ev));
         }
     }
+    Ok(())
 }

@@ -425,6 +425,22 @@ impl Device {
         Ok(buf)
     }
 
+    /// Reads every record queued now, without waiting (`read` until it finds none; the file
+    /// need not be non-blocking).
+    pub fn read_queued(&self) -> io::Result<Vec<Event>> {
+        let mut out = Vec::new();
+        while self.poll_readable(0)? {
+            match self.read_events(256) {
+                Ok(v) if v.is_empty() => break,
+                Ok(v) => out.extend(v),
+                // Another reader took them between the poll and the read.
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// Switches `O_NONBLOCK` on or off.
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         // SAFETY: plain fcntl calls on our own fd.
