@@ -25,7 +25,10 @@
 //! 2. A file's lock registry (`callout::registry::LockRegistry`, a mutex): the file's list of
 //!    callout locks. Leaf; process context.
 //! 3. No lock: the kernel engines (one per CPU) are published once through an atomic pointer
-//!    (`kernel_api::ENGINES`), so CPUs share no lock to reach theirs.
+//!    (`kernel_api::ENGINES`), so CPUs share no lock to reach theirs. Beside them, the in-kernel
+//!    virtual clock's slot (`kernel_api::Engines::virtual_clock`, a `SpinLockIrq`): which
+//!    engine, if any, is the virtual clock's; leaf, held only to clone or swap that reference,
+//!    in any context (a lookup by a virtual id, or by its owner arming a timeout).
 //! 4. An engine's lock (`engine::Engine::inner`, a `SpinLockIrq`, also taken in hard irq):
 //!    everything of one engine — slots, objects (including a callout's state), timer queues,
 //!    hrtimer state, event queue, fired list. Below it only the hrtimer core's base lock

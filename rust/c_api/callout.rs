@@ -12,7 +12,9 @@
 use super::types::hrc_callout;
 use crate::callout::{self, ForeignLock, LockKind, Mode, Run};
 use crate::engine::{cpu_count, current_cpu, CFn, Call};
-use crate::kernel_api::{engine_of, KernelEngine};
+use crate::kernel_api::{
+    engine_for, engine_of, virtual_engine, EngineRef, KernelEngine, VIRTUAL_CPU,
+};
 use core::{
     ffi::{c_int, c_void},
     mem::{align_of, size_of},
@@ -20,10 +22,7 @@ use core::{
 use kernel::{
     bindings, pr_warn_once,
     prelude::*,
-    sync::{
-        atomic::{ordering, Atomic},
-        Arc,
-    },
+    sync::atomic::{ordering, Atomic},
     time::{delay::fsleep, Delta},
 };
 
@@ -31,8 +30,9 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// While `magic` is [`LIVE`], `id` is a callout on the kernel engine of CPU `cpu`, made by
-/// [`init_with`] and not destroyed.
+/// While `magic` is [`LIVE`], `id` is a callout on the kernel engine of CPU `cpu` (or, for
+/// [`VIRTUAL_CPU`], of the virtual clock, while it exists), made by [`init_with`] and not
+/// destroyed.
 #[repr(C)]
 struct Handle {
     id: Atomic<u64>,
@@ -64,20 +64,51 @@ unsafe fn handle<'a>(c: *mut hrc_callout) -> Option<&'a Handle> {
 /// # Safety
 ///
 /// As [`handle`].
-unsafe fn live(c: *mut hrc_callout, op: &str) -> Option<(&'static Arc<KernelEngine>, u64)> {
+unsafe fn live(c: *mut hrc_callout, op: &str) -> Option<(EngineRef, u64)> {
     // SAFETY: the caller's promise.
     let h = unsafe { handle(c) }?;
     if h.magic.load(ordering::Acquire) != LIVE {
         pr_warn_once!("{} on an uninitialised or terminated callout\n", op);
         return None;
     }
-    // By the type invariant, a live handle's engine exists while the module is loaded.
-    let e = engine_of(h.cpu.load(ordering::Relaxed))?;
+    let e = match h.cpu.load(ordering::Relaxed) {
+        VIRTUAL_CPU => match virtual_engine() {
+            Some(e) => EngineRef::Virtual(e),
+            None => {
+                pr_warn_once!("{} on a callout of a virtual clock that is gone\n", op);
+                return None;
+            }
+        },
+        // By the type invariant, a live handle's CPU engine exists while the module is loaded.
+        cpu => EngineRef::Cpu(engine_of(cpu)?),
+    };
     Some((e, h.id.load(ordering::Relaxed)))
 }
 
+/// Makes the callout of `h` a new one of `mode` on `e`, the engine of `cpu` (or the virtual
+/// clock's, for [`VIRTUAL_CPU`]), waiting for memory rather than failing; false if `e` is at
+/// its `max_timers` cap.
+fn init_on(h: &Handle, e: &KernelEngine, cpu: u32, mode: &Mode) -> bool {
+    loop {
+        match callout::init(e, mode.clone(), GFP_KERNEL) {
+            Ok(id) => {
+                h.id.store(id, ordering::Relaxed);
+                h.cpu.store(cpu, ordering::Relaxed);
+                // INVARIANT: `id` is a new callout on `cpu`'s engine.
+                h.magic.store(LIVE, ordering::Release);
+                return true;
+            }
+            // No memory now: wait for some, as DragonFly's M_INTWAIT does.
+            Err(e) if e == ENOMEM => fsleep(Delta::from_millis(10)),
+            // This engine is at its cap.
+            Err(_) => return false,
+        }
+    }
+}
+
 /// `hrc_callout_init*`: a new callout of `mode` on the calling CPU's engine (or, when that one
-/// is at its `max_timers` cap, another CPU's), waiting for memory rather than failing.
+/// is at its `max_timers` cap, another CPU's; or the virtual clock's, for its owner), waiting
+/// for memory rather than failing.
 ///
 /// # Safety
 ///
@@ -90,22 +121,15 @@ unsafe fn init_with(c: *mut hrc_callout, mode: Mode) {
     };
     h.magic.store(0, ordering::Relaxed);
     let (home, n) = (current_cpu(), cpu_count());
+    if let Some(EngineRef::Virtual(e)) = engine_for(home) {
+        if !init_on(h, &e, VIRTUAL_CPU, &mode) {
+            pr_err!("callout_init: the virtual clock is at max_timers; callout unusable\n");
+        }
+        return;
+    }
     for cpu in Iterator::chain(home..n, 0..home.min(n)) {
-        let Some(e) = engine_of(cpu) else { continue };
-        loop {
-            match callout::init(e, mode.clone(), GFP_KERNEL) {
-                Ok(id) => {
-                    h.id.store(id, ordering::Relaxed);
-                    h.cpu.store(cpu, ordering::Relaxed);
-                    // INVARIANT: `id` is a new callout on `cpu`'s engine.
-                    h.magic.store(LIVE, ordering::Release);
-                    return;
-                }
-                // No memory now: wait for some, as DragonFly's M_INTWAIT does.
-                Err(e) if e == ENOMEM => fsleep(Delta::from_millis(10)),
-                // This engine is at its cap: try the next CPU's.
-                Err(_) => break,
-            }
+        if engine_of(cpu).is_some_and(|e| init_on(h, e, cpu, &mode)) {
+            return;
         }
     }
     pr_err!("callout_init: every kernel engine is at max_timers; callout unusable\n");
@@ -202,7 +226,7 @@ unsafe fn reset(
     // the callout is stopped, reset with another, or terminated).
     let run = Run::Func(unsafe { Call::new(func, arg) });
     let delay = crate::ticks::hztons(i64::from(ticks));
-    to_c(callout::reset_on(e, id, cpu, delay, 0, run))
+    to_c(callout::reset_on(&e, id, cpu, delay, 0, run))
 }
 
 /// `hrc_callout_reset()`: see `callout.h`.
@@ -253,7 +277,7 @@ unsafe fn with<R>(
 ) -> R {
     // SAFETY: the caller's promise.
     match unsafe { live(c, op) } {
-        Some((e, id)) => f(e, id),
+        Some((e, id)) => f(&e, id),
         None => none,
     }
 }

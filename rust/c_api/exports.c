@@ -7,6 +7,7 @@
 #include <linux/export.h>
 #include <hrcallout/ddi.h>
 #include <hrcallout/callout.h>
+#include <hrcallout/vclock.h>
 
 EXPORT_SYMBOL_NS_GPL(hrc_timeout, "HRCALLOUT");
 EXPORT_SYMBOL_NS_GPL(hrc_dtimeout, "HRCALLOUT");
@@ -27,3 +28,8 @@ EXPORT_SYMBOL_NS_GPL(hrc_callout_active, "HRCALLOUT");
 EXPORT_SYMBOL_NS_GPL(hrc_callout_pending, "HRCALLOUT");
 EXPORT_SYMBOL_NS_GPL(hrc_callout_deactivate, "HRCALLOUT");
 EXPORT_SYMBOL_NS_GPL(hrc_callout_terminate, "HRCALLOUT");
+
+EXPORT_SYMBOL_NS_GPL(hrc_vclock_create, "HRCALLOUT");
+EXPORT_SYMBOL_NS_GPL(hrc_vclock_advance, "HRCALLOUT");
+EXPORT_SYMBOL_NS_GPL(hrc_vclock_now, "HRCALLOUT");
+EXPORT_SYMBOL_NS_GPL(hrc_vclock_destroy, "HRCALLOUT");

@@ -72,6 +72,10 @@ unsafe extern "C" fn expire_cb<B: Backend, X: Executor, const REAL: bool, const 
     } else {
         Clock::Monotonic
     };
+    // Started before the engine's time turned virtual: advances run its passes now.
+    if engine.backend.is_virtual() {
+        return bindings::hrtimer_restart::HRTIMER_NORESTART;
+    }
     if IRQ_OFF {
         // SAFETY: the hrtimer core runs a timer that is not soft with interrupts disabled, for
         // the whole callback (the safety contract says this one is not soft).
@@ -112,6 +116,12 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     #[inline]
     pub(super) fn armed(&self, clock: Clock) -> Option<i64> {
         self.g.bases[clock as usize].armed
+    }
+
+    /// Forgets what the hrtimers were started for (when an empty engine's time turns
+    /// virtual, `timebase.rs`).
+    pub(super) fn forget_armed(&mut self) {
+        self.g.bases.iter_mut().for_each(|b| b.armed = None);
     }
 
     /// Starts the hrtimer of `clock` for the earliest armed expiry, unless it is already

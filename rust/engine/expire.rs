@@ -86,7 +86,8 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 && (self.arming.load(Relaxed) != 0
                     || (latest == d.id
                         && now.saturating_sub(armed) < SPARE_NS
-                        && task == super::cpu::current_task()))
+                        && task == super::cpu::current_task()
+                        && !self.backend.is_virtual()))
             {
                 // A caller holding an `Arming` on this CPU has not returned yet (this pass
                 // interrupted it, or it was preempted), or this is the latest call armed here,
@@ -94,7 +95,8 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 // have stored the id yet: the callback must not run inside that call, nor
                 // before the store. What is due from here on waits for a later pass; the
                 // latest call is spared for `SPARE_NS` at most, so a task that keeps running
-                // cannot starve it.
+                // cannot starve it. (On virtual time a pass runs only in an advance, which no
+                // arming call of its task can be inside: the arming task has returned.)
                 defer = true;
                 break;
             }

@@ -373,6 +373,12 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         IdSpace::cpu_of(id)
     }
 
+    /// Whether `id` is of an in-kernel virtual clock's engine, not of a per-CPU one.
+    #[inline(always)]
+    pub(crate) fn is_virtual_id(id: u64) -> bool {
+        id & slots::VIRTUAL_ID != 0
+    }
+
     /// Locks the engine.
     #[inline]
     pub(crate) fn lock(&self) -> Locked<'_, B, X> {
@@ -496,9 +502,14 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         self.g.slots.live() == 0
     }
 
-    /// Gives an empty engine ids of its own, from 1 ([`IdSpace::Own`]).
-    pub(super) fn use_own_ids(&mut self) {
-        self.g.slots.set_ids(IdSpace::Own);
+    /// Gives an empty engine ids of its own, from 1 ([`IdSpace::Own`], or
+    /// [`IdSpace::KernelVirtual`] for an in-kernel virtual clock).
+    pub(super) fn use_own_ids(&mut self, kernel: bool) {
+        self.g.slots.set_ids(if kernel {
+            IdSpace::KernelVirtual
+        } else {
+            IdSpace::Own
+        });
     }
 
     /// Whether the engine is being torn down.

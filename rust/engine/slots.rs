@@ -13,8 +13,12 @@
 //! slot whose id differs. Where `seq` comes from is the engine's [`IdSpace`]: a file's engine
 //! draws it from a module-wide counter in blocks of [`SEQ_BATCH`]; a per-CPU engine counts its
 //! own and puts its CPU in the bits above the slot number, so an id names its engine. Either
-//! way ids are positive `i64`s, and `2^41` of them are made per module load in all (shared, or
-//! split between the CPUs): ten years at 7,000 per second; then arming fails with `ENOSPC`.
+//! way ids are positive `i64`s, and `2^41` of them are made per module load by files (ten
+//! years at 7,000 per second) and `2^40` by the kernel engines, split between the CPUs; then
+//! arming fails with `ENOSPC`.
+//! Bit 62 ([`VIRTUAL_ID`]) is set in the ids of an in-kernel virtual clock's engine and in no
+//! per-CPU engine's (they count half as far), so the in-kernel API routes an id to its engine
+//! in O(1) either way.
 //!
 //! This file holds the engine's only unsafe access to slot data ([`Slots::entry_data`],
 //! [`Slots::data_ref`], and [`Slots::take`] through the same reasoning): `&mut Slots` is only
@@ -51,6 +55,9 @@ pub(super) const NIL: u32 = u32::MAX;
 const SEQ_BATCH: u64 = 1024;
 /// Sequence numbers stay below this, so ids are positive `i64`s.
 const SEQ_LIMIT: u64 = 1 << (63 - SLOT_BITS);
+
+/// The bit that marks an id of an in-kernel virtual clock ([`IdSpace::KernelVirtual`]).
+pub(crate) const VIRTUAL_ID: u64 = 1 << 62;
 
 /// The next sequence block; starts at 1 so that no id is 0.
 static NEXT_SEQ: Atomic<u64> = Atomic::new(1);
@@ -416,6 +423,9 @@ pub(crate) enum IdSpace {
     /// A file on virtual time: its own counter from 1, so that the same calls give the same
     /// ids on every run (ids name timers of their file only).
     Own,
+    /// An in-kernel virtual clock (`kernel_virtual.rs`): [`IdSpace::Own`] with
+    /// [`VIRTUAL_ID`] set, which no per-CPU engine's id has.
+    KernelVirtual,
 }
 
 impl IdSpace {
@@ -442,13 +452,15 @@ impl<J> Slots<J> {
         let (seq_next, seq_end, seq_shift, id_bits) = match ids {
             IdSpace::Shared => (0, 0, SLOT_BITS, 0),
             // Starts at 1 so that no id is 0 (CPU 0's would be).
+            // Half the range: bit 62 stays clear (`VIRTUAL_ID`).
             IdSpace::Cpu(cpu) => (
                 1,
-                SEQ_LIMIT >> IdSpace::cpu_bits(),
+                SEQ_LIMIT >> (IdSpace::cpu_bits() + 1),
                 SLOT_BITS + IdSpace::cpu_bits(),
                 u64::from(cpu) << SLOT_BITS,
             ),
             IdSpace::Own => (1, SEQ_LIMIT, SLOT_BITS, 0),
+            IdSpace::KernelVirtual => (1, SEQ_LIMIT >> 1, SLOT_BITS, VIRTUAL_ID),
         };
         Self {
             chunks: KVec::new(),
@@ -568,7 +580,7 @@ impl<J> Slots<J> {
     #[inline]
     fn next_id(&mut self, n: u32) -> Result<u64> {
         if self.seq_next == self.seq_end {
-            if let IdSpace::Cpu(_) | IdSpace::Own = self.ids {
+            if let IdSpace::Cpu(_) | IdSpace::Own | IdSpace::KernelVirtual = self.ids {
                 // An engine's own counter has run out.
                 return Err(ENOSPC);
             }

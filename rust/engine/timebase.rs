@@ -98,11 +98,12 @@ impl Backend for Timebase {
     #[inline(always)]
     fn start(&self, t: &RawTimer, _clock: Clock, expires: i64, pinned: bool) {
         // Virtual: the clock base's `armed` is the whole state; `advance` reads it.
-        if self.is_virtual() {
-        } else if pinned {
-            t.start_pinned(expires)
-        } else {
-            t.start(expires)
+        if !self.is_virtual() {
+            if pinned {
+                t.start_pinned(expires)
+            } else {
+                t.start(expires)
+            }
         }
     }
 
@@ -140,10 +141,20 @@ impl Drop for AdvanceGuard<'_> {
 }
 
 impl<X: Executor> Engine<Timebase, X> {
-    /// Makes time virtual, at monotonic `mono` and realtime `real` ns. `EBUSY` if the engine
-    /// has timers or records (it must be fresh) or is virtual already; `EINVAL` for a negative
-    /// `mono`.
+    /// Makes a file's time virtual, at monotonic `mono` and realtime `real` ns. `EBUSY` if the
+    /// engine has timers or records (it must be fresh) or is virtual already; `EINVAL` for a
+    /// negative `mono`.
     pub(crate) fn make_virtual(&self, mono: i64, real: i64) -> Result {
+        self.switch_to_virtual(mono, real, false)
+    }
+
+    /// [`Engine::make_virtual`] for an in-kernel virtual clock (`kernel_virtual.rs`), whose ids
+    /// say so (`IdSpace::KernelVirtual`).
+    pub(crate) fn make_virtual_kernel(&self, mono: i64, real: i64) -> Result {
+        self.switch_to_virtual(mono, real, true)
+    }
+
+    fn switch_to_virtual(&self, mono: i64, real: i64, kernel_ids: bool) -> Result {
         if mono < 0 {
             return Err(EINVAL);
         }
@@ -152,13 +163,34 @@ impl<X: Executor> Engine<Timebase, X> {
         if t.is_virtual() || !l.is_empty() {
             return Err(EBUSY);
         }
-        l.use_own_ids();
+        l.use_own_ids(kernel_ids);
+        // A cancelled timer's hrtimer may still be started: its expiry is no pass of the
+        // virtual clock (it would add one to the first advance's count).
+        l.forget_armed();
         t.mono.store(mono, Relaxed);
         t.offset.store(real.saturating_sub(mono), Relaxed);
         // INVARIANT: set once, with `mono` set first.
         t.virtual_time.store(true, Relaxed);
         drop(l);
+        // And that hrtimer must not run a pass outside an advance: its callback does nothing
+        // on virtual time (`clock_base.rs`); cancel it so that nothing real stays queued.
+        for c in CLOCKS {
+            t.cancel(self.timer(c), c);
+        }
         Ok(())
+    }
+
+    /// Claims the right to move time (one advance at a time): `EOPNOTSUPP` on real time,
+    /// `EBUSY` while another advance runs.
+    fn begin_advance(&self) -> Result<AdvanceGuard<'_>> {
+        let t = &self.backend;
+        if !t.is_virtual() {
+            return Err(EOPNOTSUPP);
+        }
+        if t.advancing.cmpxchg(false, true, Relaxed).is_err() {
+            return Err(EBUSY);
+        }
+        Ok(AdvanceGuard(&t.advancing))
     }
 
     /// Moves virtual time forward to monotonic `target` ns, running every expiry due by then
@@ -169,17 +201,16 @@ impl<X: Executor> Engine<Timebase, X> {
     /// time, `EINVAL` for a target in the past, `EBUSY` while another advance runs, `EINTR` if
     /// the caller is killed (time then stands where the last pass left it).
     pub(crate) fn advance(&self, target: i64, max_passes: u32) -> Result<Advanced> {
-        let t = &self.backend;
-        if !t.is_virtual() {
-            return Err(EOPNOTSUPP);
-        }
-        if target < t.mono.load(Relaxed) {
+        if self.backend.is_virtual() && target < self.backend.mono.load(Relaxed) {
             return Err(EINVAL);
         }
-        if t.advancing.cmpxchg(false, true, Relaxed).is_err() {
-            return Err(EBUSY);
-        }
-        let _guard = AdvanceGuard(&t.advancing);
+        let _guard = self.begin_advance()?;
+        self.run_until(target, max_passes)
+    }
+
+    /// The passes of [`Engine::advance`], for the holder of its guard.
+    fn run_until(&self, target: i64, max_passes: u32) -> Result<Advanced> {
+        let t = &self.backend;
         let mut done = Advanced::default();
         loop {
             // SAFETY: a query of the current task, in process context.
@@ -229,11 +260,11 @@ impl<X: Executor> Engine<Timebase, X> {
 
     /// Steps the virtual realtime clock to `real` ns (forwards or backwards, as
     /// `clock_settime` may), then runs what that made due. Returns the step, in ns.
+    /// `EOPNOTSUPP` on real time and `EBUSY` while an advance runs, before anything changed;
+    /// `EINTR` if the caller is killed while the due timers run (the step stands).
     pub(crate) fn set_realtime(&self, real: i64) -> Result<i64> {
+        let _guard = self.begin_advance()?;
         let t = &self.backend;
-        if !t.is_virtual() {
-            return Err(EOPNOTSUPP);
-        }
         let step = {
             let _l = self.lock();
             let before = t.virtual_now(Clock::Realtime);
@@ -241,15 +272,20 @@ impl<X: Executor> Engine<Timebase, X> {
                 .store(real.saturating_sub(t.mono.load(Relaxed)), Relaxed);
             real.saturating_sub(before)
         };
-        self.advance(t.mono.load(Relaxed), DEFAULT_PASSES)?;
+        self.run_until(t.mono.load(Relaxed), DEFAULT_PASSES)?;
         Ok(step)
     }
 
-    /// One expiry pass of `clock` at the virtual now, as its hrtimer would run it, then the
-    /// executor jobs it fired.
+    /// One expiry pass of `clock` at the virtual now, as its hrtimer would run it (bottom
+    /// halves off for a soft one, interrupts off otherwise, so that callbacks find the locking
+    /// context they were written for), then the executor jobs it fired.
     fn virtual_pass(&self, clock: Clock) {
         if self.context.effective() == super::Expiry::Soft {
+            // SAFETY: process context (the advancing task); enabled again below.
+            unsafe { hrc_local_bh_disable() };
             self.expire(clock, None);
+            // SAFETY: disabled above, on this CPU: `expire` does not sleep or migrate.
+            unsafe { hrc_local_bh_enable() };
         } else {
             let irq_off = local_interrupt_disable();
             self.expire(clock, Some(&irq_off));
@@ -264,4 +300,8 @@ unsafe extern "C" {
     fn hrc_current_killed() -> bool;
     /// `cond_resched()` (`sched.c`). Process context, no spinlock held.
     fn hrc_cond_resched();
+    /// `local_bh_disable()` (`sched.c`).
+    fn hrc_local_bh_disable();
+    /// `local_bh_enable()` (`sched.c`), after `hrc_local_bh_disable` on the same CPU.
+    fn hrc_local_bh_enable();
 }

@@ -8,7 +8,8 @@
 //! deterministic. `hrcallout_real` (`real.rs`) checks the same paths on real hrtimers with
 //! generous bounds. `hrcallout_percpu` (`percpu.rs`) checks the per-CPU kernel engines: where
 //! callbacks run, parallel runs, CPU hotplug. `hrcallout_expire` (`expire.rs`) checks the
-//! expiry arithmetic alone.
+//! expiry arithmetic alone. `hrcallout_virtual_clock` (`virtual_clock.rs`) runs the public
+//! in-kernel API on a `VirtualClock`.
 //!
 //! Results are recorded in atomics by callbacks and asserted in the test body: an `assert!`
 //! outside the KUnit thread would only be logged.
@@ -17,6 +18,7 @@ mod expire;
 mod fake;
 mod percpu;
 mod real;
+mod virtual_clock;
 
 use crate::callout::{self, CalloutLock, Callouts, LockKind, Mode, Run};
 use crate::device::encode;

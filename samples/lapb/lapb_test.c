@@ -10,6 +10,7 @@
 #include <linux/delay.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
+#include <hrcallout/vclock.h>
 #include "lapb.h"
 
 /* Polls @cond every millisecond for up to @ms ms; whether it held. */
@@ -370,6 +371,60 @@ static void an_uninitialised_callout_is_refused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hrc_callout_terminate(NULL), -EINVAL);
 }
 
+/* --- virtual time --- */
+
+#define TICK_NS (NSEC_PER_SEC / HZ)
+
+static s64 vclock_ran_at;
+static struct hrc_vclock *running_clock;
+
+static void note_virtual_now(caddr_t arg)
+{
+	atomic_inc(&fired);
+	vclock_ran_at = hrc_vclock_now(running_clock);
+}
+
+/* The test task's timeouts go to the clock and run at exactly their instant, inside the advance. */
+static void timeouts_on_a_virtual_clock(struct kunit *test)
+{
+	struct hrc_vclock *vc = hrc_vclock_create(NSEC_PER_SEC, 0), *second;
+	s64 start = NSEC_PER_SEC;
+	toid_t id;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(vc));
+	running_clock = vc;
+	KUNIT_EXPECT_EQ(test, hrc_vclock_now(vc), start);
+	second = hrc_vclock_create(0, 0);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(second), -EBUSY);
+	atomic_set(&fired, 0);
+	id = timeout(note_virtual_now, NULL, 10);
+	KUNIT_ASSERT_NE(test, id, 0);
+	/* Nothing runs however long real time passes. */
+	msleep(100);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fired), 0);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, 10 * TICK_NS - 1), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fired), 0);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, 1), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fired), 1);
+	KUNIT_EXPECT_EQ(test, vclock_ran_at, start + 10 * TICK_NS);
+	KUNIT_EXPECT_EQ(test, untimeout(id), -1);
+	/* No time passes between calls: the remainder is exact. */
+	id = timeout(note_virtual_now, NULL, 7);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, 2 * TICK_NS), 0);
+	KUNIT_EXPECT_EQ(test, untimeout(id), 5);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, -1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(NULL, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_now(ERR_PTR(-EBUSY)), -EINVAL);
+	hrc_vclock_destroy(vc);
+	running_clock = NULL;
+	/* Without the clock, timeouts are real again. */
+	id = timeout(count_fired, NULL, 1);
+	KUNIT_ASSERT_NE(test, id, 0);
+	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&fired) == 2, 5000));
+	hrc_vclock_destroy(NULL);
+	hrc_vclock_destroy(ERR_PTR(-ENOMEM));
+}
+
 static struct kunit_case c_api_cases[] = {
 	KUNIT_CASE(ids_are_nonzero_and_distinct),
 	KUNIT_CASE(callback_never_runs_inside_timeout),
@@ -384,6 +439,7 @@ static struct kunit_case c_api_cases[] = {
 	KUNIT_CASE(terminate_with_pending_and_running_callouts),
 	KUNIT_CASE(terminate_from_its_own_callback_is_refused),
 	KUNIT_CASE(an_uninitialised_callout_is_refused),
+	KUNIT_CASE(timeouts_on_a_virtual_clock),
 	{}
 };
 
@@ -478,11 +534,47 @@ static void received_frames_are_acknowledged_once_per_t2(struct kunit *test)
 	end_link(test, l);
 }
 
+/*
+ * The link unchanged, on a virtual clock: T1 retransmits at exactly t1, 2 t1, ... and the link
+ * fails at (n2 + 1) t1; T4 ran once per t4 meanwhile, re-arming itself from its callback.
+ */
+static void on_virtual_time_t1_retransmits_at_exact_instants(struct kunit *test)
+{
+	struct hrc_vclock *vc = hrc_vclock_create(0, 0);
+	const s64 t1 = params.t1 * TICK_NS, t4 = params.t4 * TICK_NS;
+	struct lapb_link *l;
+	int i, t4_runs;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(vc));
+	l = new_link(test);
+	lapb_send_iframe(l);
+	for (i = 1; i <= params.n2; i++) {
+		KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, t1 - 1), 0);
+		KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), i - 1);
+		KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, 1), 0);
+		KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), i);
+	}
+	KUNIT_EXPECT_EQ(test, lapb_state(l), LAPB_UP);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, t1), 0);
+	KUNIT_EXPECT_EQ(test, lapb_state(l), LAPB_FAILED);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), params.n2);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_now(vc), (params.n2 + 1) * t1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->t4_runs), (int)((params.n2 + 1) * t1 / t4));
+	lapb_link_destroy(l);
+	/* Nothing of the link runs after it is destroyed, however far time goes. */
+	t4_runs = atomic_read(&l->t4_runs);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, 100 * t1), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->t4_runs), t4_runs);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), params.n2);
+	hrc_vclock_destroy(vc);
+}
+
 static struct kunit_case lapb_cases[] = {
 	KUNIT_CASE(unanswered_frames_are_retransmitted_n2_times),
 	KUNIT_CASE(acknowledged_frames_stop_t1),
 	KUNIT_CASE(an_idle_link_polls_and_t4_keeps_t3_running),
 	KUNIT_CASE(received_frames_are_acknowledged_once_per_t2),
+	KUNIT_CASE(on_virtual_time_t1_retransmits_at_exact_instants),
 	{}
 };
 

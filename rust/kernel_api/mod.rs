@@ -19,6 +19,10 @@
 //! [`KernelApi`], a field of the module: they exist exactly while the module is loaded, and a
 //! module init that fails after they were created (the device's registration) drops them.
 //!
+//! Virtual time (`virtual_clock.rs`): while a [`VirtualClock`] exists, the calls of the task
+//! that made it go to the clock's engine instead of a CPU's, so that a ported driver's KUnit
+//! tests run its timers on a clock they move themselves.
+//!
 //! CPU hotplug: while a CPU is offline the hrtimer core has moved its engine's hrtimers to a
 //! live CPU, where its timeouts then expire; nothing is lost or run twice. A hotplug state
 //! ([`KernelApi`]'s `hotplug`) brings them back when the CPU comes online again. `dtimeout()`
@@ -30,27 +34,61 @@
 //! a lock: CPUs share no lock or written cache line to reach their engine. Each engine's lock
 //! is the engine's (see the lock map in `hrcallout_main.rs`).
 
-use crate::callout::{self, Callouts, Mode, Run};
-use crate::engine::{cpu_count, cpu_online, current_cpu, Call, Engine, Expiry, HrBackend};
+use crate::callout::{self, Mode, Run};
+use crate::engine::{cpu_count, cpu_online, current_cpu, Call, Engine, Expiry, Timebase};
 use crate::streams::{self, Owner};
 use crate::ticks::{hztons, ns_to_ticks_ceil};
-use core::{ffi::c_void, marker::PhantomData, ptr::null};
+use core::{ffi::c_void, marker::PhantomData, ops::Deref, ptr::null};
 use kernel::{
-    bindings,
+    bindings, new_spinlock_irq,
     prelude::*,
     sync::{
         atomic::{ordering, Atomic},
-        Arc, ArcBorrow,
+        Arc, ArcBorrow, SpinLockIrq,
     },
 };
 
+mod virtual_clock;
+
 pub use crate::callout::{CalloutLock, LockKind};
+pub(crate) use virtual_clock::engine as virtual_engine;
+pub use virtual_clock::VirtualClock;
 
-/// A kernel engine: real hrtimers, callouts on its executor lanes.
-pub(crate) type KernelEngine = Engine<HrBackend, Callouts>;
+/// The CPU number a C callout handle (`c_api/callout.rs`) stores for the virtual clock's
+/// engine: no CPU has it.
+pub(crate) const VIRTUAL_CPU: u32 = u32::MAX;
 
-/// The kernel engines, indexed by CPU id.
-struct Engines(KVec<Arc<KernelEngine>>);
+/// A kernel engine: callouts on its executor lanes, on real time (a CPU's) or virtual time
+/// (a [`VirtualClock`]'s). The same type as a file's engine.
+pub(crate) type KernelEngine = crate::HrEngine;
+
+/// The kernel engines: one per CPU, indexed by CPU id, and the virtual clock's, if any.
+#[pin_data]
+struct Engines {
+    cpus: KVec<Arc<KernelEngine>>,
+    /// The engine of the one [`VirtualClock`], while it exists (`virtual_clock.rs`).
+    #[pin]
+    virtual_clock: SpinLockIrq<Option<Arc<KernelEngine>>>,
+}
+
+/// A kernel engine as a lookup found it: a CPU's (alive while the module is loaded) or the
+/// virtual clock's (held by this reference).
+pub(crate) enum EngineRef {
+    Cpu(&'static Arc<KernelEngine>),
+    Virtual(Arc<KernelEngine>),
+}
+
+impl Deref for EngineRef {
+    type Target = Arc<KernelEngine>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Arc<KernelEngine> {
+        match self {
+            EngineRef::Cpu(e) => e,
+            EngineRef::Virtual(e) => e,
+        }
+    }
+}
 
 /// The published [`Engines`].
 ///
@@ -63,14 +101,39 @@ struct Engines(KVec<Arc<KernelEngine>>);
 /// module.
 static ENGINES: Atomic<*const Engines> = Atomic::new(null());
 
-/// The kernel engine of `cpu`, if the module is up and `cpu` is a possible CPU.
-#[inline]
-pub(crate) fn engine_of(cpu: u32) -> Option<&'static Arc<KernelEngine>> {
+/// The published engines, if the module is up.
+#[inline(always)]
+fn engines() -> Option<&'static Engines> {
     let p = ENGINES.load(ordering::Acquire);
     // SAFETY: by the invariant of `ENGINES`, a non-null pointer is to live engines, which stay
     // alive for as long as any caller can be running.
-    let engines = unsafe { p.as_ref() }?;
-    engines.0.get(cpu as usize)
+    unsafe { p.as_ref() }
+}
+
+/// The kernel engine of `cpu`, if the module is up and `cpu` is a possible CPU.
+#[inline]
+pub(crate) fn engine_of(cpu: u32) -> Option<&'static Arc<KernelEngine>> {
+    engines()?.cpus.get(cpu as usize)
+}
+
+/// The engine an in-kernel timeout id names: its CPU's, or the virtual clock's.
+#[inline]
+pub(crate) fn engine_of_id(id: u64) -> Option<EngineRef> {
+    if KernelEngine::is_virtual_id(id) {
+        virtual_clock::engine().map(EngineRef::Virtual)
+    } else {
+        engine_of(KernelEngine::cpu_of(id)).map(EngineRef::Cpu)
+    }
+}
+
+/// The engine the current task's new timeouts and callouts go to: the virtual clock's if the
+/// task owns it, else `cpu`'s.
+#[inline(always)]
+pub(crate) fn engine_for(cpu: u32) -> Option<EngineRef> {
+    match virtual_clock::owned() {
+        Some(v) => Some(EngineRef::Virtual(v)),
+        None => engine_of(cpu).map(EngineRef::Cpu),
+    }
 }
 
 /// The CPU hotplug callback: CPU `cpu` has come online; its engine's hrtimers come back to it.
@@ -101,7 +164,7 @@ impl KernelApi {
             engines.push(
                 Engine::new_on(
                     cpu,
-                    HrBackend,
+                    Timebase::real(),
                     crate::max_timers(),
                     crate::default_qlimit(),
                     Expiry::Soft,
@@ -109,7 +172,16 @@ impl KernelApi {
                 GFP_KERNEL,
             )?;
         }
-        let engines = KBox::new(Engines(engines), GFP_KERNEL)?;
+        let engines = KBox::pin_init(
+            pin_init!(Engines {
+                cpus: engines,
+                virtual_clock <- new_spinlock_irq!(None, "hrcallout_virtual_clock"),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the engines are never moved out of their box: `drop` rebuilds the pinned box
+        // from this pointer.
+        let engines = unsafe { Pin::into_inner_unchecked(engines) };
         // INVARIANT: owned by this `KernelApi` from here on (its drop takes them back).
         ENGINES.store(KBox::into_raw(engines).cast_const(), ordering::Release);
         // SAFETY: a dynamic AP state with a startup callback that may be called on any CPU
@@ -148,9 +220,10 @@ impl Drop for KernelApi {
         }
         // SAFETY: `p` came from `KBox::into_raw` in `new`, and `ENGINES` no longer has it.
         let engines = unsafe { KBox::from_raw(p.cast_mut()) };
-        for e in engines.0.iter() {
+        for e in engines.cpus.iter() {
             e.shutdown();
         }
+        virtual_clock::shut_down_leaked(&engines);
     }
 }
 
@@ -252,24 +325,26 @@ fn arm_typed<T: TimeoutCallback>(cpu: u32, this: Arc<T>, ticks: i64) -> Option<T
 /// Arms `call` as an in-kernel timeout of `owner` on `cpu`'s engine: its id, or 0. Inlined
 /// into the API's outermost functions, so that the engine's [`Arming`](crate::engine::Arming)
 /// is held until they return.
+/// On a task that owns the [`VirtualClock`], `cpu` is ignored: the timeout goes to the clock.
 #[inline(always)]
 pub(crate) fn arm_on(cpu: u32, owner: Owner, call: Call, ticks: i64) -> u64 {
-    let Some(e) = engine_of(cpu) else {
+    let Some(e) = engine_for(cpu) else {
         return 0;
     };
     let arming = e.arming();
-    let id = streams::timeout_on(e, &arming, owner, call, ticks).unwrap_or(0);
+    let id = streams::timeout_on(&e, &arming, owner, call, ticks).unwrap_or(0);
     drop(arming);
     id
 }
 
 /// Cancels in-kernel timeout `id` of `owner`, from any CPU: the ticks that were left (rounded
 /// up) and its call, or `None` when the id is unknown, fired, already cancelled, or the caller
-/// is that timeout's running callback. Waits for a callback running on another CPU.
+/// is that timeout's running callback. Waits for a callback running on another CPU. A virtual
+/// clock's id (bit 62) is looked up on the clock.
 #[inline]
 pub(crate) fn cancel(owner: Owner, id: u64) -> Option<(i64, Call)> {
-    let e = engine_of(KernelEngine::cpu_of(id))?;
-    let (ns, call) = streams::untimeout_on(e, owner, id).ok()?;
+    let e = engine_of_id(id)?;
+    let (ns, call) = streams::untimeout_on(&e, owner, id).ok()?;
     Some((ns_to_ticks_ceil(ns), call))
 }
 
@@ -308,7 +383,8 @@ unsafe extern "C" fn run_callout<T: CalloutCallback>(arg: *mut c_void) {
 }
 
 /// A DragonFly callout for kernel code: a caller-owned handle on the kernel engine of the CPU
-/// it was created on, running `T::run` on its target.
+/// it was created on (or on the [`VirtualClock`], if its owner created it), running `T::run`
+/// on its target.
 ///
 /// The callback runs in thread context (an executor lane) on the CPU of the last
 /// [`Callout::reset`] (or the one [`Callout::reset_bycpu`] named), under the module-wide lock
@@ -325,7 +401,7 @@ pub struct Callout<T: CalloutCallback> {
 
 impl<T: CalloutCallback> Callout<T> {
     fn with_mode(target: Arc<T>, mode: Mode) -> Result<Self> {
-        let engine = engine_of(current_cpu()).ok_or(ENODEV)?.clone();
+        let engine = Arc::clone(&*engine_for(current_cpu()).ok_or(ENODEV)?);
         let id = callout::init(&engine, mode, GFP_KERNEL)?;
         Ok(Self { id, engine, target })
     }

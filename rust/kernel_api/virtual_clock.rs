@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! In-kernel virtual time: a [`VirtualClock`] is a kernel engine whose clock moves only when
+//! its owner advances it, so that a ported driver's own KUnit tests run its timers
+//! deterministically, each at exactly its instant, in less time than they stand for.
+//!
+//! The driver's code is not changed for it: while the clock exists, the calls of the task that
+//! made it (its owner) go to the clock's engine instead of a CPU's — `timeout()` and
+//! `dtimeout()` (whose CPU is then ignored), and every callout initialisation. Callbacks run
+//! inside the owner's [`VirtualClock::advance`], in its task (soft-irq callbacks with bottom
+//! halves off, callouts in thread context under their locks), so the timeouts they re-arm go
+//! to the clock too. A callout stays on the engine it was initialised on, whoever resets it
+//! later; `untimeout()` finds a virtual id's engine by its bit 62 (`engine/slots.rs`). New
+//! timeouts of other tasks (a work item the driver queues, say) stay on real time.
+//!
+//! There is one in-kernel virtual clock at a time (`EBUSY` for a second one): KUnit runs one
+//! test at a time. Dropping it shuts its engine down: timeouts still pending never run (cancel
+//! them first, as before an unload), and callouts initialised on it refuse every call.
+//!
+//! # Locking
+//!
+//! The clock's engine is published in `Engines::virtual_clock` (a `SpinLockIrq`: lookups come
+//! from any context) and taken out when the clock is dropped; a lookup holds a reference, so
+//! the engine outlives every call that found it. [`OWNER`] is read without a lock, by every
+//! `timeout()` (one relaxed load, null while no clock exists), and written under that lock.
+
+use super::{engines, Engines, KernelEngine};
+use crate::engine::{Backend, Clock, Engine, Expiry, Timebase, DEFAULT_PASSES};
+use core::ptr::null;
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        atomic::{ordering::Relaxed, Atomic},
+        Arc,
+    },
+    task::Task,
+};
+
+/// The task that owns the virtual clock, or null while there is none.
+static OWNER: Atomic<*const bindings::task_struct> = Atomic::new(null());
+
+/// The virtual clock's engine, if the current task owns it.
+#[inline(always)]
+pub(super) fn owned() -> Option<Arc<KernelEngine>> {
+    let owner = OWNER.load(Relaxed);
+    if owner.is_null() || owner != Task::current_raw().cast_const() {
+        return None;
+    }
+    engine()
+}
+
+/// The virtual clock's engine, if there is one.
+pub(crate) fn engine() -> Option<Arc<KernelEngine>> {
+    engines()?.virtual_clock.lock().clone()
+}
+
+/// At module exit: shuts down the engine of a virtual clock that its owner never dropped (a
+/// leak of its owner's), so that nothing of it outlives the module.
+pub(super) fn shut_down_leaked(all: &Engines) {
+    let leaked = all.virtual_clock.lock().take();
+    OWNER.store(null(), Relaxed);
+    if let Some(e) = leaked {
+        e.shutdown();
+    }
+}
+
+/// A virtual clock for in-kernel code: see the module documentation.
+///
+/// # Invariants
+///
+/// `engine` is virtual, and is the one published in `Engines::virtual_clock` until this clock
+/// is dropped.
+pub struct VirtualClock {
+    engine: Arc<KernelEngine>,
+}
+
+impl VirtualClock {
+    /// A virtual clock at monotonic `mono_ns` and realtime `real_ns`, owned by the current
+    /// task. `EBUSY` if one exists, `EINVAL` for a negative `mono_ns`, `ENODEV` if the module
+    /// is not up. Process context.
+    pub fn new(mono_ns: i64, real_ns: i64) -> Result<Self> {
+        let all = engines().ok_or(ENODEV)?;
+        let engine = Engine::new(
+            Timebase::real(),
+            crate::max_timers(),
+            crate::default_qlimit(),
+            Expiry::Soft,
+        )?;
+        engine.make_virtual_kernel(mono_ns, real_ns)?;
+        {
+            let mut slot = all.virtual_clock.lock();
+            if slot.is_none() {
+                *slot = Some(engine.clone());
+                OWNER.store(Task::current_raw().cast_const(), Relaxed);
+                // INVARIANT: virtual, and published.
+                return Ok(Self { engine });
+            }
+        }
+        engine.shutdown();
+        Err(EBUSY)
+    }
+
+    /// Virtual monotonic now, in ns.
+    pub fn now(&self) -> i64 {
+        self.engine.backend.now(Clock::Monotonic)
+    }
+
+    /// Virtual realtime now, in ns.
+    pub fn now_real(&self) -> i64 {
+        self.engine.backend.now(Clock::Realtime)
+    }
+
+    /// Moves the clock forward by `delta_ns`, running every expiry due by then at its own
+    /// instant and every callback it starts (timeouts and callouts armed meanwhile included),
+    /// in the caller's task; returns the expiry passes it ran. `EINVAL` for a negative delta,
+    /// `EBUSY` while another advance runs, `EINTR` if the caller is killed. Process context,
+    /// no lock held that a callback takes.
+    pub fn advance(&self, delta_ns: i64) -> Result<u32> {
+        if delta_ns < 0 {
+            return Err(EINVAL);
+        }
+        self.advance_to(self.now().saturating_add(delta_ns))
+    }
+
+    /// [`VirtualClock::advance`] to monotonic `mono_ns` (`EINVAL` if that is past).
+    pub fn advance_to(&self, mono_ns: i64) -> Result<u32> {
+        Ok(self.engine.advance(mono_ns, DEFAULT_PASSES)?.passes)
+    }
+
+    /// Steps the virtual realtime clock to `real_ns` (either way), then runs what that made
+    /// due; returns the step.
+    pub fn set_realtime(&self, real_ns: i64) -> Result<i64> {
+        self.engine.set_realtime(real_ns)
+    }
+}
+
+impl Drop for VirtualClock {
+    fn drop(&mut self) {
+        if let Some(all) = engines() {
+            let mut slot = all.virtual_clock.lock();
+            if slot.as_ref().is_some_and(|e| Arc::ptr_eq(e, &self.engine)) {
+                *slot = None;
+                OWNER.store(null(), Relaxed);
+            }
+        }
+        self.engine.shutdown();
+    }
+}
