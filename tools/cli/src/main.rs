@@ -147,6 +147,9 @@ enum Cmd {
         /// Include the 1M-pending point.
         #[arg(long)]
         big: bool,
+        /// Only the virtual-time simulation (P13).
+        #[arg(long, conflicts_with_all = ["kernel_only", "user_only"])]
+        virtual_only: bool,
     },
     /// Repeat one operation forever, for scripts/profile.sh to trace (prints PROF-READY).
     #[command(hide = true)]
@@ -529,7 +532,14 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
             kernel_only,
             user_only,
             big,
-        } => bench::run(&mode, !user_only, !kernel_only, big)?,
+            virtual_only,
+        } => {
+            if virtual_only {
+                bench::run_virtual_time(&mode)?
+            } else {
+                bench::run(&mode, !user_only, !kernel_only, big)?
+            }
+        }
         Cmd::Spin { op } => bench::spin(op)?,
         Cmd::Generate { dir, date } => generate(&dir, &date)?,
         Cmd::Callout(c) => callout(dev, c)?,

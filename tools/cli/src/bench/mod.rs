@@ -6,6 +6,7 @@
 //! instruction, so ratios are deterministic; under plain TCG they are reported, not gated.
 
 mod scaling;
+mod simulate;
 
 use hrcallout::{now_ns, sys, Device, CLOCK_MONOTONIC};
 use std::time::Duration;
@@ -871,12 +872,19 @@ pub fn run(mode: &str, kernel: bool, user: bool, big: bool) -> Result<(), String
     if user {
         user_benchmarks(mode)?;
         million_pending(mode)?;
+        simulate::virtual_time_benchmarks(mode)?;
     }
     // Scaling over CPUs means nothing under -icount (one host thread runs every vCPU).
     if kernel && mode != "icount" {
         scaling::scaling_benchmarks(mode)?;
     }
     Ok(())
+}
+
+/// `hrcallout bench --virtual-only`: the virtual-time simulation alone.
+pub fn run_virtual_time(mode: &str) -> Result<(), String> {
+    preflight()?;
+    simulate::virtual_time_benchmarks(mode)
 }
 
 /// The operations `hrcallout spin` repeats for scripts/profile.sh.
