@@ -10,11 +10,10 @@
 //! is refused with `-EINVAL` and a warning, never followed.
 
 use super::types::hrc_callout;
-use crate::callout::{self, ForeignLock, LockKind, Mode, Run};
+use crate::callout::{self, Callouts, ForeignLock, LockKind, Mode, Run};
 use crate::engine::{cpu_count, current_cpu, CFn, Call};
-use crate::kernel_api::{
-    engine_for, engine_of, virtual_engine, EngineRef, KernelEngine, VIRTUAL_CPU,
-};
+use crate::engine::{Backend, Engine};
+use crate::kernel_api::{engine_for, engine_of, on_engine, virtual_engine, EngineRef, VIRTUAL_CPU};
 use core::{
     ffi::{c_int, c_void},
     mem::{align_of, size_of},
@@ -88,7 +87,7 @@ unsafe fn live(c: *mut hrc_callout, op: &str) -> Option<(EngineRef, u64)> {
 /// Makes the callout of `h` a new one of `mode` on `e`, the engine of `cpu` (or the virtual
 /// clock's, for [`VIRTUAL_CPU`]), waiting for memory rather than failing; false if `e` is at
 /// its `max_timers` cap.
-fn init_on(h: &Handle, e: &KernelEngine, cpu: u32, mode: &Mode) -> bool {
+fn init_on<B: Backend>(h: &Handle, e: &Engine<B, Callouts>, cpu: u32, mode: &Mode) -> bool {
     loop {
         match callout::init(e, mode.clone(), GFP_KERNEL) {
             Ok(id) => {
@@ -226,7 +225,7 @@ unsafe fn reset(
     // the callout is stopped, reset with another, or terminated).
     let run = Run::Func(unsafe { Call::new(func, arg) });
     let delay = crate::ticks::hztons(i64::from(ticks));
-    to_c(callout::reset_on(&e, id, cpu, delay, 0, run))
+    to_c(on_engine!(&e, e => callout::reset_on(e, id, cpu, delay, 0, run)))
 }
 
 /// `hrc_callout_reset()`: see `callout.h`.
@@ -263,23 +262,17 @@ pub unsafe extern "C" fn hrc_callout_reset_bycpu(
     unsafe { reset(c, Some(cpu), ticks, func, arg) }
 }
 
-/// Runs `f` on the initialised callout at `c`: its result, or `none` for a null or
-/// uninitialised one.
-///
-/// # Safety
-///
-/// As [`handle`].
-unsafe fn with<R>(
-    c: *mut hrc_callout,
-    op: &str,
-    none: R,
-    f: impl FnOnce(&KernelEngine, u64) -> R,
-) -> R {
-    // SAFETY: the caller's promise.
-    match unsafe { live(c, op) } {
-        Some((e, id)) => f(&e, id),
-        None => none,
-    }
+/// `with!(c, op, none, |e, id| body)`: `body` on the initialised callout at `c` (its engine,
+/// of whichever type, and id), or `none` for a null or uninitialised one. Unsafe: `c` as for
+/// [`handle`].
+macro_rules! with {
+    ($c:expr, $op:expr, $none:expr, |$e:ident, $id:ident| $body:expr) => {
+        // SAFETY: the caller's promise, as for `handle`.
+        match unsafe { live($c, $op) } {
+            Some((r, $id)) => on_engine!(&r, $e => $body),
+            None => $none,
+        }
+    };
 }
 
 /// `hrc_callout_stop()`: see `callout.h`.
@@ -289,12 +282,9 @@ unsafe fn with<R>(
 /// `c` is null or points to a `struct hrc_callout` of the caller's.
 #[no_mangle]
 pub unsafe extern "C" fn hrc_callout_stop(c: *mut hrc_callout) -> c_int {
-    // SAFETY: the caller's promise.
-    unsafe {
-        with(c, "callout_stop", 0, |e, id| {
-            callout::stop(e, id).unwrap_or(0)
-        })
-    }
+    with!(c, "callout_stop", 0, |e, id| {
+        callout::stop(e, id).unwrap_or(0)
+    })
 }
 
 /// `hrc_callout_stop_async()`: see `callout.h`.
@@ -304,12 +294,9 @@ pub unsafe extern "C" fn hrc_callout_stop(c: *mut hrc_callout) -> c_int {
 /// As [`hrc_callout_stop`].
 #[no_mangle]
 pub unsafe extern "C" fn hrc_callout_stop_async(c: *mut hrc_callout) {
-    // SAFETY: the caller's promise.
-    unsafe {
-        with(c, "callout_stop_async", (), |e, id| {
-            let _ = callout::stop(e, id);
-        })
-    }
+    with!(c, "callout_stop_async", (), |e, id| {
+        let _ = callout::stop(e, id);
+    })
 }
 
 /// `hrc_callout_stop_sync()`: see `callout.h`.
@@ -319,12 +306,9 @@ pub unsafe extern "C" fn hrc_callout_stop_async(c: *mut hrc_callout) {
 /// As [`hrc_callout_stop`].
 #[no_mangle]
 pub unsafe extern "C" fn hrc_callout_stop_sync(c: *mut hrc_callout) -> c_int {
-    // SAFETY: the caller's promise.
-    unsafe {
-        with(c, "callout_stop_sync", 0, |e, id| {
-            callout::stop_sync(e, id).unwrap_or(0)
-        })
-    }
+    with!(c, "callout_stop_sync", 0, |e, id| {
+        callout::stop_sync(e, id).unwrap_or(0)
+    })
 }
 
 /// `hrc_callout_active()`: see `callout.h`.
@@ -334,12 +318,9 @@ pub unsafe extern "C" fn hrc_callout_stop_sync(c: *mut hrc_callout) -> c_int {
 /// As [`hrc_callout_stop`].
 #[no_mangle]
 pub unsafe extern "C" fn hrc_callout_active(c: *mut hrc_callout) -> c_int {
-    // SAFETY: the caller's promise.
-    unsafe {
-        with(c, "callout_active", 0, |e, id| {
-            callout::active(e, id).unwrap_or(0)
-        })
-    }
+    with!(c, "callout_active", 0, |e, id| {
+        callout::active(e, id).unwrap_or(0)
+    })
 }
 
 /// `hrc_callout_pending()`: see `callout.h`.
@@ -349,12 +330,9 @@ pub unsafe extern "C" fn hrc_callout_active(c: *mut hrc_callout) -> c_int {
 /// As [`hrc_callout_stop`].
 #[no_mangle]
 pub unsafe extern "C" fn hrc_callout_pending(c: *mut hrc_callout) -> c_int {
-    // SAFETY: the caller's promise.
-    unsafe {
-        with(c, "callout_pending", 0, |e, id| {
-            callout::pending(e, id).unwrap_or(0)
-        })
-    }
+    with!(c, "callout_pending", 0, |e, id| {
+        callout::pending(e, id).unwrap_or(0)
+    })
 }
 
 /// `hrc_callout_deactivate()`: see `callout.h`.
@@ -364,12 +342,9 @@ pub unsafe extern "C" fn hrc_callout_pending(c: *mut hrc_callout) -> c_int {
 /// As [`hrc_callout_stop`].
 #[no_mangle]
 pub unsafe extern "C" fn hrc_callout_deactivate(c: *mut hrc_callout) {
-    // SAFETY: the caller's promise.
-    unsafe {
-        with(c, "callout_deactivate", (), |e, id| {
-            let _ = callout::deactivate(e, id);
-        })
-    }
+    with!(c, "callout_deactivate", (), |e, id| {
+        let _ = callout::deactivate(e, id);
+    })
 }
 
 /// `hrc_callout_terminate()`: see `callout.h`.
@@ -383,12 +358,9 @@ pub unsafe extern "C" fn hrc_callout_terminate(c: *mut hrc_callout) -> c_int {
     let Some(h) = (unsafe { handle(c) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: as above.
-    let r = unsafe {
-        with(c, "callout_terminate", Err(EINVAL), |e, id| {
-            callout::destroy(e, id)
-        })
-    };
+    let r = with!(c, "callout_terminate", Err(EINVAL), |e, id| {
+        callout::destroy(e, id)
+    });
     if r != Err(EBUSY) && r != Err(EINVAL) {
         // Freed (or gone with a dying engine): the storage is the caller's again.
         h.magic.store(0, ordering::Release);

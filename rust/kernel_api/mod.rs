@@ -34,11 +34,11 @@
 //! a lock: CPUs share no lock or written cache line to reach their engine. Each engine's lock
 //! is the engine's (see the lock map in `hrcallout_main.rs`).
 
-use crate::callout::{self, Mode, Run};
-use crate::engine::{cpu_count, cpu_online, current_cpu, Call, Engine, Expiry, Timebase};
+use crate::callout::{self, Callouts, Mode, Run};
+use crate::engine::{cpu_count, cpu_online, current_cpu, Backend, Call, Engine, Expiry, HrBackend};
 use crate::streams::{self, Owner};
 use crate::ticks::{hztons, ns_to_ticks_ceil};
-use core::{ffi::c_void, marker::PhantomData, ops::Deref, ptr::null};
+use core::{ffi::c_void, marker::PhantomData, ptr::null};
 use kernel::{
     bindings, new_spinlock_irq,
     prelude::*,
@@ -54,13 +54,16 @@ pub use crate::callout::{CalloutLock, LockKind};
 pub(crate) use virtual_clock::engine as virtual_engine;
 pub use virtual_clock::VirtualClock;
 
+/// A CPU's kernel engine: real hrtimers, callouts on its executor lanes.
+pub(crate) type KernelEngine = Engine<HrBackend, Callouts>;
+
+/// The engine of a [`VirtualClock`]: a file's engine type, on its virtual time source (so the
+/// CPUs' engines pay nothing for it).
+pub(crate) type VirtualEngine = crate::HrEngine;
+
 /// The CPU number a C callout handle (`c_api/callout.rs`) stores for the virtual clock's
 /// engine: no CPU has it.
 pub(crate) const VIRTUAL_CPU: u32 = u32::MAX;
-
-/// A kernel engine: callouts on its executor lanes, on real time (a CPU's) or virtual time
-/// (a [`VirtualClock`]'s). The same type as a file's engine.
-pub(crate) type KernelEngine = crate::HrEngine;
 
 /// The kernel engines: one per CPU, indexed by CPU id, and the virtual clock's, if any.
 #[pin_data]
@@ -68,26 +71,34 @@ struct Engines {
     cpus: KVec<Arc<KernelEngine>>,
     /// The engine of the one [`VirtualClock`], while it exists (`virtual_clock.rs`).
     #[pin]
-    virtual_clock: SpinLockIrq<Option<Arc<KernelEngine>>>,
+    virtual_clock: SpinLockIrq<Option<Arc<VirtualEngine>>>,
 }
 
-/// A kernel engine as a lookup found it: a CPU's (alive while the module is loaded) or the
-/// virtual clock's (held by this reference).
+/// The engine a callout of the kernel API lives on: a CPU's (alive while the module is loaded)
+/// or the virtual clock's (held by this reference). [`on_engine!`] runs code on either.
 pub(crate) enum EngineRef {
     Cpu(&'static Arc<KernelEngine>),
-    Virtual(Arc<KernelEngine>),
+    Virtual(Arc<VirtualEngine>),
 }
 
-impl Deref for EngineRef {
-    type Target = Arc<KernelEngine>;
-
-    #[inline(always)]
-    fn deref(&self) -> &Arc<KernelEngine> {
-        match self {
-            EngineRef::Cpu(e) => e,
-            EngineRef::Virtual(e) => e,
+/// `on_engine!(r, e => expr)`: `expr` with `e` bound to the engine of [`EngineRef`] `r`,
+/// whichever type it has. The virtual clock's arm is out of line ([`cold`]), so that the CPU
+/// engine's path inlines as it would without it.
+macro_rules! on_engine {
+    ($r:expr, $e:ident => $body:expr) => {
+        match $r {
+            $crate::kernel_api::EngineRef::Cpu($e) => $body,
+            $crate::kernel_api::EngineRef::Virtual($e) => $crate::kernel_api::cold(|| $body),
         }
-    }
+    };
+}
+pub(crate) use on_engine;
+
+/// Runs `f` out of line: the virtual clock's arm of [`on_engine!`].
+#[cold]
+#[inline(never)]
+pub(crate) fn cold<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 /// The published [`Engines`].
@@ -116,19 +127,8 @@ pub(crate) fn engine_of(cpu: u32) -> Option<&'static Arc<KernelEngine>> {
     engines()?.cpus.get(cpu as usize)
 }
 
-/// The engine an in-kernel timeout id names: its CPU's, or the virtual clock's.
-#[inline]
-pub(crate) fn engine_of_id(id: u64) -> Option<EngineRef> {
-    if KernelEngine::is_virtual_id(id) {
-        virtual_clock::engine().map(EngineRef::Virtual)
-    } else {
-        engine_of(KernelEngine::cpu_of(id)).map(EngineRef::Cpu)
-    }
-}
-
-/// The engine the current task's new timeouts and callouts go to: the virtual clock's if the
-/// task owns it, else `cpu`'s.
-#[inline(always)]
+/// The engine the current task's new callouts go to: the virtual clock's if the task owns it,
+/// else `cpu`'s.
 pub(crate) fn engine_for(cpu: u32) -> Option<EngineRef> {
     match virtual_clock::owned() {
         Some(v) => Some(EngineRef::Virtual(v)),
@@ -164,7 +164,7 @@ impl KernelApi {
             engines.push(
                 Engine::new_on(
                     cpu,
-                    Timebase::real(),
+                    HrBackend,
                     crate::max_timers(),
                     crate::default_qlimit(),
                     Expiry::Soft,
@@ -324,15 +324,34 @@ fn arm_typed<T: TimeoutCallback>(cpu: u32, this: Arc<T>, ticks: i64) -> Option<T
 
 /// Arms `call` as an in-kernel timeout of `owner` on `cpu`'s engine: its id, or 0. Inlined
 /// into the API's outermost functions, so that the engine's [`Arming`](crate::engine::Arming)
-/// is held until they return.
-/// On a task that owns the [`VirtualClock`], `cpu` is ignored: the timeout goes to the clock.
+/// is held until they return. On a task that owns the [`VirtualClock`], `cpu` is ignored: the
+/// timeout goes to the clock (out of line: while no clock exists this costs one load).
 #[inline(always)]
 pub(crate) fn arm_on(cpu: u32, owner: Owner, call: Call, ticks: i64) -> u64 {
-    let Some(e) = engine_for(cpu) else {
+    if virtual_clock::exists() {
+        if let Some(id) = arm_virtual(owner, call, ticks) {
+            return id;
+        }
+    }
+    let Some(e) = engine_of(cpu) else {
         return 0;
     };
+    arm_in(e, owner, call, ticks)
+}
+
+/// [`arm_on`] on the virtual clock, if the current task owns it (`None` if not). A pass of the
+/// clock runs only in an advance, never inside this call, so the `Arming` need not outlive it.
+#[cold]
+#[inline(never)]
+fn arm_virtual(owner: Owner, call: Call, ticks: i64) -> Option<u64> {
+    let v = virtual_clock::owned()?;
+    Some(arm_in(&v, owner, call, ticks))
+}
+
+#[inline(always)]
+fn arm_in<B: Backend>(e: &Engine<B, Callouts>, owner: Owner, call: Call, ticks: i64) -> u64 {
     let arming = e.arming();
-    let id = streams::timeout_on(&e, &arming, owner, call, ticks).unwrap_or(0);
+    let id = streams::timeout_on(e, &arming, owner, call, ticks).unwrap_or(0);
     drop(arming);
     id
 }
@@ -343,7 +362,19 @@ pub(crate) fn arm_on(cpu: u32, owner: Owner, call: Call, ticks: i64) -> u64 {
 /// clock's id (bit 62) is looked up on the clock.
 #[inline]
 pub(crate) fn cancel(owner: Owner, id: u64) -> Option<(i64, Call)> {
-    let e = engine_of_id(id)?;
+    if KernelEngine::is_virtual_id(id) {
+        return cancel_virtual(owner, id);
+    }
+    let e = engine_of(KernelEngine::cpu_of(id))?;
+    let (ns, call) = streams::untimeout_on(e, owner, id).ok()?;
+    Some((ns_to_ticks_ceil(ns), call))
+}
+
+/// [`cancel`] of a virtual clock's id.
+#[cold]
+#[inline(never)]
+fn cancel_virtual(owner: Owner, id: u64) -> Option<(i64, Call)> {
+    let e = virtual_clock::engine()?;
     let (ns, call) = streams::untimeout_on(&e, owner, id).ok()?;
     Some((ns_to_ticks_ceil(ns), call))
 }
@@ -395,15 +426,41 @@ unsafe extern "C" fn run_callout<T: CalloutCallback>(arg: *mut c_void) {
 /// again). The target must not own its callout: that is a reference cycle.
 pub struct Callout<T: CalloutCallback> {
     id: u64,
+    /// The CPU engine the callout lives on, or, for one of the virtual clock, CPU 0's (unused).
     engine: Arc<KernelEngine>,
+    /// The virtual clock's engine, for a callout its owner created.
+    virtual_engine: Option<Arc<VirtualEngine>>,
     target: Arc<T>,
+}
+
+/// `on_callout!(c, e => expr)`: `expr` with `e` bound to callout `c`'s engine: its CPU's, or
+/// (out of line, [`cold`]) the virtual clock's.
+macro_rules! on_callout {
+    ($c:expr, $e:ident => $body:expr) => {
+        match &$c.virtual_engine {
+            None => {
+                let $e = &$c.engine;
+                $body
+            }
+            Some($e) => cold(|| $body),
+        }
+    };
 }
 
 impl<T: CalloutCallback> Callout<T> {
     fn with_mode(target: Arc<T>, mode: Mode) -> Result<Self> {
-        let engine = Arc::clone(&*engine_for(current_cpu()).ok_or(ENODEV)?);
-        let id = callout::init(&engine, mode, GFP_KERNEL)?;
-        Ok(Self { id, engine, target })
+        let (engine, virtual_engine) = match engine_for(current_cpu()).ok_or(ENODEV)? {
+            EngineRef::Cpu(e) => (e.clone(), None),
+            EngineRef::Virtual(v) => (engine_of(0).ok_or(ENODEV)?.clone(), Some(v)),
+        };
+        let mut c = Self {
+            id: 0,
+            engine,
+            virtual_engine,
+            target,
+        };
+        c.id = on_callout!(c, e => callout::init(e, mode, GFP_KERNEL))?;
+        Ok(c)
     }
 
     /// `callout_init`: callbacks serialised under one module-wide lock.
@@ -426,6 +483,7 @@ impl<T: CalloutCallback> Callout<T> {
         &self.target
     }
 
+    #[inline(always)]
     fn run(&self) -> Run {
         let arg = Arc::as_ptr(&self.target).cast_mut().cast::<c_void>();
         // SAFETY: `run_callout::<T>` only borrows the target, which this callout keeps alive
@@ -435,57 +493,59 @@ impl<T: CalloutCallback> Callout<T> {
     }
 
     /// `callout_reset`: run after `ticks` ticks (at least one), on this CPU.
+    #[inline]
     pub fn reset(&self, ticks: i64) -> Result {
-        callout::reset(&self.engine, self.id, hztons(ticks), 0, self.run())
+        on_callout!(self, e => callout::reset(e, self.id, hztons(ticks), 0, self.run()))
     }
 
     /// `callout_reset_bycpu`: [`Callout::reset`] whose callback runs on `cpu`; `EINVAL` if
     /// `cpu` is not online.
+    #[inline]
     pub fn reset_bycpu(&self, cpu: u32, ticks: i64) -> Result {
-        callout::reset_on(
-            &self.engine,
-            self.id,
-            Some(cpu),
-            hztons(ticks),
-            0,
-            self.run(),
-        )
+        let (id, delay, run) = (self.id, hztons(ticks), self.run());
+        on_callout!(self, e => callout::reset_on(e, id, Some(cpu), delay, 0, run))
     }
 
     /// `callout_stop`: 1 if a pending run was prevented, else 0.
+    #[inline]
     pub fn stop(&self) -> i32 {
-        callout::stop(&self.engine, self.id).unwrap_or(0)
+        on_callout!(self, e => callout::stop(e, self.id)).unwrap_or(0)
     }
 
     /// `callout_stop_async`.
+    #[inline]
     pub fn stop_async(&self) {
-        let _ = callout::stop(&self.engine, self.id);
+        let _ = on_callout!(self, e => callout::stop(e, self.id));
     }
 
     /// `callout_stop_sync`: `stop`, then waits for a running callback.
+    #[inline]
     pub fn stop_sync(&self) -> i32 {
-        callout::stop_sync(&self.engine, self.id).unwrap_or(0)
+        on_callout!(self, e => callout::stop_sync(e, self.id)).unwrap_or(0)
     }
 
     /// `callout_active`.
+    #[inline]
     pub fn active(&self) -> bool {
-        callout::active(&self.engine, self.id) == Ok(1)
+        on_callout!(self, e => callout::active(e, self.id)) == Ok(1)
     }
 
     /// `callout_pending`.
+    #[inline]
     pub fn pending(&self) -> bool {
-        callout::pending(&self.engine, self.id) == Ok(1)
+        on_callout!(self, e => callout::pending(e, self.id)) == Ok(1)
     }
 
     /// `callout_deactivate`.
+    #[inline]
     pub fn deactivate(&self) {
-        let _ = callout::deactivate(&self.engine, self.id);
+        let _ = on_callout!(self, e => callout::deactivate(e, self.id));
     }
 }
 
 impl<T: CalloutCallback> Drop for Callout<T> {
     fn drop(&mut self) {
-        if callout::destroy(&self.engine, self.id) == Err(EBUSY) {
+        if on_callout!(self, e => callout::destroy(e, self.id)) == Err(EBUSY) {
             // Dropped from its own callback: the callout lives on and may run again, so its
             // target must too.
             core::mem::forget(self.target.clone());

@@ -24,7 +24,7 @@
 //! the engine outlives every call that found it. [`OWNER`] is read without a lock, by every
 //! `timeout()` (one relaxed load, null while no clock exists), and written under that lock.
 
-use super::{engines, Engines, KernelEngine};
+use super::{engines, Engines, VirtualEngine};
 use crate::engine::{Backend, Clock, Engine, Expiry, Timebase, DEFAULT_PASSES};
 use core::ptr::null;
 use kernel::{
@@ -40,9 +40,14 @@ use kernel::{
 /// The task that owns the virtual clock, or null while there is none.
 static OWNER: Atomic<*const bindings::task_struct> = Atomic::new(null());
 
-/// The virtual clock's engine, if the current task owns it.
+/// Whether a virtual clock exists (one relaxed load: the check on `timeout()`'s path).
 #[inline(always)]
-pub(super) fn owned() -> Option<Arc<KernelEngine>> {
+pub(super) fn exists() -> bool {
+    !OWNER.load(Relaxed).is_null()
+}
+
+/// The virtual clock's engine, if the current task owns it.
+pub(super) fn owned() -> Option<Arc<VirtualEngine>> {
     let owner = OWNER.load(Relaxed);
     if owner.is_null() || owner != Task::current_raw().cast_const() {
         return None;
@@ -51,7 +56,7 @@ pub(super) fn owned() -> Option<Arc<KernelEngine>> {
 }
 
 /// The virtual clock's engine, if there is one.
-pub(crate) fn engine() -> Option<Arc<KernelEngine>> {
+pub(crate) fn engine() -> Option<Arc<VirtualEngine>> {
     engines()?.virtual_clock.lock().clone()
 }
 
@@ -72,7 +77,7 @@ pub(super) fn shut_down_leaked(all: &Engines) {
 /// `engine` is virtual, and is the one published in `Engines::virtual_clock` until this clock
 /// is dropped.
 pub struct VirtualClock {
-    engine: Arc<KernelEngine>,
+    engine: Arc<VirtualEngine>,
 }
 
 impl VirtualClock {
