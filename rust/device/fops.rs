@@ -7,13 +7,14 @@
 //! pointer `misc_open` put there); every other shim borrows it; `release` takes it back. The
 //! table's `owner` is this module, so the VFS pins the module while a file is open.
 
-use super::{ioctl, read, Context};
+use super::{fdinfo, ioctl, read, Context};
 use kernel::{
     bindings,
     ffi::{c_int, c_long, c_uint, c_ulong},
     fs::File,
     module::this_module,
     prelude::*,
+    seq_file::SeqFile,
     sync::{poll::PollTable, Arc},
     types::ForeignOwnable,
     uaccess::UserPtr,
@@ -33,6 +34,7 @@ static FOPS: Fops = Fops(bindings::file_operations {
     compat_ioctl: bindings::compat_ptr_ioctl,
     read: Some(hrc_read),
     poll: Some(hrc_poll),
+    show_fdinfo: Some(hrc_show_fdinfo),
     // Records are a stream: positions mean nothing.
     llseek: Some(bindings::noop_llseek),
     ..pin_init::zeroed()
@@ -137,4 +139,16 @@ unsafe extern "C" fn hrc_poll(
     } else {
         0
     }
+}
+
+/// # Safety
+///
+/// Called by procfs with a seq file to write to and a file opened by [`hrc_open`] and not yet
+/// released.
+unsafe extern "C" fn hrc_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
+    // SAFETY: as the function's contract says.
+    let ctx = unsafe { context(file) };
+    // SAFETY: procfs passes a seq file that is valid and ours for the duration of the call.
+    let m = unsafe { SeqFile::from_raw(m) };
+    fdinfo::show(&ctx, m);
 }

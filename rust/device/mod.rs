@@ -5,7 +5,8 @@
 //! Each open file is a [`Context`]: its own engine (timers, ids, event queue) and its own
 //! callout locks. The ioctls (`ioctl.rs`) read a UAPI struct, check its reserved fields, and
 //! hand it to its personality's decoder; `read` (`read.rs`) copies records out; `poll` reports
-//! them. No timer semantics live here.
+//! them; `/proc/<pid>/fdinfo` (`fdinfo.rs`) shows what the file holds. No timer semantics live
+//! here.
 //!
 //! Why not 7.3's [`kernel::miscdevice::MiscDevice`]: it has no `poll` hook, and its
 //! `read_iter` cannot see `O_NONBLOCK`. So this module owns the whole `file_operations`
@@ -13,6 +14,7 @@
 //! ([`Registration`]); nothing depends on the layout of the kernel crate's types. The unsafe
 //! code of the transport is the fops shims and the registration, and nothing else.
 
+mod fdinfo;
 mod fops;
 mod ioctl;
 mod read;

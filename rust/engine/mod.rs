@@ -53,6 +53,7 @@
 mod alloc;
 mod backend;
 mod call;
+mod census;
 mod check;
 mod clock_base;
 mod cpu;
@@ -70,6 +71,7 @@ pub(crate) mod timerqueue;
 
 pub(crate) use backend::{Backend, HrBackend};
 pub(crate) use call::{CFn, Call};
+pub(crate) use census::{Census, TAGS};
 pub(crate) use cpu::{
     count as cpu_count, current as current_cpu, current_task, online as cpu_online,
 };

@@ -53,6 +53,11 @@ hrcallout virtual /tmp/v.script >/tmp/v1 && hrcallout virtual /tmp/v.script >/tm
 	cmp -s /tmp/v1 /tmp/v2 && grep -q "at 10.000 ms timeout .* cookie=7 late=0 ns" /tmp/v1 &&
 	[ "$(grep -c 'interval' /tmp/v1)" = 10 ] && note ok cli_virtual_script_repeats ||
 	{ cat /tmp/v1; note fail cli_virtual_script_repeats; }
+# hrcallout top reads the shell's fdinfo: its one file on fd 3, one timeout live and armed.
+hrcallout --fd 3 timeout 60s >/dev/null
+hrcallout top --once $$ >/tmp/top
+grep -qE "^ +$$ +3 +real +1/1 +0/0 +0/0 +0/0 +0 " /tmp/top && grep -q "^1 file" /tmp/top &&
+	note ok cli_top_shows_the_shells_file || { cat /tmp/top; note fail cli_top_shows_the_shells_file; }
 
 phase "unload safety"
 # 5. Unload safety: refused while a file is open, clean after.

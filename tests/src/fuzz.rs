@@ -121,7 +121,7 @@ fn victim() -> i32 {
 /// documented for that call.
 fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
     use libc::*;
-    let op = r.below(25);
+    let op = r.below(26);
     // Per-call allowed errnos (docs/errno.md); the common ones apply everywhere.
     let common = [EINVAL, EFAULT, ENOENT, ENOMEM, E2BIG, ENOTTY];
     let check = |name: &str, res: std::io::Result<i32>, extra: &[i32]| -> Result<(), String> {
@@ -419,6 +419,15 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                     .map(|_| 0),
             };
             check("CLOCK_*", res, &[EOPNOTSUPP, EBUSY])
+        }
+        23 => {
+            // /proc/self/fdinfo of the file under fuzzing, whatever it holds: all its lines,
+            // and a check that passes (or is skipped on a large table).
+            let i = d.fdinfo().map_err(|e| format!("fdinfo: {e}"))?;
+            if i.check.starts_with("FAILED") {
+                return Err(format!("fdinfo: engine invariants violated: {i:?}"));
+            }
+            Ok(())
         }
         _ => {
             let c = d.check().map_err(|e| format!("CHECK: {e}"))?;

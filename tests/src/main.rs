@@ -13,6 +13,7 @@
 
 mod callout;
 mod common;
+mod fdinfo;
 mod itimer;
 mod percpu;
 mod streams;
@@ -30,6 +31,7 @@ fn main() {
     let filters: Vec<String> = std::env::args().skip(1).collect();
     let cases: Vec<Case> = [
         common::CASES,
+        fdinfo::CASES,
         streams::CASES,
         callout::CASES,
         itimer::CASES,
@@ -38,6 +40,7 @@ fn main() {
     ]
     .concat();
     let on_virtual_time: Vec<&str> = [
+        fdinfo::ON_VIRTUAL_TIME,
         streams::ON_VIRTUAL_TIME,
         callout::ON_VIRTUAL_TIME,
         itimer::ON_VIRTUAL_TIME,

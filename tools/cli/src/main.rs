@@ -6,6 +6,7 @@
 
 mod bench;
 mod script;
+mod top;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hrcallout::{describe, format_ns, parse_duration, sys, Device};
@@ -150,6 +151,19 @@ enum Cmd {
         /// Only the virtual-time simulation (P13).
         #[arg(long, conflicts_with_all = ["kernel_only", "user_only"])]
         virtual_only: bool,
+    },
+    /// What the /dev/hrcallout files of a process hold (timers by kind, live/armed, queued
+    /// records, next expiry, check), from /proc/PID/fdinfo, redrawn every second.
+    #[command(after_help = "Examples:\n  hrcallout top 1234\n  hrcallout top --once")]
+    Top {
+        /// The process (default: every process that has the device open).
+        pid: Option<u32>,
+        /// Print the table once and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between redraws.
+        #[arg(long, default_value_t = 1)]
+        interval: u64,
     },
     /// Repeat one operation forever, for scripts/profile.sh to trace (prints PROF-READY).
     #[command(hide = true)]
@@ -378,6 +392,15 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Cmd::Generate { dir, date } = &cli.cmd {
         return generate(dir, date);
     }
+    // Nor does reading other files' fdinfo.
+    if let Cmd::Top {
+        pid,
+        once,
+        interval,
+    } = cli.cmd
+    {
+        return top::run(pid, once, interval);
+    }
     let dev = open(cli.fd).map_err(|e| format!("cannot open {}: {e}", hrcallout::DEVICE))?;
     let r = run_cmd(&dev, cli.cmd);
     if cli.fd.is_some() {
@@ -542,6 +565,11 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
         }
         Cmd::Spin { op } => bench::spin(op)?,
         Cmd::Generate { dir, date } => generate(&dir, &date)?,
+        Cmd::Top {
+            pid,
+            once,
+            interval,
+        } => top::run(pid, once, interval)?,
         Cmd::Callout(c) => callout(dev, c)?,
         Cmd::Timer(t) => timer(dev, t)?,
         Cmd::Settime {

@@ -467,6 +467,87 @@ impl Device {
     }
 }
 
+impl Device {
+    /// This file's `/proc/self/fdinfo` lines, parsed.
+    pub fn fdinfo(&self) -> io::Result<FdInfo> {
+        FdInfo::read("self", self.fd.as_raw_fd())
+    }
+}
+
+/// What `/proc/<pid>/fdinfo/<fd>` of a `/dev/hrcallout` file says it holds (the module's
+/// `device/fdinfo.rs` documents the lines).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FdInfo {
+    /// Whether the file's clocks are virtual, and its now on each.
+    pub virtual_time: bool,
+    pub mono_ns: i64,
+    pub real_ns: i64,
+    /// (live, armed) STREAMS timeouts (live counts unread fired ones), callouts, QNX and Mach
+    /// interval timers, mTCP timers.
+    pub timeouts: (u32, u32),
+    pub callouts: (u32, u32),
+    pub interval_timers: (u32, u32),
+    pub mtcp_timers: (u32, u32),
+    /// Records queued for `read`.
+    pub records_queued: u32,
+    pub qlimit: u32,
+    /// The earliest armed expiry on each clock.
+    pub next_monotonic: Option<i64>,
+    pub next_realtime: Option<i64>,
+    pub slots: u32,
+    /// The consistency check: `ok ...`, `FAILED ...` or `skipped` (a large table).
+    pub check: String,
+}
+
+impl FdInfo {
+    /// Reads and parses `/proc/<pid>/fdinfo/<fd>` (`pid` may be `self`).
+    pub fn read(pid: &str, fd: RawFd) -> io::Result<Self> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))?;
+        Self::parse(&text).ok_or_else(|| io::Error::other("not the fdinfo of /dev/hrcallout"))
+    }
+
+    /// Parses fdinfo text; `None` unless it has every `hrc-` line.
+    pub fn parse(text: &str) -> Option<Self> {
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .map(str::trim)
+        };
+        let pair = |key: &str| -> Option<(u32, u32)> {
+            let v = field(key)?;
+            let (live, armed) = v.split_once(" armed=")?;
+            Some((live.parse().ok()?, armed.parse().ok()?))
+        };
+        let num = |key: &str| field(key)?.parse().ok();
+        let next = |key: &str| -> Option<Option<i64>> {
+            match field(key)? {
+                "-" => Some(None),
+                v => Some(Some(v.parse().ok()?)),
+            }
+        };
+        let clock = field("hrc-clock")?;
+        let mut words = clock.split(' ');
+        let virtual_time = words.next()? == "virtual";
+        let mono_ns = words.next()?.strip_prefix("mono=")?.parse().ok()?;
+        let real_ns = words.next()?.strip_prefix("real=")?.parse().ok()?;
+        Some(Self {
+            virtual_time,
+            mono_ns,
+            real_ns,
+            timeouts: pair("hrc-timeouts")?,
+            callouts: pair("hrc-callouts")?,
+            interval_timers: pair("hrc-interval-timers")?,
+            mtcp_timers: pair("hrc-mtcp-timers")?,
+            records_queued: num("hrc-records-queued")?,
+            qlimit: num("hrc-qlimit")?,
+            next_monotonic: next("hrc-next-monotonic")?,
+            next_realtime: next("hrc-next-realtime")?,
+            slots: num("hrc-slots")?,
+            check: field("hrc-check")?.to_string(),
+        })
+    }
+}
+
 impl AsRawFd for Device {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
