@@ -14,7 +14,11 @@
  *
  * One virtual clock exists at a time. Destroying it drops its pending timeouts (their
  * callbacks never run: cancel them first, as before an unload); callouts initialised on it
- * must be terminated first (afterwards every call on them is refused with a warning).
+ * must be terminated first (afterwards every call on them is refused with a warning). A clock
+ * whose creator exited without destroying it (a KUnit test killed by a failed assertion) is
+ * reclaimed, with a warning, by the next hrc_vclock_create(); its handle stays safe to destroy.
+ * In a KUnit test, register hrc_vclock_destroy() as a deferred action (kunit_add_action_or_reset,
+ * as samples/lapb/lapb_test.c does) so that the clock goes with the test however it ends.
  *
  * See docs/semantics.md ("Virtual time") for what an advance runs and in what order.
  */
@@ -32,8 +36,8 @@ struct hrc_vclock;
  * @real_ns: its realtime start, in ns
  *
  * Context: process context; may sleep.
- * Return: the clock, or ERR_PTR(-EBUSY) if one exists, ERR_PTR(-EINVAL) for a negative
- * @mono_ns, ERR_PTR(-ENOMEM).
+ * Return: the clock, or ERR_PTR(-EBUSY) if one exists whose creator is still alive,
+ * ERR_PTR(-EINVAL) for a negative @mono_ns, ERR_PTR(-ENOMEM).
  */
 struct hrc_vclock *hrc_vclock_create(s64 mono_ns, s64 real_ns);
 

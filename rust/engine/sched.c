@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What a virtual-time advance (timebase.rs) asks of the scheduler between its passes, and
- * the soft-irq-like context its soft passes run in: inline functions or macros of
+ * What a virtual-time advance (timebase.rs) asks of the scheduler between its passes, the
+ * soft-irq-like context its soft passes run in, and whether a virtual clock's owner has exited
+ * (kernel_api/virtual_clock.rs): inline functions or macros of
  * <linux/sched.h>, <linux/sched/signal.h> and <linux/bottom_half.h> that the kernel crate does
  * not bind.
  */
@@ -13,6 +14,7 @@ bool hrc_current_killed(void);
 void hrc_cond_resched(void);
 void hrc_local_bh_disable(void);
 void hrc_local_bh_enable(void);
+bool hrc_task_exiting(struct task_struct *t);
 
 /* Whether the current task has a fatal signal pending. */
 bool hrc_current_killed(void)
@@ -36,4 +38,13 @@ void hrc_local_bh_disable(void)
 void hrc_local_bh_enable(void)
 {
 	local_bh_enable();
+}
+
+/*
+ * Whether @t (which the caller holds a reference to) is exiting or has exited: PF_EXITING is
+ * set at the start of do_exit(), before a kthread_stop() of it returns.
+ */
+bool hrc_task_exiting(struct task_struct *t)
+{
+	return t->flags & PF_EXITING;
 }

@@ -69,9 +69,9 @@ pub(crate) const VIRTUAL_CPU: u32 = u32::MAX;
 #[pin_data]
 struct Engines {
     cpus: KVec<Arc<KernelEngine>>,
-    /// The engine of the one [`VirtualClock`], while it exists (`virtual_clock.rs`).
+    /// The engine and owner of the one [`VirtualClock`], while it exists (`virtual_clock.rs`).
     #[pin]
-    virtual_clock: SpinLockIrq<Option<Arc<VirtualEngine>>>,
+    virtual_clock: SpinLockIrq<Option<virtual_clock::Published>>,
 }
 
 /// The engine a callout of the kernel API lives on: a CPU's (alive while the module is loaded)

@@ -15,14 +15,19 @@
 //!
 //! There is one in-kernel virtual clock at a time (`EBUSY` for a second one): KUnit runs one
 //! test at a time. Dropping it shuts its engine down: timeouts still pending never run (cancel
-//! them first, as before an unload), and callouts initialised on it refuse every call.
+//! them first, as before an unload), and callouts initialised on it refuse every call. The
+//! clock holds a reference to its owner, so the owner's address cannot name another task while
+//! it exists; and a clock whose owner exited without dropping it (a KUnit test that died on a
+//! failed assertion) is reclaimed by the next [`VirtualClock::new`], with a warning, instead of
+//! refusing every later one.
 //!
 //! # Locking
 //!
-//! The clock's engine is published in `Engines::virtual_clock` (a `SpinLockIrq`: lookups come
-//! from any context) and taken out when the clock is dropped; a lookup holds a reference, so
-//! the engine outlives every call that found it. [`OWNER`] is read without a lock, by every
-//! `timeout()` (one relaxed load, null while no clock exists), and written under that lock.
+//! The clock's engine and its owner are published in `Engines::virtual_clock` (a `SpinLockIrq`:
+//! lookups come from any context) and taken out when the clock is dropped (or reclaimed); a
+//! lookup holds a reference, so the engine outlives every call that found it. [`OWNER`] is read
+//! without a lock, by every `timeout()` (one relaxed load, null while no clock exists), and
+//! written under that lock.
 
 use super::{engines, Engines, VirtualEngine};
 use crate::engine::{Backend, Clock, Engine, Expiry, Timebase, DEFAULT_PASSES};
@@ -31,13 +36,22 @@ use kernel::{
     bindings,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{ordering::Relaxed, Atomic},
         Arc,
     },
     task::Task,
 };
 
-/// The task that owns the virtual clock, or null while there is none.
+/// What `Engines::virtual_clock` holds while a clock exists: its engine and its owner.
+pub(super) struct Published {
+    engine: Arc<VirtualEngine>,
+    /// Held so that [`OWNER`]'s address stays this task's while the clock exists.
+    owner: ARef<Task>,
+}
+
+/// The task that owns the virtual clock, or null while there is none: the address of the
+/// `owner` of the [`Published`] clock.
 static OWNER: Atomic<*const bindings::task_struct> = Atomic::new(null());
 
 /// Whether a virtual clock exists (one relaxed load: the check on `timeout()`'s path).
@@ -57,7 +71,11 @@ pub(super) fn owned() -> Option<Arc<VirtualEngine>> {
 
 /// The virtual clock's engine, if there is one.
 pub(crate) fn engine() -> Option<Arc<VirtualEngine>> {
-    engines()?.virtual_clock.lock().clone()
+    engines()?
+        .virtual_clock
+        .lock()
+        .as_ref()
+        .map(|p| p.engine.clone())
 }
 
 /// At module exit: shuts down the engine of a virtual clock that its owner never dropped (a
@@ -65,8 +83,8 @@ pub(crate) fn engine() -> Option<Arc<VirtualEngine>> {
 pub(super) fn shut_down_leaked(all: &Engines) {
     let leaked = all.virtual_clock.lock().take();
     OWNER.store(null(), Relaxed);
-    if let Some(e) = leaked {
-        e.shutdown();
+    if let Some(p) = leaked {
+        p.engine.shutdown();
     }
 }
 
@@ -93,17 +111,39 @@ impl VirtualClock {
             Expiry::Soft,
         )?;
         engine.make_virtual_kernel(mono_ns, real_ns)?;
-        {
+        let owner = ARef::from(&**kernel::current!());
+        let me = owner.as_ptr().cast_const();
+        let mut reclaimed = None;
+        let published = {
             let mut slot = all.virtual_clock.lock();
-            if slot.is_none() {
-                *slot = Some(engine.clone());
-                OWNER.store(Task::current_raw().cast_const(), Relaxed);
-                // INVARIANT: virtual, and published.
-                return Ok(Self { engine });
+            let owner_exited = slot
+                .as_ref()
+                // SAFETY: the published clock holds a reference to its owner.
+                .is_some_and(|p| unsafe { hrc_task_exiting(p.owner.as_ptr().cast()) });
+            if owner_exited {
+                reclaimed = slot.take();
             }
+            if slot.is_none() {
+                *slot = Some(Published {
+                    engine: engine.clone(),
+                    owner,
+                });
+                OWNER.store(me, Relaxed);
+                true
+            } else {
+                false
+            }
+        };
+        if let Some(old) = reclaimed {
+            pr_warn!("a virtual clock whose owner exited without dropping it was reclaimed\n");
+            old.engine.shutdown();
         }
-        engine.shutdown();
-        Err(EBUSY)
+        if !published {
+            engine.shutdown();
+            return Err(EBUSY);
+        }
+        // INVARIANT: virtual, and published.
+        Ok(Self { engine })
     }
 
     /// Virtual monotonic now, in ns.
@@ -142,13 +182,27 @@ impl VirtualClock {
 
 impl Drop for VirtualClock {
     fn drop(&mut self) {
-        if let Some(all) = engines() {
+        // Taken out under the lock, dropped (the owner's reference put) after it.
+        let _unpublished = engines().and_then(|all| {
             let mut slot = all.virtual_clock.lock();
-            if slot.as_ref().is_some_and(|e| Arc::ptr_eq(e, &self.engine)) {
-                *slot = None;
+            if slot
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(&p.engine, &self.engine))
+            {
                 OWNER.store(null(), Relaxed);
+                slot.take()
+            } else {
+                // Reclaimed by a later clock (this owner had exited): not ours any more.
+                None
             }
-        }
+        });
         self.engine.shutdown();
     }
+}
+
+unsafe extern "C" {
+    /// Whether task `t` (a `struct task_struct *`, passed untyped as `itimer/suspend.rs` does:
+    /// the bindings' layout of it is not the C one on this toolchain) is exiting or has exited
+    /// (`PF_EXITING`; `engine/sched.c`). `t` must be a task the caller holds a reference to.
+    fn hrc_task_exiting(t: *mut core::ffi::c_void) -> bool;
 }

@@ -8,6 +8,7 @@
 #include <kunit/test.h>
 #include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <hrcallout/vclock.h>
@@ -378,6 +379,21 @@ static void an_uninitialised_callout_is_refused(struct kunit *test)
 static s64 vclock_ran_at;
 static struct hrc_vclock *running_clock;
 
+/*
+ * A clock for @test, destroyed when the test ends however it ends (a failed assertion kills
+ * the test's thread): tests that destroy it themselves call kunit_release_action().
+ */
+KUNIT_DEFINE_ACTION_WRAPPER(vclock_destroy_action, hrc_vclock_destroy, struct hrc_vclock *);
+
+static struct hrc_vclock *test_vclock(struct kunit *test, s64 mono_ns, s64 real_ns)
+{
+	struct hrc_vclock *vc = hrc_vclock_create(mono_ns, real_ns);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(vc));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, vclock_destroy_action, vc), 0);
+	return vc;
+}
+
 static void note_virtual_now(caddr_t arg)
 {
 	atomic_inc(&fired);
@@ -387,11 +403,10 @@ static void note_virtual_now(caddr_t arg)
 /* The test task's timeouts go to the clock and run at exactly their instant, inside the advance. */
 static void timeouts_on_a_virtual_clock(struct kunit *test)
 {
-	struct hrc_vclock *vc = hrc_vclock_create(NSEC_PER_SEC, 0), *second;
+	struct hrc_vclock *vc = test_vclock(test, NSEC_PER_SEC, 0), *second;
 	s64 start = NSEC_PER_SEC;
 	toid_t id;
 
-	KUNIT_ASSERT_FALSE(test, IS_ERR(vc));
 	running_clock = vc;
 	KUNIT_EXPECT_EQ(test, hrc_vclock_now(vc), start);
 	second = hrc_vclock_create(0, 0);
@@ -415,7 +430,7 @@ static void timeouts_on_a_virtual_clock(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, -1), -EINVAL);
 	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(NULL, 1), -EINVAL);
 	KUNIT_EXPECT_EQ(test, hrc_vclock_now(ERR_PTR(-EBUSY)), -EINVAL);
-	hrc_vclock_destroy(vc);
+	kunit_release_action(test, vclock_destroy_action, vc);
 	running_clock = NULL;
 	/* Without the clock, timeouts are real again. */
 	id = timeout(count_fired, NULL, 1);
@@ -423,6 +438,44 @@ static void timeouts_on_a_virtual_clock(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, wait_for(atomic_read(&fired) == 2, 5000));
 	hrc_vclock_destroy(NULL);
 	hrc_vclock_destroy(ERR_PTR(-ENOMEM));
+}
+
+/* Creates a clock, arms a timeout on it, and exits without destroying it. */
+static int leak_a_clock(void *arg)
+{
+	struct hrc_vclock **out = arg;
+
+	WRITE_ONCE(*out, hrc_vclock_create(0, 0));
+	timeout(count_fired, NULL, 1);
+	while (!kthread_should_stop())
+		msleep(1);
+	return 0;
+}
+
+/* A clock whose owner died without destroying it does not block the next one. */
+static void a_clock_whose_owner_exited_is_reclaimed(struct kunit *test)
+{
+	struct hrc_vclock *leaked = NULL, *vc;
+	struct task_struct *t;
+	toid_t id;
+
+	t = kthread_run(leak_a_clock, &leaked, "hrc_vclock_leak");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	KUNIT_EXPECT_TRUE(test, wait_for(READ_ONCE(leaked) != NULL, 5000));
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(leaked));
+	/* While its owner lives, it is the clock. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(hrc_vclock_create(0, 0)), -EBUSY);
+	kthread_stop(t);
+	vc = test_vclock(test, 0, 0);
+	atomic_set(&fired, 0);
+	id = timeout(count_fired, NULL, 1);
+	KUNIT_ASSERT_NE(test, id, 0);
+	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, TICK_NS), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fired), 1);
+	/* The leaked handle is still safe to destroy: its engine was shut down. */
+	if (!IS_ERR_OR_NULL(leaked))
+		hrc_vclock_destroy(leaked);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fired), 1);
 }
 
 static struct kunit_case c_api_cases[] = {
@@ -440,6 +493,7 @@ static struct kunit_case c_api_cases[] = {
 	KUNIT_CASE(terminate_from_its_own_callback_is_refused),
 	KUNIT_CASE(an_uninitialised_callout_is_refused),
 	KUNIT_CASE(timeouts_on_a_virtual_clock),
+	KUNIT_CASE(a_clock_whose_owner_exited_is_reclaimed),
 	{}
 };
 
@@ -540,12 +594,11 @@ static void received_frames_are_acknowledged_once_per_t2(struct kunit *test)
  */
 static void on_virtual_time_t1_retransmits_at_exact_instants(struct kunit *test)
 {
-	struct hrc_vclock *vc = hrc_vclock_create(0, 0);
+	struct hrc_vclock *vc = test_vclock(test, 0, 0);
 	const s64 t1 = params.t1 * TICK_NS, t4 = params.t4 * TICK_NS;
 	struct lapb_link *l;
 	int i, t4_runs;
 
-	KUNIT_ASSERT_FALSE(test, IS_ERR(vc));
 	l = new_link(test);
 	lapb_send_iframe(l);
 	for (i = 1; i <= params.n2; i++) {
@@ -566,7 +619,6 @@ static void on_virtual_time_t1_retransmits_at_exact_instants(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hrc_vclock_advance(vc, 100 * t1), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&l->t4_runs), t4_runs);
 	KUNIT_EXPECT_EQ(test, atomic_read(&l->retransmits), params.n2);
-	hrc_vclock_destroy(vc);
 }
 
 static struct kunit_case lapb_cases[] = {
