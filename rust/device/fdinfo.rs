@@ -16,6 +16,8 @@
 //! hrc-qlimit: <n>
 //! hrc-next-monotonic: <ns>|-
 //! hrc-next-realtime: <ns>|-
+//! hrc-next-boottime: <ns>|-
+//! hrc-next-tai: <ns>|-
 //! hrc-slots: <n>
 //! hrc-check: ok|FAILED live=<n> queued=<n>|skipped
 //! ```
@@ -53,6 +55,8 @@ pub(super) fn show(ctx: &Context, m: &SeqFile) {
     seq_print!(m, "hrc-qlimit:\t{}\n", c.qlimit);
     next(m, "monotonic", &c, Clock::Monotonic);
     next(m, "realtime", &c, Clock::Realtime);
+    next(m, "boottime", &c, Clock::Boottime);
+    next(m, "tai", &c, Clock::Tai);
     seq_print!(m, "hrc-slots:\t{}\n", c.slots);
     if c.slots > CHECK_SLOTS {
         seq_print!(m, "hrc-check:\tskipped\n");

@@ -30,7 +30,7 @@ pub(crate) fn encode(ev: &Event) -> uapi::hrc_event {
         expiry_ns: ev.expiry,
         fire_ns: ev.fire,
         overruns: ev.overruns,
-        clock: ev.clock as u32,
+        clock: ev.clock.uapi(),
         cpu: ev.cpu,
         extra: ev.extra,
     }

@@ -8,7 +8,7 @@
 //! million timers holds off its expiries for a few microseconds at a time, never for the whole
 //! walk; the counts are then each chunk's at the time it was counted, not one instant's.
 
-use super::clock_base::CLOCKS;
+use super::clock_base::{CLOCKS, CLOCK_COUNT};
 use super::hrtimer::Clock;
 use super::slots::{Sched, Slot};
 use super::{Backend, Engine, Executor};
@@ -31,9 +31,9 @@ pub(crate) struct Census {
     /// The queue limit of queue-limit objects (Mach messages, QNX pulses).
     pub(crate) qlimit: u32,
     /// The earliest armed expiry of each clock, by `Clock as usize`.
-    pub(crate) next: [Option<i64>; 2],
+    pub(crate) next: [Option<i64>; CLOCK_COUNT],
     /// Now on each clock, and whether time is virtual.
-    pub(crate) now: [i64; 2],
+    pub(crate) now: [i64; CLOCK_COUNT],
     pub(crate) virtual_time: bool,
     /// Slots the table has.
     pub(crate) slots: u32,

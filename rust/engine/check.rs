@@ -4,7 +4,7 @@
 //!
 //! A walk of every list and queue under the engine lock: O(slots), for tests only.
 
-use super::clock_base::CLOCKS;
+use super::clock_base::{CLOCKS, CLOCK_COUNT};
 use super::slots::{Delivery, Slot, NIL};
 use super::{Backend, Engine, Executor, Locked, Sched};
 
@@ -68,7 +68,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         // delivered by queue limit; a slot's node is queued exactly when it is armed (never a
         // message).
         let mut live = 0u32;
-        let mut armed = [0u32; 2];
+        let mut armed = [0u32; CLOCK_COUNT];
         let (mut messages, mut counted) = (0u32, 0u32);
         for s in 0..slots {
             let e = g.slots.entry(s);

@@ -16,8 +16,16 @@ use super::timerqueue::TimerQueue;
 use super::{cpu::NO_HOME, Backend, Engine, Executor, Locked};
 use kernel::{bindings, interrupt::LocalInterruptDisabled};
 
+/// How many clocks an engine has a base for.
+pub(super) const CLOCK_COUNT: usize = 4;
+
 /// The clocks an engine has a base for, in the order of [`Clock`]'s values.
-pub(super) const CLOCKS: [Clock; 2] = [Clock::Realtime, Clock::Monotonic];
+pub(super) const CLOCKS: [Clock; CLOCK_COUNT] = [
+    Clock::Realtime,
+    Clock::Monotonic,
+    Clock::Boottime,
+    Clock::Tai,
+];
 
 /// One clock's armed slots and the state of its hrtimer.
 ///
@@ -46,31 +54,28 @@ impl<J> ClockBase<J> {
     }
 }
 
-/// The expiry callback of an engine's hrtimer for the monotonic (`REAL` false) or realtime
-/// clock, run in soft irq (`IRQ_OFF` false) or hard irq.
+/// The expiry callback of an engine's hrtimer for clock `CLOCK` (a [`Clock`] value), run in
+/// soft irq (`IRQ_OFF` false) or hard irq.
 ///
 /// # Safety
 ///
-/// `timer` is the `mono_timer` (`REAL` false) or `real_timer` (`REAL` true) field of a live
+/// `timer` is the hrtimer field of clock `CLOCK` ([`Engine::timer`]) of a live
 /// [`Engine<B, X>`], as set up by [`Engine::new`]; with `IRQ_OFF` the call comes from the
 /// hrtimer core in hard-irq context.
-unsafe extern "C" fn expire_cb<B: Backend, X: Executor, const REAL: bool, const IRQ_OFF: bool>(
+unsafe extern "C" fn expire_cb<B: Backend, X: Executor, const CLOCK: u8, const IRQ_OFF: bool>(
     timer: *mut bindings::hrtimer,
 ) -> bindings::hrtimer_restart {
     // The C timer is `RawTimer`'s only field (`repr(C)`), so this is the field's address.
     let timer = timer.cast::<RawTimer>();
+    let clock = CLOCKS[CLOCK as usize];
     // SAFETY: by the safety contract `timer` is this field of a live `Engine<B, X>`.
     let engine = unsafe {
-        &*if REAL {
-            kernel::container_of!(timer, Engine<B, X>, real_timer)
-        } else {
-            kernel::container_of!(timer, Engine<B, X>, mono_timer)
+        &*match clock {
+            Clock::Realtime => kernel::container_of!(timer, Engine<B, X>, real_timer),
+            Clock::Monotonic => kernel::container_of!(timer, Engine<B, X>, mono_timer),
+            Clock::Boottime => kernel::container_of!(timer, Engine<B, X>, boot_timer),
+            Clock::Tai => kernel::container_of!(timer, Engine<B, X>, tai_timer),
         }
-    };
-    let clock = if REAL {
-        Clock::Realtime
-    } else {
-        Clock::Monotonic
     };
     // Started before the engine's time turned virtual: advances run its passes now.
     if engine.backend.is_virtual() {
@@ -90,12 +95,20 @@ unsafe extern "C" fn expire_cb<B: Backend, X: Executor, const REAL: bool, const 
 
 /// The hrtimer callback for an engine's `clock` expiring in `context`.
 pub(super) fn expire_fn<B: Backend, X: Executor>(clock: Clock, context: Expiry) -> Expire {
+    const R: u8 = Clock::Realtime as u8;
+    const M: u8 = Clock::Monotonic as u8;
+    const BT: u8 = Clock::Boottime as u8;
+    const T: u8 = Clock::Tai as u8;
     let irq_off = context.effective() != Expiry::Soft;
     match (clock, irq_off) {
-        (Clock::Monotonic, false) => expire_cb::<B, X, false, false>,
-        (Clock::Monotonic, true) => expire_cb::<B, X, false, true>,
-        (Clock::Realtime, false) => expire_cb::<B, X, true, false>,
-        (Clock::Realtime, true) => expire_cb::<B, X, true, true>,
+        (Clock::Realtime, false) => expire_cb::<B, X, R, false>,
+        (Clock::Realtime, true) => expire_cb::<B, X, R, true>,
+        (Clock::Monotonic, false) => expire_cb::<B, X, M, false>,
+        (Clock::Monotonic, true) => expire_cb::<B, X, M, true>,
+        (Clock::Boottime, false) => expire_cb::<B, X, BT, false>,
+        (Clock::Boottime, true) => expire_cb::<B, X, BT, true>,
+        (Clock::Tai, false) => expire_cb::<B, X, T, false>,
+        (Clock::Tai, true) => expire_cb::<B, X, T, true>,
     }
 }
 
@@ -106,6 +119,8 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         match clock {
             Clock::Monotonic => &self.mono_timer,
             Clock::Realtime => &self.real_timer,
+            Clock::Boottime => &self.boot_timer,
+            Clock::Tai => &self.tai_timer,
         }
     }
 }

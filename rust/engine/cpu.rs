@@ -21,7 +21,10 @@
 //! [`Engine::new_on`]: super::Engine::new_on
 
 use super::hrtimer::Clock;
-use super::{clock_base::CLOCKS, Backend, Engine, Executor};
+use super::{
+    clock_base::{CLOCKS, CLOCK_COUNT},
+    Backend, Engine, Executor,
+};
 use core::ffi::c_void;
 use kernel::{
     bindings,
@@ -95,7 +98,7 @@ pub(super) struct RemoteStart {
     inflight: Atomic<u32>,
     pending: Atomic<bool>,
     /// Per clock (`Clock as usize`): the expiry to start the hrtimer for, or [`NO_WANT`].
-    want: [Atomic<i64>; 2],
+    want: [Atomic<i64>; CLOCK_COUNT],
 }
 
 /// `RemoteStart::want` of a clock with nothing to start.
@@ -126,7 +129,7 @@ impl RemoteStart {
             }),
             inflight: Atomic::new(0),
             pending: Atomic::new(false),
-            want: [Atomic::new(NO_WANT), Atomic::new(NO_WANT)],
+            want: [const { Atomic::new(NO_WANT) }; CLOCK_COUNT],
         })
     }
 

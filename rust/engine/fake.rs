@@ -6,6 +6,7 @@
 //! It is the engine's one non-real [`Backend`]; a per-file virtual clock would be another
 //! user of the same shape.
 
+use super::clock_base::{CLOCKS, CLOCK_COUNT};
 use super::hrtimer::{Clock, Expiry, RawTimer};
 use super::{Backend, Engine, Executor};
 use kernel::{new_spinlock_irq, prelude::*, sync::SpinLockIrq};
@@ -19,11 +20,11 @@ pub(crate) struct FakeClock {
 }
 
 struct FakeInner {
-    /// Monotonic now; realtime is `mono + offset`.
+    /// Monotonic (and boot time) now; realtime (and TAI) is `mono + offset`.
     mono: i64,
     offset: i64,
-    /// The expiry each of the engine's two timers is started for, by `Clock as usize`.
-    armed: [Option<i64>; 2],
+    /// The expiry each of the engine's timers is started for, by `Clock as usize`.
+    armed: [Option<i64>; CLOCK_COUNT],
     /// The next `drift_reads` readings each find the clock `drift` ns later (time passing
     /// while the engine works).
     drift: i64,
@@ -34,8 +35,8 @@ impl FakeInner {
     /// Monotonic time at which an expiry on `clock` is due.
     fn due(&self, expiry: i64, clock: Clock) -> i64 {
         match clock {
-            Clock::Monotonic => expiry,
-            Clock::Realtime => expiry - self.offset,
+            Clock::Monotonic | Clock::Boottime => expiry,
+            Clock::Realtime | Clock::Tai => expiry - self.offset,
         }
     }
 }
@@ -47,7 +48,7 @@ impl FakeClock {
             inner <- new_spinlock_irq!(FakeInner {
                 mono: start,
                 offset: 0,
-                armed: [None, None],
+                armed: [None; CLOCK_COUNT],
                 drift: 0,
                 drift_reads: 0,
             }),
@@ -69,8 +70,8 @@ impl Backend for FakeClock {
             g.mono += g.drift;
         }
         match clock {
-            Clock::Monotonic => g.mono,
-            Clock::Realtime => g.mono + g.offset,
+            Clock::Monotonic | Clock::Boottime => g.mono,
+            Clock::Realtime | Clock::Tai => g.mono + g.offset,
         }
     }
 
@@ -91,7 +92,7 @@ impl<X: Executor> Engine<FakeClock, X> {
         loop {
             let clock = {
                 let mut g = self.backend.inner.lock();
-                let next = [Clock::Realtime, Clock::Monotonic]
+                let next = CLOCKS
                     .into_iter()
                     .filter_map(|c| g.armed[c as usize].map(|e| (g.due(e, c), c)))
                     .min_by_key(|n| n.0);

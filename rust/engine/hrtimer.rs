@@ -12,7 +12,8 @@
 
 use kernel::{bindings, prelude::*, types::Opaque};
 
-/// The clocks a timer can run on (values are the `clockid_t` numbers of the UAPI).
+/// The clocks a timer can run on. The values index the engine's per-clock arrays; the UAPI
+/// numbers them as `clockid_t` does ([`Clock::uapi`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub(crate) enum Clock {
@@ -20,15 +21,44 @@ pub(crate) enum Clock {
     Realtime = 0,
     /// `CLOCK_MONOTONIC`.
     Monotonic = 1,
+    /// `CLOCK_BOOTTIME`: monotonic, and counts the time the system was suspended.
+    Boottime = 2,
+    /// `CLOCK_TAI`: `CLOCK_REALTIME` plus the TAI offset; follows its steps.
+    Tai = 3,
 }
 
 impl Clock {
     /// Parses a UAPI clock id.
     pub(crate) fn from_uapi(clock: u32) -> Result<Self> {
         match clock {
-            0 => Ok(Clock::Realtime),
-            1 => Ok(Clock::Monotonic),
+            bindings::CLOCK_REALTIME => Ok(Clock::Realtime),
+            bindings::CLOCK_MONOTONIC => Ok(Clock::Monotonic),
+            bindings::CLOCK_BOOTTIME => Ok(Clock::Boottime),
+            bindings::CLOCK_TAI => Ok(Clock::Tai),
             _ => Err(EINVAL),
+        }
+    }
+
+    /// The UAPI (`clockid_t`) number of this clock.
+    #[inline]
+    pub(crate) fn uapi(self) -> u32 {
+        match self {
+            Clock::Realtime => bindings::CLOCK_REALTIME,
+            Clock::Monotonic => bindings::CLOCK_MONOTONIC,
+            Clock::Boottime => bindings::CLOCK_BOOTTIME,
+            Clock::Tai => bindings::CLOCK_TAI,
+        }
+    }
+
+    /// The clock a relative time on this clock runs on: a relative `CLOCK_REALTIME` or
+    /// `CLOCK_TAI` time is not affected by `clock_settime` (POSIX; Linux's hrtimers move a
+    /// relative REALTIME timer to MONOTONIC the same way), so it runs on `CLOCK_MONOTONIC`; a
+    /// relative `CLOCK_BOOTTIME` time keeps counting through suspend, on `CLOCK_BOOTTIME`.
+    #[inline]
+    pub(crate) fn for_relative(self) -> Self {
+        match self {
+            Clock::Realtime | Clock::Monotonic | Clock::Tai => Clock::Monotonic,
+            Clock::Boottime => Clock::Boottime,
         }
     }
 
@@ -40,6 +70,10 @@ impl Clock {
             Clock::Monotonic => unsafe { bindings::ktime_get() },
             // SAFETY: `ktime_get_real` may be called from any context.
             Clock::Realtime => unsafe { bindings::ktime_get_real() },
+            // SAFETY: `ktime_get_boottime` may be called from any context.
+            Clock::Boottime => unsafe { bindings::ktime_get_boottime() },
+            // SAFETY: `ktime_get_clocktai` may be called from any context.
+            Clock::Tai => unsafe { bindings::ktime_get_clocktai() },
         }
     }
 }
@@ -115,7 +149,7 @@ impl RawTimer {
             // INVARIANT: `hrtimer_setup` initialises the timer in place with `mode`.
             timer <- Opaque::ffi_init(move |place: *mut bindings::hrtimer| {
                 // SAFETY: `place` points at pinned, writable memory for a `struct hrtimer`.
-                unsafe { bindings::hrtimer_setup(place, Some(expire), clock as i32, mode) }
+                unsafe { bindings::hrtimer_setup(place, Some(expire), clock.uapi() as i32, mode) }
             }),
         })
     }

@@ -86,7 +86,7 @@ pub(crate) use slots::CHUNK;
 pub(crate) use slots::{Delivery, Object, Sched, Slot, MAX_SLOTS};
 pub(crate) use timebase::{Timebase, DEFAULT_PASSES};
 
-use clock_base::{expire_fn, ClockBase};
+use clock_base::{expire_fn, ClockBase, CLOCKS, CLOCK_COUNT};
 use cpu::{remote_start, RemoteStart, NO_HOME};
 use events::Events;
 use executor::Fired;
@@ -145,7 +145,7 @@ pub(crate) struct Inner<J> {
     /// The slot table and every object's state.
     slots: Slots<J>,
     /// The armed slots and the hrtimer state per clock, indexed by `Clock as usize`.
-    bases: [ClockBase<J>; 2],
+    bases: [ClockBase<J>; CLOCK_COUNT],
     /// Records waiting for readers.
     events: Events,
     /// Slots set aside as extra records of [`Delivery::QueueLimit`] objects.
@@ -172,7 +172,7 @@ impl<J> Inner<J> {
         }
         Ok(Self {
             slots: Slots::new(ids),
-            bases: [ClockBase::new(), ClockBase::new()],
+            bases: core::array::from_fn(|_| ClockBase::new()),
             events: Events::new(qlimit),
             messages: Messages::new(),
             fired,
@@ -201,6 +201,10 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
     mono_timer: RawTimer,
     #[pin]
     real_timer: RawTimer,
+    #[pin]
+    boot_timer: RawTimer,
+    #[pin]
+    tai_timer: RawTimer,
     /// The engine lock (see the module's `# Locking`).
     #[pin]
     inner: SpinLockIrq<Inner<X::Job>>,
@@ -339,6 +343,16 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                     Clock::Realtime,
                     context
                 ),
+                boot_timer <- RawTimer::new(
+                    expire_fn::<B, X>(Clock::Boottime, context),
+                    Clock::Boottime,
+                    context
+                ),
+                tai_timer <- RawTimer::new(
+                    expire_fn::<B, X>(Clock::Tai, context),
+                    Clock::Tai,
+                    context
+                ),
                 inner <- new_spinlock_irq!(inner),
                 readers <- new_poll_condvar!(),
                 done <- new_condvar!(),
@@ -438,8 +452,9 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         // hrtimer: wait for it before cancelling them.
         self.remote.wait_idle();
         // Waits for a running expiry pass (and the inline callback it may be running).
-        self.backend.cancel(&self.mono_timer, Clock::Monotonic);
-        self.backend.cancel(&self.real_timer, Clock::Realtime);
+        for clock in CLOCKS {
+            self.backend.cancel(self.timer(clock), clock);
+        }
         // The lanes may be running (a job, or waiting for a lock): let them finish. They find
         // empty lists and return. `flush_work` waits for a queued run, too.
         self.flush_executor();
@@ -675,7 +690,7 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
 #[inline(always)]
 fn reschedule<'a, J>(
     slots: &'a mut Slots<J>,
-    bases: &mut [ClockBase<J>; 2],
+    bases: &mut [ClockBase<J>; CLOCK_COUNT],
     slot: Slot,
     clock: Option<Clock>,
     interval: i64,

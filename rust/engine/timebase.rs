@@ -30,6 +30,9 @@ use kernel::{
     sync::atomic::{ordering::Relaxed, Atomic},
 };
 
+/// Nanoseconds in a second.
+const NSEC_PER_SEC: i64 = 1_000_000_000;
+
 /// The passes one advance runs at their own instants when its caller names no budget.
 pub(crate) const DEFAULT_PASSES: u32 = 1 << 20;
 
@@ -46,6 +49,8 @@ pub(crate) struct Timebase {
     mono: Atomic<i64>,
     /// Virtual realtime minus virtual monotonic time, in ns.
     offset: Atomic<i64>,
+    /// TAI minus realtime (the host's when time turned virtual), in ns.
+    tai_offset: Atomic<i64>,
     /// Set while an advance runs.
     advancing: Atomic<bool>,
 }
@@ -57,6 +62,7 @@ impl Timebase {
             virtual_time: Atomic::new(false),
             mono: Atomic::new(0),
             offset: Atomic::new(0),
+            tai_offset: Atomic::new(0),
             advancing: Atomic::new(false),
         }
     }
@@ -70,17 +76,24 @@ impl Timebase {
     /// Virtual now on `clock`.
     fn virtual_now(&self, clock: Clock) -> i64 {
         let mono = self.mono.load(Relaxed);
+        // No suspend happens in virtual time: boot time is monotonic time.
         match clock {
-            Clock::Monotonic => mono,
+            Clock::Monotonic | Clock::Boottime => mono,
             Clock::Realtime => mono.saturating_add(self.offset.load(Relaxed)),
+            Clock::Tai => mono
+                .saturating_add(self.offset.load(Relaxed))
+                .saturating_add(self.tai_offset.load(Relaxed)),
         }
     }
 
     /// The virtual monotonic time at which an expiry at `expiry` on `clock` is due.
     fn due(&self, clock: Clock, expiry: i64) -> i64 {
         match clock {
-            Clock::Monotonic => expiry,
+            Clock::Monotonic | Clock::Boottime => expiry,
             Clock::Realtime => expiry.saturating_sub(self.offset.load(Relaxed)),
+            Clock::Tai => expiry
+                .saturating_sub(self.offset.load(Relaxed))
+                .saturating_sub(self.tai_offset.load(Relaxed)),
         }
     }
 }
@@ -169,6 +182,12 @@ impl<X: Executor> Engine<Timebase, X> {
         l.forget_armed();
         t.mono.store(mono, Relaxed);
         t.offset.store(real.saturating_sub(mono), Relaxed);
+        // TAI - UTC is a whole number of seconds: two readings a moment apart round to it.
+        let tai = Clock::Tai.now().saturating_sub(Clock::Realtime.now());
+        t.tai_offset.store(
+            tai.saturating_add(NSEC_PER_SEC / 2) / NSEC_PER_SEC * NSEC_PER_SEC,
+            Relaxed,
+        );
         // INVARIANT: set once, with `mono` set first.
         t.virtual_time.store(true, Relaxed);
         drop(l);
@@ -240,11 +259,16 @@ impl<X: Executor> Engine<Timebase, X> {
                 break;
             };
             if fold {
-                // Out of budget: one late pass per clock at `target`, then stop.
+                // Out of budget: one late pass at `target` per clock with something due (a pass
+                // may arm another clock's timer due by then: each clock is looked at once), then
+                // stop.
                 done.folded = true;
                 for c in CLOCKS {
-                    self.virtual_pass(c);
-                    done.passes = done.passes.saturating_add(1);
+                    let due = self.lock().armed(c).is_some_and(|e| t.due(c, e) <= target);
+                    if due {
+                        self.virtual_pass(c);
+                        done.passes = done.passes.saturating_add(1);
+                    }
                 }
                 break;
             }

@@ -45,9 +45,13 @@ pub(crate) fn arm<B: Backend, X: Executor>(
     o.expired = false;
     // The previous arming's thread, if any, is let go (after the lock is dropped).
     let previous = core::mem::replace(&mut o.action, thread.map(|t| t as Arc<dyn ExpiryAction>));
-    // Absolute times on the timer's clock, relative ones on CLOCK_MONOTONIC (a clock step
-    // does not move a relative deadline).
-    let clock = if absolute { o.clock } else { Clock::Monotonic };
+    // Absolute times on the timer's clock, relative ones on CLOCK_MONOTONIC, or BOOTTIME for
+    // a BOOTTIME timer (a clock step does not move a relative deadline).
+    let clock = if absolute {
+        o.clock
+    } else {
+        o.clock.for_relative()
+    };
     let expiry = if absolute {
         expire
     } else {
@@ -128,7 +132,7 @@ pub(crate) fn info<B: Backend, X: Executor>(engine: &Engine<B, X>, id: u64) -> R
         if thread.0 != 0 {
             flags |= uapi::HRC_MACH_THREAD_SUSPEND;
         }
-        // Absolute on the timer's clock: a relative arming runs on CLOCK_MONOTONIC, so its
+        // Absolute on the timer's clock: a relative arming runs on its relative clock, so its
         // deadline is given as the timer's clock reads now plus the time left.
         expire = if absolute {
             l.expiry(slot)
@@ -214,7 +218,7 @@ pub(crate) fn ioctl_info<B: Backend, X: Executor>(
     t.overruns = i.overruns;
     t.left_ns = i.left;
     t.messages = i.messages;
-    t.clock = i.clock as u32;
+    t.clock = i.clock.uapi();
     (t.tid, t.suspend_count) = i.thread;
     Ok(0)
 }

@@ -37,9 +37,13 @@ pub(crate) fn settime<B: Backend, X: Executor>(
     if value == 0 {
         return Ok(old);
     }
-    // Absolute times on the timer's clock; relative ones on CLOCK_MONOTONIC, whatever the
-    // timer's clock (POSIX: a relative timer is not affected by clock_settime).
-    let clock = if absolute { o.clock } else { Clock::Monotonic };
+    // Absolute times on the timer's clock; relative ones on CLOCK_MONOTONIC (CLOCK_BOOTTIME
+    // for a BOOTTIME timer), so that clock_settime does not move them (POSIX).
+    let clock = if absolute {
+        o.clock
+    } else {
+        o.clock.for_relative()
+    };
     let expiry = if absolute {
         value
     } else {
@@ -139,7 +143,7 @@ pub(crate) fn ioctl_info<B: Backend, X: Executor>(
     t.info_flags = i.flags;
     t.overruns = i.overruns;
     t.value = i.value.into();
-    t.clock = i.clock as u32;
+    t.clock = i.clock.uapi();
     t.notify = i.notify;
     Ok(0)
 }

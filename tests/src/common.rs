@@ -1,7 +1,7 @@
 //! Helpers and the transport-level cases (info, errnos, ABI sizes, read/poll).
 
 use crate::Case;
-use hrcallout::{now_ns, sys, Device, Event, CLOCK_MONOTONIC, CLOCK_REALTIME};
+use hrcallout::{now_ns, sys, Device, Event, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI};
 use std::io;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -63,6 +63,9 @@ static INCONSISTENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 struct World {
     mono: i64,
     real: i64,
+    /// TAI minus realtime: the host's, in whole seconds, as a file takes it when it turns
+    /// virtual (its boot time is its monotonic time).
+    tai_offset: i64,
     files: Vec<Weak<Device>>,
 }
 
@@ -78,9 +81,11 @@ fn world() -> std::sync::MutexGuard<'static, Option<World>> {
 
 /// Runs `case` with every file it opens on virtual time (see [`World`]).
 pub fn on_virtual_time(case: crate::CaseFn) -> Result<(), String> {
+    let tai = now_ns(CLOCK_TAI) - now_ns(CLOCK_REALTIME);
     *world() = Some(World {
         mono: WORLD_START.0,
         real: WORLD_START.1,
+        tai_offset: (tai + 500_000_000).div_euclid(1_000_000_000) * 1_000_000_000,
         files: Vec::new(),
     });
     let r = std::panic::catch_unwind(case);
@@ -109,10 +114,12 @@ pub fn now() -> i64 {
     now_on(CLOCK_MONOTONIC)
 }
 
-/// Now on `clock` (`CLOCK_MONOTONIC` or `CLOCK_REALTIME`): real, or the world's.
+/// Now on `clock` (`CLOCK_MONOTONIC`, `_REALTIME`, `_BOOTTIME` or `_TAI`): real, or the
+/// world's.
 pub fn now_on(clock: u32) -> i64 {
     match world().as_ref() {
         Some(w) if clock == CLOCK_REALTIME => w.real,
+        Some(w) if clock == CLOCK_TAI => w.real + w.tai_offset,
         Some(w) => w.mono,
         None => now_ns(clock),
     }

@@ -250,7 +250,7 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
             check("LOCK_HOLD", res.map(|_| 0), &[])
         }
         9 => {
-            let clock = r.pick(&[0, 1, 1, 5]);
+            let clock = r.pick(&[0, 1, 1, 5, 7, 11]);
             match d.timer_create(clock, r.pick(&[0, 1, 1, 2, 4]), r.next()) {
                 Ok(id) => {
                     remember(s, id);

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::Case;
-use hrcallout::{sys, Device, Event, CLOCK_MONOTONIC, CLOCK_REALTIME};
+use hrcallout::{sys, Device, Event, CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -783,6 +783,84 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     Ok(())
 }
 
+/// CLOCK_BOOTTIME and CLOCK_TAI timers, QNX and Mach: a relative time runs on BOOTTIME for a
+/// BOOTTIME timer and on MONOTONIC for a TAI one (the records say which), an absolute one on the
+/// timer's clock, at exactly its time, and one in the past at once; a 20 s step of
+/// CLOCK_REALTIME fires an absolute TAI timer 10 s ahead (TAI follows it) and not a BOOTTIME one.
+fn boottime_and_tai_timers() -> Result<(), String> {
+    let d = open()?;
+    d.set_qlimit(16).map_err(|e| e.to_string())?;
+    for (clock, relative_on) in [
+        (CLOCK_BOOTTIME, CLOCK_BOOTTIME),
+        (CLOCK_TAI, CLOCK_MONOTONIC),
+    ] {
+        for notify in [sys::HRC_NOTIFY_SI_TIMER, sys::HRC_NOTIFY_MACH] {
+            let what = format!("clock {clock}, notify {notify}");
+            let t = create(&d, clock, notify)?;
+            let arm = |flags_abs: bool, at: i64| -> Result<(), String> {
+                if notify == sys::HRC_NOTIFY_MACH {
+                    let f = if flags_abs { sys::HRC_MACH_ABSOLUTE } else { 0 };
+                    d.timer_arm(t, at, 0, f)
+                        .map(drop)
+                        .map_err(|e| format!("arm: {e}"))
+                } else {
+                    let f = if flags_abs { sys::HRC_TIMER_ABSTIME } else { 0 };
+                    settime(&d, t, f, at, 0).map(drop)
+                }
+            };
+            let t0 = now_on(relative_on);
+            arm(false, 20 * MS)?;
+            let ev = one_event(&d, 5000)?;
+            ensure!(
+                ev.id == t && ev.clock == relative_on && ev.expiry_ns >= t0 + 20 * MS,
+                "{what}: relative 20 ms gave {ev:?} (armed at {t0})"
+            );
+            let at = now_on(clock) + 20 * MS;
+            arm(true, at)?;
+            let ev = one_event(&d, 5000)?;
+            ensure!(
+                ev.clock == clock && ev.expiry_ns == at && ev.fire_ns >= at,
+                "{what}: absolute {at} gave {ev:?}"
+            );
+            let past = now_on(clock) - 1000 * MS;
+            arm(true, past)?;
+            let ev = one_event(&d, 500)?;
+            ensure!(
+                ev.clock == clock && ev.expiry_ns == past,
+                "{what}: absolute in the past gave {ev:?}"
+            );
+            d.timer_delete(t).map_err(|e| e.to_string())?;
+        }
+    }
+    let tai = create(&d, CLOCK_TAI, sys::HRC_NOTIFY_SI_TIMER)?;
+    let boot = create(&d, CLOCK_BOOTTIME, sys::HRC_NOTIFY_SI_TIMER)?;
+    settime(
+        &d,
+        tai,
+        sys::HRC_TIMER_ABSTIME,
+        now_on(CLOCK_TAI) + 10_000 * MS,
+        0,
+    )?;
+    settime(
+        &d,
+        boot,
+        sys::HRC_TIMER_ABSTIME,
+        now_on(CLOCK_BOOTTIME) + 10_000 * MS,
+        0,
+    )?;
+    step_realtime(20_000 * MS)?;
+    let ev = collect(&d, 500, 4);
+    step_realtime(-20_000 * MS)?;
+    let ev = ev?;
+    ensure!(
+        ev.len() == 1 && ev[0].id == tai && ev[0].clock == CLOCK_TAI,
+        "after stepping CLOCK_REALTIME 20 s forward: {ev:?} (TAI {tai:#x}, BOOTTIME {boot:#x})"
+    );
+    let i = d.timer_info(boot, 0).map_err(|e| e.to_string())?;
+    ensure!(i.clock == CLOCK_BOOTTIME, "TimerInfo clock {}", i.clock);
+    Ok(())
+}
+
 /// A POSIX (value, interval) and ours agree: same period, values within 50 ms (the two were
 /// read a few TCG-slow microseconds apart).
 fn same_itimer(what: &str, posix: (i64, i64), ours: sys::hrc_itimer) -> Result<(), String> {
@@ -973,9 +1051,11 @@ pub const ON_VIRTUAL_TIME: &[&str] = &[
     "itimer_faulting_read_of_object_records_loses_nothing",
     "itimer_mtcp_settimer",
     "itimer_realtime_follows_clock_settime",
+    "itimer_boottime_and_tai",
 ];
 
 pub const CASES: &[Case] = &[
+    ("itimer_boottime_and_tai", boottime_and_tai_timers),
     (
         "itimer_qnx_one_shot_and_periodic",
         qnx_one_shot_and_periodic,

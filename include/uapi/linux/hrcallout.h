@@ -138,9 +138,11 @@ struct hrc_lock_create {
 };
 
 /*
- * Interval timer objects, shared by the Mach and QNX personalities. Relative times run on
- * CLOCK_MONOTONIC (and their records say so); absolute times on the clock the timer was
- * created with (an absolute CLOCK_REALTIME timer follows clock_settime). Values >= 2^63 ns
+ * Interval timer objects, shared by the Mach and QNX personalities, on CLOCK_REALTIME (0),
+ * CLOCK_MONOTONIC (1), CLOCK_BOOTTIME (7) or CLOCK_TAI (11). Relative times run on
+ * CLOCK_MONOTONIC, or CLOCK_BOOTTIME for a BOOTTIME timer (so that they count suspend), and
+ * their records say so; absolute times on the clock the timer was created with (an absolute
+ * CLOCK_REALTIME or CLOCK_TAI timer follows clock_settime). Values >= 2^63 ns
  * are negative times: HRC_IOC_TIMER_SETTIME refuses them with -EINVAL, as POSIX timer_settime does. The QNX
  * calls (SETTIME, GETTIME, INFO, DELETE) report an unknown timer as -EINVAL.
  */
@@ -156,7 +158,7 @@ enum hrc_notify {
 };
 
 struct hrc_timer_create {
-	__u32 clock;		/* CLOCK_REALTIME (0) or CLOCK_MONOTONIC (1) */
+	__u32 clock;		/* CLOCK_REALTIME, _MONOTONIC, _BOOTTIME or _TAI */
 	__u32 notify;		/* enum hrc_notify */
 	__u64 cookie;		/* handed back in every record */
 	__u64 id;		/* out */
@@ -241,15 +243,14 @@ struct hrc_timer_cancel {
 };
 
 /*
- * Mach timer_info(MACH_TIMER_BASIC_INFO). As Mach returns them: `type` holds the current
- * arming's HRC_MACH_* flags (0 if disarmed), `enqueued` is 1 while the timer is armed,
- * `expire_ns` is the absolute time of its next expiry on the timer's clock (0 if disarmed;
- * a relative arming's deadline, which runs on CLOCK_MONOTONIC, is given on the timer's clock
- * as it stands now), `overruns` counts every missed message since the timer was created (or
- * last reset with HRC_IOC_TIMER_INFO). Extensions: `left_ns`, the time left (0 if disarmed),
- * `messages`, this timer's records waiting in the file's queue, and, for TIMER_THREAD_SUSPEND,
- * its thread and that thread's suspend count. -ENOENT for an unknown
- * timer, as the other Mach calls.
+ * Mach timer_info(MACH_TIMER_BASIC_INFO). As Mach returns them: `type` holds the current arming's
+ * HRC_MACH_* flags (0 if disarmed), `enqueued` is 1 while the timer is armed, `expire_ns` is the
+ * absolute time of its next expiry on the timer's clock (0 if disarmed; a relative arming's
+ * deadline, which runs on CLOCK_MONOTONIC or BOOTTIME, is given on the timer's clock as it stands
+ * now), `overruns` counts every missed message since the timer was created (or last reset with
+ * HRC_IOC_TIMER_INFO). Extensions: `left_ns`, the time left (0 if disarmed), `messages`, this
+ * timer's records waiting in the file's queue, and, for TIMER_THREAD_SUSPEND, its thread and that
+ * thread's suspend count. -ENOENT for an unknown timer, as the other Mach calls.
  */
 struct hrc_mach_timer_info {
 	__u64 id;
@@ -284,19 +285,20 @@ struct hrc_settimer {
 };
 
 /*
- * Virtual time. HRC_IOC_CLOCK_VIRTUAL switches a fresh file (no timers, no records: else
- * -EBUSY, also when it is virtual already) to a clock that moves only when told: from then on
- * every personality on the file runs on it, CLOCK_REALTIME being the virtual monotonic time
- * plus an offset. HRC_IOC_CLOCK_ADVANCE moves it forward (-EINVAL backwards) and runs, in the
- * caller's thread and in expiry order, every expiry due by the new time, each pass at its own
- * instant (equal expiries in arming order), callouts' callbacks included, timers armed
- * meanwhile included; it returns when all of them have run and their records are queued.
- * After `max_passes` passes (0: HRC_ADVANCE_DEFAULT_PASSES) what is still due runs in one
- * late pass at the new time (`folded`), where periodic timers fold their periods into
- * overruns as after a stall. -EBUSY while another advance of the file runs; -EINTR if the
- * caller is killed meanwhile. HRC_IOC_CLOCK_SET_REALTIME steps the virtual realtime clock
- * (either way) and runs what became due. On a real file these two are -EOPNOTSUPP.
- * HRC_IOC_CLOCK_NOW reads the file's clocks, real or virtual.
+ * Virtual time. HRC_IOC_CLOCK_VIRTUAL switches a fresh file (no timers, no records: else -EBUSY,
+ * also when it is virtual already) to a clock that moves only when told: from then on every
+ * personality on the file runs on it, CLOCK_REALTIME being the virtual monotonic time plus an
+ * offset, CLOCK_BOOTTIME the virtual monotonic time (nothing suspends), CLOCK_TAI the virtual
+ * realtime plus the host's TAI offset at the switch. HRC_IOC_CLOCK_ADVANCE moves it forward
+ * (-EINVAL backwards) and runs, in the caller's thread and in expiry order, every expiry due by
+ * the new time, each pass at its own instant (equal expiries in arming order), callouts' callbacks
+ * included, timers armed meanwhile included; it returns when all of them have run and their
+ * records are queued. After `max_passes` passes (0: HRC_ADVANCE_DEFAULT_PASSES) what is still due
+ * runs in one late pass at the new time (`folded`), where periodic timers fold their periods into
+ * overruns as after a stall. -EBUSY while another advance of the file runs; -EINTR if the caller
+ * is killed meanwhile. HRC_IOC_CLOCK_SET_REALTIME steps the virtual realtime clock (either way)
+ * and runs what became due. On a real file these two are -EOPNOTSUPP. HRC_IOC_CLOCK_NOW reads the
+ * file's clocks, real or virtual.
  */
 #define HRC_CLOCK_VIRTUAL_AT_NOW 0x1	/* start at the real clocks' now (mono_ns, real_ns 0) */
 struct hrc_clock_virtual {
@@ -423,7 +425,7 @@ struct hrc_event {
 	__s64 expiry_ns;	/* scheduled expiry, on the timer's clock */
 	__s64 fire_ns;		/* when the expiry was handled, same clock */
 	__u64 overruns;		/* expiries folded into this record */
-	__u32 clock;		/* CLOCK_MONOTONIC (1) or CLOCK_REALTIME (0) */
+	__u32 clock;		/* of expiry_ns: CLOCK_REALTIME 0, _MONOTONIC 1, _BOOTTIME 7, _TAI 11 */
 	__u32 cpu;		/* callout: the CPU its callback ran on; otherwise 0 */
 	__u64 extra;		/* callout: result of HRC_CA_STOP / HRC_CA_STOP_SYNC */
 };

@@ -209,8 +209,14 @@ enum TimerCmd {
     )]
     Create {
         /// On CLOCK_REALTIME (absolute times follow clock changes).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["boottime", "tai"])]
         realtime: bool,
+        /// On CLOCK_BOOTTIME (counts suspend, relative times too).
+        #[arg(long, conflicts_with = "tai")]
+        boottime: bool,
+        /// On CLOCK_TAI (absolute times follow clock changes, as on CLOCK_REALTIME).
+        #[arg(long)]
+        tai: bool,
         /// Mach notification (a message per expiry, up to the queue limit) instead of QNX
         /// SI_TIMER.
         #[arg(long, conflicts_with = "pulse")]
@@ -672,14 +678,17 @@ fn timer(dev: &Device, t: TimerCmd) -> Result<(), String> {
     match t {
         TimerCmd::Create {
             realtime,
+            boottime,
+            tai,
             mach,
             pulse,
             cookie,
         } => {
-            let clock = if realtime {
-                hrcallout::CLOCK_REALTIME
-            } else {
-                hrcallout::CLOCK_MONOTONIC
+            let clock = match (realtime, boottime, tai) {
+                (true, ..) => hrcallout::CLOCK_REALTIME,
+                (_, true, _) => hrcallout::CLOCK_BOOTTIME,
+                (.., true) => hrcallout::CLOCK_TAI,
+                _ => hrcallout::CLOCK_MONOTONIC,
             };
             let notify = if mach {
                 sys::HRC_NOTIFY_MACH

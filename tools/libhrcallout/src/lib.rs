@@ -23,10 +23,15 @@ pub struct Device {
     fd: OwnedFd,
 }
 
-/// `CLOCK_MONOTONIC` / `CLOCK_REALTIME` as the ABI numbers them.
+/// `CLOCK_MONOTONIC` / `CLOCK_REALTIME` / `CLOCK_BOOTTIME` / `CLOCK_TAI` as the ABI numbers
+/// them (`clockid_t`).
 pub const CLOCK_REALTIME: u32 = 0;
 /// See [`CLOCK_REALTIME`].
 pub const CLOCK_MONOTONIC: u32 = 1;
+/// See [`CLOCK_REALTIME`].
+pub const CLOCK_BOOTTIME: u32 = 7;
+/// See [`CLOCK_REALTIME`].
+pub const CLOCK_TAI: u32 = 11;
 
 fn cvt(r: libc::c_int) -> io::Result<i32> {
     if r < 0 {
@@ -494,6 +499,8 @@ pub struct FdInfo {
     /// The earliest armed expiry on each clock.
     pub next_monotonic: Option<i64>,
     pub next_realtime: Option<i64>,
+    pub next_boottime: Option<i64>,
+    pub next_tai: Option<i64>,
     pub slots: u32,
     /// The consistency check: `ok ...`, `FAILED ...` or `skipped` (a large table).
     pub check: String,
@@ -542,6 +549,8 @@ impl FdInfo {
             qlimit: num("hrc-qlimit")?,
             next_monotonic: next("hrc-next-monotonic")?,
             next_realtime: next("hrc-next-realtime")?,
+            next_boottime: next("hrc-next-boottime")?,
+            next_tai: next("hrc-next-tai")?,
             slots: num("hrc-slots")?,
             check: field("hrc-check")?.to_string(),
         })
@@ -554,19 +563,16 @@ impl AsRawFd for Device {
     }
 }
 
-/// Now on `clock` (`CLOCK_MONOTONIC` or `CLOCK_REALTIME` numbering), in ns.
 /// The calling thread's id (`gettid(2)`), as `TIMER_THREAD_SUSPEND` names threads.
 pub fn gettid() -> i32 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }
 }
 
+/// Now on `clock` (a [`CLOCK_REALTIME`]-style number), in ns.
 pub fn now_ns(clock: u32) -> i64 {
-    let id = if clock == CLOCK_REALTIME {
-        libc::CLOCK_REALTIME
-    } else {
-        libc::CLOCK_MONOTONIC
-    };
+    // The ABI's numbers are clockid_t's.
+    let id = clock as libc::clockid_t;
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
