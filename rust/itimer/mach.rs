@@ -53,7 +53,7 @@ pub(crate) fn arm<B: Backend, X: Executor>(
         o.clock.for_relative()
     };
     let expiry = if absolute {
-        expire
+        super::absolute_on_host(engine, clock, expire)
     } else {
         engine.backend.now(clock).saturating_add(expire)
     };

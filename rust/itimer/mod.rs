@@ -98,6 +98,29 @@ pub(crate) fn lock_timer<'a, B: Backend, X: Executor>(
     }
 }
 
+/// An absolute time its caller gave on `clock`, on the engine's clock: translated out of the
+/// caller's time namespace to the host's clocks (a namespace shifts `CLOCK_MONOTONIC` and
+/// `CLOCK_BOOTTIME`; timerfd and POSIX timers translate the same way), unless the engine's time
+/// is virtual (then the clocks are the file's own). Process context, the caller's.
+pub(crate) fn absolute_on_host<B: Backend, X: Executor>(
+    engine: &Engine<B, X>,
+    clock: Clock,
+    t: i64,
+) -> i64 {
+    match clock {
+        Clock::Monotonic | Clock::Boottime if !engine.backend.is_virtual() => {
+            // SAFETY: process context (an ioctl of the caller's), as the helper needs.
+            unsafe { hrc_timens_to_host(clock.uapi(), t) }
+        }
+        _ => t,
+    }
+}
+
+unsafe extern "C" {
+    /// `timens_ktime_to_host()` of the current task (`task.c`). Process context.
+    fn hrc_timens_to_host(clockid: u32, t: i64) -> i64;
+}
+
 /// `HRC_IOC_TIMER_CREATE`: a disarmed timer on `clock`, notified as `notify` says.
 pub(crate) fn create<B: Backend, X: Executor>(
     engine: &Engine<B, X>,

@@ -45,7 +45,7 @@ pub(crate) fn settime<B: Backend, X: Executor>(
         o.clock.for_relative()
     };
     let expiry = if absolute {
-        value
+        super::absolute_on_host(engine, clock, value)
     } else {
         engine.backend.now(clock).saturating_add(value)
     };

@@ -861,6 +861,93 @@ fn boottime_and_tai_timers() -> Result<(), String> {
     Ok(())
 }
 
+/// What a process in a time namespace whose CLOCK_MONOTONIC and CLOCK_BOOTTIME run 1000 s
+/// ahead of the host's sees: QNX and Mach timers armed absolute for its own now + 50 ms fire
+/// within 3 s (untranslated they would be 1000 s away), with `expiry_ns` on the host's clock.
+/// Returns the exit code of that process: 0, or the number of the check that failed.
+fn in_a_time_namespace() -> i32 {
+    const OFFSET: i64 = 1000 * 1000 * MS;
+    let Ok(d) = Device::open() else { return 10 };
+    for (n, clock) in [CLOCK_MONOTONIC, CLOCK_BOOTTIME].into_iter().enumerate() {
+        for (m, notify) in [sys::HRC_NOTIFY_SI_TIMER, sys::HRC_NOTIFY_MACH]
+            .into_iter()
+            .enumerate()
+        {
+            let code = 20 + 10 * n as i32 + 2 * m as i32;
+            let Ok(t) = d.timer_create(clock, notify, 0) else {
+                return code;
+            };
+            let at = hrcallout::now_ns(clock) + 50 * MS;
+            let armed = if notify == sys::HRC_NOTIFY_MACH {
+                d.timer_arm(t, at, 0, sys::HRC_MACH_ABSOLUTE).is_ok()
+            } else {
+                d.timer_settime(t, sys::HRC_TIMER_ABSTIME, at as u64, 0)
+                    .is_ok()
+            };
+            if !armed || !d.poll_readable(3000).unwrap_or(false) {
+                return code;
+            }
+            match d.read_events(1) {
+                Ok(ev) if ev.len() == 1 && ev[0].expiry_ns == at - OFFSET => {}
+                _ => return code + 1,
+            }
+        }
+    }
+    0
+}
+
+/// Runs [`in_a_time_namespace`] in a grandchild that a child put in a new time namespace
+/// (CLONE_NEWTIME applies to the children of the caller; the test process stays where it is).
+fn absolute_times_from_a_time_namespace() -> Result<(), String> {
+    // SAFETY: fork in a test process whose other threads (if any) are idle; the child only
+    // makes system calls and exits with `_exit`, never returning into the test harness.
+    let child = unsafe { libc::fork() };
+    ensure!(child >= 0, "fork: {}", std::io::Error::last_os_error());
+    if child == 0 {
+        // SAFETY: plain system calls; `_exit` ends the child without unwinding.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWTIME) != 0 {
+                libc::_exit(2);
+            }
+            let offsets = b"monotonic 1000 0\nboottime 1000 0\n";
+            let f = libc::open(c"/proc/self/timens_offsets".as_ptr(), libc::O_WRONLY);
+            if f < 0 || libc::write(f, offsets.as_ptr().cast(), offsets.len()) < 0 {
+                libc::_exit(3);
+            }
+            libc::close(f);
+            let grandchild = libc::fork();
+            if grandchild == 0 {
+                libc::_exit(in_a_time_namespace());
+            }
+            let mut status = 0;
+            if grandchild < 0 || libc::waitpid(grandchild, &mut status, 0) != grandchild {
+                libc::_exit(4);
+            }
+            libc::_exit(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                5
+            });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    let r = unsafe { libc::waitpid(child, &mut status, 0) };
+    ensure!(r == child, "waitpid: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    ensure!(
+        code == 0,
+        "in a time namespace 1000 s ahead: check {code} failed (2/3: unshare or the offsets \
+         refused; 20+: MONOTONIC, 30+: BOOTTIME; +0: no record within 3 s, +1: wrong expiry; \
+         +2: the same for Mach)"
+    );
+    Ok(())
+}
+
 /// A POSIX (value, interval) and ours agree: same period, values within 50 ms (the two were
 /// read a few TCG-slow microseconds apart).
 fn same_itimer(what: &str, posix: (i64, i64), ours: sys::hrc_itimer) -> Result<(), String> {
@@ -1056,6 +1143,10 @@ pub const ON_VIRTUAL_TIME: &[&str] = &[
 
 pub const CASES: &[Case] = &[
     ("itimer_boottime_and_tai", boottime_and_tai_timers),
+    (
+        "itimer_time_namespace_absolute_times",
+        absolute_times_from_a_time_namespace,
+    ),
     (
         "itimer_qnx_one_shot_and_periodic",
         qnx_one_shot_and_periodic,
