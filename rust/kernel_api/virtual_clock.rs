@@ -93,15 +93,17 @@ pub(super) fn shut_down_leaked(all: &Engines) {
 /// # Invariants
 ///
 /// `engine` is virtual, and is the one published in `Engines::virtual_clock` until this clock
-/// is dropped.
+/// is dropped, or until a later [`VirtualClock::new`] reclaims it because its owner exited
+/// (then it is shut down, and this clock only keeps it alive).
 pub struct VirtualClock {
     engine: Arc<VirtualEngine>,
 }
 
 impl VirtualClock {
     /// A virtual clock at monotonic `mono_ns` and realtime `real_ns`, owned by the current
-    /// task. `EBUSY` if one exists, `EINVAL` for a negative `mono_ns`, `ENODEV` if the module
-    /// is not up. Process context.
+    /// task. `EBUSY` if one exists whose owner is alive (one whose owner exited is reclaimed
+    /// first), `EINVAL` for a negative `mono_ns`, `ENODEV` if the module is not up. Process
+    /// context.
     pub fn new(mono_ns: i64, real_ns: i64) -> Result<Self> {
         let all = engines().ok_or(ENODEV)?;
         let engine = Engine::new(
