@@ -15,6 +15,7 @@ bin="$HRC_ROOT/target/x86_64-unknown-linux-gnu/release"
 
 step "guest: building the initramfs"
 root=$(mktemp -d) && trap 'rm -rf "$root"' EXIT
+chmod 755 "$root" # the guest's /: other users may traverse it (mktemp makes it 0700)
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,root}
 cp /bin/busybox "$root/bin/busybox"
 cp "$HRC_ROOT/scripts/guest/init" "$root/init" && chmod +x "$root/init"

@@ -190,6 +190,29 @@ pub fn readable(dev: &Device, ms: i32) -> Result<bool, String> {
     dev.poll_readable(0).map_err(|e| format!("poll: {e}"))
 }
 
+/// Runs `f` in a forked child process and returns its exit code (`f`'s result; -1 if it died
+/// of a signal). The child makes system calls and ends with `_exit`, never returning into the
+/// test harness; call it only while the test's other threads, if any, are idle.
+pub fn in_child(f: impl FnOnce() -> i32) -> Result<i32, String> {
+    // SAFETY: fork; the child runs `f` and `_exit`s without unwinding.
+    let child = unsafe { libc::fork() };
+    ensure!(child >= 0, "fork: {}", io::Error::last_os_error());
+    if child == 0 {
+        let code = f();
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    let r = unsafe { libc::waitpid(child, &mut status, 0) };
+    ensure!(r == child, "waitpid: {}", io::Error::last_os_error());
+    Ok(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    })
+}
+
 /// Binds the calling thread to `cpu` (`None`: every CPU).
 pub fn pin(cpu: Option<usize>) -> Result<(), String> {
     // SAFETY: a zeroed cpu_set_t is the empty set; the macros only write inside it.

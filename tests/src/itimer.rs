@@ -899,46 +899,21 @@ fn in_a_time_namespace() -> i32 {
 /// Runs [`in_a_time_namespace`] in a grandchild that a child put in a new time namespace
 /// (CLONE_NEWTIME applies to the children of the caller; the test process stays where it is).
 fn absolute_times_from_a_time_namespace() -> Result<(), String> {
-    // SAFETY: fork in a test process whose other threads (if any) are idle; the child only
-    // makes system calls and exits with `_exit`, never returning into the test harness.
-    let child = unsafe { libc::fork() };
-    ensure!(child >= 0, "fork: {}", std::io::Error::last_os_error());
-    if child == 0 {
-        // SAFETY: plain system calls; `_exit` ends the child without unwinding.
+    let code = in_child(|| {
+        // SAFETY: plain system calls on memory of this frame.
         unsafe {
             if libc::unshare(libc::CLONE_NEWTIME) != 0 {
-                libc::_exit(2);
+                return 2;
             }
             let offsets = b"monotonic 1000 0\nboottime 1000 0\n";
             let f = libc::open(c"/proc/self/timens_offsets".as_ptr(), libc::O_WRONLY);
             if f < 0 || libc::write(f, offsets.as_ptr().cast(), offsets.len()) < 0 {
-                libc::_exit(3);
+                return 3;
             }
             libc::close(f);
-            let grandchild = libc::fork();
-            if grandchild == 0 {
-                libc::_exit(in_a_time_namespace());
-            }
-            let mut status = 0;
-            if grandchild < 0 || libc::waitpid(grandchild, &mut status, 0) != grandchild {
-                libc::_exit(4);
-            }
-            libc::_exit(if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                5
-            });
         }
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child forked above.
-    let r = unsafe { libc::waitpid(child, &mut status, 0) };
-    ensure!(r == child, "waitpid: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
+        in_child(in_a_time_namespace).unwrap_or(4)
+    })?;
     ensure!(
         code == 0,
         "in a time namespace 1000 s ahead: check {code} failed (2/3: unshare or the offsets \

@@ -228,6 +228,70 @@ fn ids_are_unique_nonzero_and_not_addresses() -> Result<(), String> {
     Ok(())
 }
 
+/// Another user's file cannot name this file's timers: with the device opened to everyone for
+/// the test, a process of user 65534 opens its own file and finds every id of root's file
+/// unknown (`ENOENT`, QNX's `EINVAL`), and root's timers are untouched.
+fn another_user_cannot_name_my_timers() -> Result<(), String> {
+    let d = open()?;
+    let err = |e: std::io::Error| e.to_string();
+    let t = d.timeout_ns(60_000 * MS, 1).map_err(err)?;
+    let c = d.callout_init(sys::HRC_CALLOUT_INIT_MP, 0).map_err(err)?;
+    let q = d
+        .timer_create(hrcallout::CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER, 0)
+        .map_err(err)?;
+    let set_mode = |mode: u32| {
+        // SAFETY: a NUL-terminated path and a mode.
+        unsafe { libc::chmod(c"/dev/hrcallout".as_ptr(), mode) }
+    };
+    ensure!(
+        set_mode(0o666) == 0,
+        "chmod: {}",
+        std::io::Error::last_os_error()
+    );
+    let code = in_child(|| {
+        // SAFETY: plain system calls: closes root's file in this child, then drops to nobody.
+        unsafe {
+            libc::close(d_fd(&d));
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                return 2;
+            }
+        }
+        let mine = match hrcallout::Device::open() {
+            Ok(d) => d,
+            // 100 + the errno.
+            Err(e) => return 100 + e.raw_os_error().unwrap_or(0),
+        };
+        let refused =
+            |r: std::io::Result<()>, want| matches!(r, Err(e) if e.raw_os_error() == Some(want));
+        if !refused(mine.untimeout(t).map(drop), libc::ENOENT) {
+            return 4;
+        }
+        if !refused(mine.callout_stop(c).map(drop), libc::ENOENT) {
+            return 5;
+        }
+        if !refused(mine.timer_gettime(q).map(drop), libc::EINVAL) {
+            return 6;
+        }
+        if !refused(mine.timer_delete(q).map(drop), libc::EINVAL) {
+            return 7;
+        }
+        0
+    });
+    set_mode(0o600);
+    let code = code?;
+    ensure!(
+        code == 0,
+        "user 65534: check {code} failed (2: setuid, 100 + errno: open, 4..7: an id of root's \
+         file answered)"
+    );
+    // Root's timers are still there.
+    let u = d.untimeout(t).map_err(err)?;
+    ensure!(u.remaining_ns > 0, "root's timeout: {u:?}");
+    ensure!(d.callout_active(c).map_err(err)? == 0, "root's callout");
+    d.timer_gettime(q).map_err(err)?;
+    Ok(())
+}
+
 fn many_pending_timeouts_then_close() -> Result<(), String> {
     const N: usize = 100_000;
     let d = open()?;
@@ -445,6 +509,10 @@ pub const CASES: &[Case] = &[
         many_pending_timeouts_then_close,
     ),
     ("timeout_cap_gives_enospc", cap_on_live_timers_gives_enospc),
+    (
+        "ids_of_another_users_file_are_unknown",
+        another_user_cannot_name_my_timers,
+    ),
     (
         "timeout_close_with_pending_and_unread",
         close_with_pending_and_unread_events,
