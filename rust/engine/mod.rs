@@ -519,14 +519,10 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         self.g.slots.live() == 0
     }
 
-    /// Gives an empty engine ids of its own, from 1 ([`IdSpace::Own`], or
-    /// [`IdSpace::KernelVirtual`] for an in-kernel virtual clock).
-    pub(super) fn use_own_ids(&mut self, kernel: bool) {
-        self.g.slots.set_ids(if kernel {
-            IdSpace::KernelVirtual
-        } else {
-            IdSpace::Own
-        });
+    /// Makes an empty engine draw its ids from `ids` from now on (a file or clock turning
+    /// virtual: [`IdSpace::Own`], [`IdSpace::KernelVirtual`]).
+    pub(super) fn set_ids(&mut self, ids: IdSpace) {
+        self.g.slots.set_ids(ids);
     }
 
     /// Whether the engine is being torn down.

@@ -423,7 +423,7 @@ pub(crate) enum IdSpace {
     /// A file on virtual time: its own counter from 1, so that the same calls give the same
     /// ids on every run (ids name timers of their file only).
     Own,
-    /// An in-kernel virtual clock (`kernel_virtual.rs`): [`IdSpace::Own`] with
+    /// An in-kernel virtual clock (`kernel_api/virtual_clock.rs`): [`IdSpace::Own`] with
     /// [`VIRTUAL_ID`] set, which no per-CPU engine's id has.
     KernelVirtual,
 }

@@ -23,6 +23,7 @@
 
 use super::clock_base::CLOCKS;
 use super::hrtimer::{Clock, RawTimer};
+use super::slots::IdSpace;
 use super::{Backend, Engine, Executor};
 use kernel::{
     interrupt::local_interrupt_disable,
@@ -73,28 +74,29 @@ impl Timebase {
         self.virtual_time.load(Relaxed)
     }
 
-    /// Virtual now on `clock`.
-    fn virtual_now(&self, clock: Clock) -> i64 {
-        let mono = self.mono.load(Relaxed);
-        // No suspend happens in virtual time: boot time is monotonic time.
+    /// Virtual `clock` minus virtual monotonic time, in ns. No suspend happens in virtual
+    /// time: boot time is monotonic time.
+    fn offset_of(&self, clock: Clock) -> i64 {
         match clock {
-            Clock::Monotonic | Clock::Boottime => mono,
-            Clock::Realtime => mono.saturating_add(self.offset.load(Relaxed)),
-            Clock::Tai => mono
-                .saturating_add(self.offset.load(Relaxed))
+            Clock::Monotonic | Clock::Boottime => 0,
+            Clock::Realtime => self.offset.load(Relaxed),
+            Clock::Tai => self
+                .offset
+                .load(Relaxed)
                 .saturating_add(self.tai_offset.load(Relaxed)),
         }
     }
 
+    /// Virtual now on `clock`.
+    fn virtual_now(&self, clock: Clock) -> i64 {
+        self.mono
+            .load(Relaxed)
+            .saturating_add(self.offset_of(clock))
+    }
+
     /// The virtual monotonic time at which an expiry at `expiry` on `clock` is due.
     fn due(&self, clock: Clock, expiry: i64) -> i64 {
-        match clock {
-            Clock::Monotonic | Clock::Boottime => expiry,
-            Clock::Realtime => expiry.saturating_sub(self.offset.load(Relaxed)),
-            Clock::Tai => expiry
-                .saturating_sub(self.offset.load(Relaxed))
-                .saturating_sub(self.tai_offset.load(Relaxed)),
-        }
+        expiry.saturating_sub(self.offset_of(clock))
     }
 }
 
@@ -158,16 +160,17 @@ impl<X: Executor> Engine<Timebase, X> {
     /// engine has timers or records (it must be fresh) or is virtual already; `EINVAL` for a
     /// negative `mono`.
     pub(crate) fn make_virtual(&self, mono: i64, real: i64) -> Result {
-        self.switch_to_virtual(mono, real, false)
+        self.switch_to_virtual(mono, real, IdSpace::Own)
     }
 
-    /// [`Engine::make_virtual`] for an in-kernel virtual clock (`kernel_virtual.rs`), whose ids
-    /// say so (`IdSpace::KernelVirtual`).
+    /// [`Engine::make_virtual`] for an in-kernel virtual clock (`kernel_api/virtual_clock.rs`),
+    /// whose ids say so ([`IdSpace::KernelVirtual`]).
     pub(crate) fn make_virtual_kernel(&self, mono: i64, real: i64) -> Result {
-        self.switch_to_virtual(mono, real, true)
+        self.switch_to_virtual(mono, real, IdSpace::KernelVirtual)
     }
 
-    fn switch_to_virtual(&self, mono: i64, real: i64, kernel_ids: bool) -> Result {
+    /// Makes time virtual, with the engine's ids drawn from `ids` from 1.
+    fn switch_to_virtual(&self, mono: i64, real: i64, ids: IdSpace) -> Result {
         if mono < 0 {
             return Err(EINVAL);
         }
@@ -176,7 +179,7 @@ impl<X: Executor> Engine<Timebase, X> {
         if t.is_virtual() || !l.is_empty() {
             return Err(EBUSY);
         }
-        l.use_own_ids(kernel_ids);
+        l.set_ids(ids);
         // A cancelled timer's hrtimer may still be started: its expiry is no pass of the
         // virtual clock (it would add one to the first advance's count).
         l.forget_armed();
