@@ -19,6 +19,7 @@
 //! hrc-next-boottime: <ns>|-
 //! hrc-next-tai: <ns>|-
 //! hrc-slots: <n>
+//! hrc-longest-pass: <ns> expiries=<n>     (the longest pass its hrtimers ran, by its clock)
 //! hrc-check: ok|FAILED live=<n> queued=<n>|skipped
 //! ```
 //!
@@ -58,6 +59,8 @@ pub(super) fn show(ctx: &Context, m: &SeqFile) {
     next(m, "boottime", &c, Clock::Boottime);
     next(m, "tai", &c, Clock::Tai);
     seq_print!(m, "hrc-slots:\t{}\n", c.slots);
+    let p = c.longest_pass;
+    seq_print!(m, "hrc-longest-pass:\t{} expiries={}\n", p.ns, p.expiries);
     if c.slots > CHECK_SLOTS {
         seq_print!(m, "hrc-check:\tskipped\n");
     } else {

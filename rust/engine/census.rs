@@ -2,7 +2,7 @@
 
 //! What an engine holds, counted for a reader who is not its owner (`/proc/<pid>/fdinfo`,
 //! `device/fdinfo.rs`): live and armed slots by owner tag, queued records, the queue limit,
-//! each clock's earliest expiry and the clock itself.
+//! each clock's earliest expiry, the clock itself and the longest expiry pass.
 //!
 //! The walk takes the engine lock for [`CHUNK`] slots at a time, so a reader of a file with a
 //! million timers holds off its expiries for a few microseconds at a time, never for the whole
@@ -37,6 +37,8 @@ pub(crate) struct Census {
     pub(crate) virtual_time: bool,
     /// Slots the table has.
     pub(crate) slots: u32,
+    /// The longest pass its hrtimers have run.
+    pub(crate) longest_pass: super::PassCost,
 }
 
 impl<B: Backend, X: Executor> Engine<B, X> {
@@ -55,6 +57,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                     c.now[clock as usize] = self.backend.now(clock);
                 }
                 c.virtual_time = self.backend.is_virtual();
+                c.longest_pass = g.longest_pass;
             }
             c.slots = g.slots.capacity();
             let to = c.slots.min(from.saturating_add(CHUNK));

@@ -137,6 +137,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     /// virtual, `timebase.rs`).
     pub(super) fn forget_armed(&mut self) {
         self.g.bases.iter_mut().for_each(|b| b.armed = None);
+        self.engine
+            .handed_on
+            .store(0, kernel::sync::atomic::ordering::Relaxed);
     }
 
     /// Starts the hrtimer of `clock` for the earliest armed expiry, unless it is already

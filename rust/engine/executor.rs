@@ -263,6 +263,7 @@ fn lane_of<J>(o: &super::Object<J>, lanes: u32, virtual_time: bool) -> u32 {
 impl<B: Backend, X: Executor> Engine<B, X> {
     /// Lane `cpu`'s run: the jobs on its list, one at a time.
     pub(super) fn run_lane(&self, cpu: u32) {
+        self.continue_passes();
         loop {
             let mut l = self.lock();
             let g = &mut *l.g;

@@ -9,6 +9,10 @@
 //! handles them. Timers due at one instant share one queue node, so a burst costs one hrtimer
 //! expiry and one tree removal.
 //!
+//! A pass in hard irq is bounded ([`HARD_PASS_EXPIRIES`]): a burst beyond that is handed to
+//! an executor lane, whose passes run in thread context ([`Engine::continue_passes`]), so that
+//! no user holds a CPU in hard irq for long whatever the number of timers due.
+//!
 //! Each expiry is delivered as its slot's body says: a one-shot queues its record, an inline
 //! one-shot's callback is called with the lock dropped, an object is re-armed if periodic and
 //! delivered as its [`Delivery`] says.
@@ -64,17 +68,87 @@ const SPARE_NS: i64 = 4_000_000;
 /// its id.
 type InlineCall = (Call, u64);
 
+/// How many expiries a hard-irq pass handles at most before it hands the rest on. Measured
+/// under `-icount shift=0` (one instruction a ns), the costliest kind of expiry (a record that
+/// wakes a reader, a callout handed to a lane) stays under 50 µs for this many, with room for
+/// the hrtimer interrupt around it (`make bench`, P14).
+pub(crate) const HARD_PASS_EXPIRIES: u32 = 64;
+
+/// How many expiries a lane's run of a handed-on pass handles before it queues itself again, so
+/// that the workqueue can reschedule between runs. Each lock hold is `EXPIRE_HOLD` of them.
+const THREAD_PASS_EXPIRIES: u32 = 1024;
+
+/// The longest hard- or soft-irq pass an engine has run: how long it took by the clock it
+/// expired (instructions, under icount) and how many expiries it handled. Passes of one expiry
+/// are not timed, so that the common pass reads the clock once.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct PassCost {
+    pub(crate) ns: i64,
+    pub(crate) expiries: u32,
+}
+
+/// Who runs a pass.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Runner {
+    /// The clock's hrtimer: bounded to [`HARD_PASS_EXPIRIES`] in hard irq.
+    Hrtimer,
+    /// A lane, continuing a pass that was handed on (thread context).
+    Lane,
+}
+
 impl<B: Backend, X: Executor> Engine<B, X> {
     /// The expiry pass of `clock`, run by its hrtimer; `irq_off` when it runs with interrupts
     /// disabled (hard irq).
     pub(super) fn expire(&self, clock: Clock, irq_off: Option<&LocalInterruptDisabled>) {
+        self.pass(clock, irq_off, Runner::Hrtimer);
+    }
+
+    /// Runs the passes that hard-irq passes handed on ([`Engine::handed_on`]), from a lane.
+    pub(super) fn continue_passes(&self) {
+        if self.handed_on.load(Relaxed) == 0 {
+            return;
+        }
+        for clock in super::clock_base::CLOCKS {
+            if self.handed_on.load(Relaxed) & (1 << clock as u32) != 0 {
+                self.pass(clock, None, Runner::Lane);
+            }
+        }
+    }
+
+    /// One pass of `clock` (see the module doc). A pass in hard irq handles at most
+    /// [`HARD_PASS_EXPIRIES`] expiries; if more are due it hands the rest to the lane of its CPU
+    /// and leaves the hrtimer stopped (`armed` is `i64::MIN`, so no arming starts it) until
+    /// the lane's pass, which reads the clock again, has handled all that is due. So no one
+    /// holds a CPU in hard irq for longer than that many expiries, whatever is due; order is
+    /// kept, since every pass takes the earliest first.
+    fn pass(&self, clock: Clock, irq_off: Option<&LocalInterruptDisabled>, runner: Runner) {
         let c = clock as usize;
+        let bit = 1 << c as u32;
         let mut l = self.lock_in(irq_off);
         if l.g.dying {
             return;
         }
+        let virtual_time = self.backend.is_virtual();
+        if runner == Runner::Lane {
+            if self.handed_on.load(Relaxed) & bit == 0 {
+                return;
+            }
+            // Every writer holds the engine lock: a plain store is enough.
+            self.handed_on
+                .store(self.handed_on.load(Relaxed) & !bit, Relaxed);
+            l.g.bases[c].armed = None;
+        } else if self.handed_on.load(Relaxed) & bit != 0 {
+            // Started before the pass that handed on (a kick racing it): the lane has it.
+            return;
+        }
+        let budget = match runner {
+            Runner::Hrtimer if irq_off.is_some() && !virtual_time => HARD_PASS_EXPIRIES,
+            Runner::Hrtimer => u32::MAX,
+            Runner::Lane => THREAD_PASS_EXPIRIES,
+        };
         let now = self.backend.now(clock);
         let mut held = 0;
+        let mut handled = 0u32;
         let mut defer = false;
         while let Some((slot, expiry)) = l.g.bases[c].first() {
             if expiry > now {
@@ -87,7 +161,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                     || (latest == d.id
                         && now.saturating_sub(armed) < SPARE_NS
                         && task == super::cpu::current_task()
-                        && !self.backend.is_virtual()))
+                        && !virtual_time))
             {
                 // A caller holding an `Arming` on this CPU has not returned yet (this pass
                 // interrupted it, or it was preempted), or this is the latest call armed here,
@@ -100,6 +174,18 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 defer = true;
                 break;
             }
+            if handled == budget {
+                // Out of budget with more due: the rest is a lane's, on this CPU.
+                self.handed_on
+                    .store(self.handed_on.load(Relaxed) | bit, Relaxed);
+                l.g.bases[c].armed = Some(i64::MIN);
+                self.lanes
+                    .kick(self, kernel::cpu::CpuId::current().as_u32());
+                if runner == Runner::Hrtimer {
+                    l.note_pass(clock, now, handled);
+                }
+                return;
+            }
             if held == EXPIRE_HOLD {
                 // A long burst: let other CPUs at the engine.
                 drop(l);
@@ -111,6 +197,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 continue;
             }
             held += 1;
+            handled += 1;
             l.dequeue(c, slot);
             if let Some((call, id)) = l.fire(slot, expiry, now) {
                 drop(l);
@@ -128,6 +215,9 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 }
             }
         }
+        if runner == Runner::Hrtimer && handled > 1 && !virtual_time {
+            l.note_pass(clock, now, handled);
+        }
         // The hrtimer has fired (or someone started it again meanwhile; starting it once more
         // is harmless): start it for the earliest left, or, deferring, a little later.
         l.g.bases[c].armed = None;
@@ -140,6 +230,19 @@ impl<B: Backend, X: Executor> Engine<B, X> {
 }
 
 impl<B: Backend, X: Executor> Locked<'_, B, X> {
+    /// Keeps [`Inner::longest_pass`] for a pass of `clock` that began at `start` and handled
+    /// `expiries`. Out of line: only passes of more than one expiry get here.
+    ///
+    /// [`Inner::longest_pass`]: super::Inner::longest_pass
+    #[inline(never)]
+    fn note_pass(&mut self, clock: Clock, start: i64, expiries: u32) {
+        let ns = self.engine.backend.now(clock).saturating_sub(start);
+        let p = &mut self.g.longest_pass;
+        if (ns, expiries) > (p.ns, p.expiries) {
+            *p = PassCost { ns, expiries };
+        }
+    }
+
     /// [`Locked::arm_on`] object `slot`, except that an `expiry` already due on `clock` is
     /// delivered now, in this lock hold, as a pass would deliver it (Mach queues the message
     /// of an expiry at or before now before `timer_arm` returns; QNX delivers a past

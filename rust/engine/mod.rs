@@ -77,7 +77,7 @@ pub(crate) use cpu::{
 };
 pub(crate) use events::{Event, Taken};
 #[cfg(hrc_kunit)]
-pub(crate) use expire::{catch_up, CatchUp};
+pub(crate) use expire::{catch_up, CatchUp, PassCost, HARD_PASS_EXPIRIES};
 #[cfg(hrc_kunit)]
 pub(crate) use fake::FakeClock;
 pub(crate) use hrtimer::{Clock, Expiry};
@@ -161,6 +161,8 @@ pub(crate) struct Inner<J> {
     /// task (an interrupt just after the call returned, before the caller stored the id)
     /// leaves it for a later pass, for up to `SPARE_NS` after it was armed (see `expire.rs`).
     latest_call: (u64, usize, i64),
+    /// The longest pass run by an hrtimer so far (fdinfo and `make bench` report it).
+    longest_pass: expire::PassCost,
 }
 
 impl<J> Inner<J> {
@@ -179,6 +181,7 @@ impl<J> Inner<J> {
             dying: false,
             overlapping_runs: 0,
             latest_call: (0, 0, 0),
+            longest_pass: expire::PassCost::default(),
         })
     }
 }
@@ -230,6 +233,10 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
     /// one of them (or one was preempted) and leaves the inline calls due for a later pass, so
     /// that a callback never runs inside the call that armed it.
     arming: Atomic<u32>,
+    /// The clocks (bit `Clock as usize`) whose hard-irq pass ran out of its budget with slots
+    /// still due and handed the rest to a lane (`expire.rs`); their `armed` is `i64::MIN`
+    /// meanwhile. Written with the engine lock held; a lane reads it without, as a hint.
+    handed_on: Atomic<u32>,
 }
 
 /// Held by a caller of [`Engine::call_once`] from before it arms until just before it returns
@@ -363,6 +370,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 max_timers: max_timers.min(MAX_SLOTS),
                 context,
                 arming: Atomic::new(0),
+                handed_on: Atomic::new(0),
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )

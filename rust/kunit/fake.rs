@@ -792,4 +792,46 @@ mod fake_clock {
         b.shutdown();
         Ok(())
     }
+
+    #[test]
+    fn a_hard_irq_pass_hands_what_is_left_to_a_lane_in_order() -> Result {
+        let n = 3 * u64::from(HARD_PASS_EXPIRIES) + 5;
+        let e: Arc<Engine<_, Callouts>> = Engine::new(FakeClock::new(0), 4096, 16, Expiry::Irq)?;
+        let mut ids = KVec::new();
+        for i in 0..n {
+            // Every other one periodic at 1 ns: re-armed by the pass that handles it.
+            let interval = (i % 2) as i64;
+            ids.push(
+                armed(&e, Delivery::Coalesce, Clock::Monotonic, i, 100, interval)?,
+                GFP_KERNEL,
+            )?;
+        }
+        e.advance(100);
+        // The hrtimer's pass stopped at its budget; a lane has the rest.
+        e.flush_executor();
+        let p = e.census().longest_pass;
+        assert_eq!(p.expiries, HARD_PASS_EXPIRIES);
+        // Every timer delivered once, in the order armed (equal expiries), nothing lost.
+        for (i, &id) in ids.iter().enumerate() {
+            let t = read_one(&e)?;
+            assert_eq!((t.id, t.ev.cookie), (id, i as u64));
+            assert_eq!((t.ev.expiry_ns, t.ev.fire_ns, t.ev.overruns), (100, 100, 0));
+        }
+        assert!(take_record(&e).is_none());
+        assert!(e.check().ok);
+        // The periodic half is armed for 101 again, with the hrtimer started for it.
+        assert_eq!(e.census().next(Clock::Monotonic), Some(101));
+        e.advance(1);
+        e.flush_executor();
+        let mut got = 0;
+        while let Some(t) = take_record(&e) {
+            finish_record(&e, &t, true);
+            assert_eq!((t.ev.cookie % 2, t.ev.expiry_ns), (1, 101));
+            got += 1;
+        }
+        assert_eq!(got, n / 2);
+        assert!(e.check().ok);
+        e.shutdown();
+        Ok(())
+    }
 }

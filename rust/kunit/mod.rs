@@ -24,6 +24,7 @@ use crate::callout::{self, CalloutLock, Callouts, LockKind, Mode, Run};
 use crate::device::encode;
 use crate::engine::{
     Backend, Clock, Delivery, Engine, Executor, Expiry, FakeClock, HrBackend, Taken, When,
+    HARD_PASS_EXPIRIES,
 };
 use crate::engine::{CFn, Call};
 use crate::kernel_api::{CalloutCallback, TimeoutCallback};

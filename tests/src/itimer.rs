@@ -201,6 +201,98 @@ fn si_timer_never_queues_two_records() -> Result<(), String> {
     Ok(())
 }
 
+/// How many expiries one hard-irq pass handles before it hands the rest to a lane
+/// (`HARD_PASS_EXPIRIES`, rust/engine/expire.rs).
+const HARD_PASS_EXPIRIES: u32 = 64;
+
+/// Issue 23 point 1: a thousand timers due at one instant. The hrtimer's pass handles
+/// [`HARD_PASS_EXPIRIES`] of them and hands the rest on: every timer still gives exactly one
+/// record, in the order armed, none early; then, periodic every 10 ms, every period is still
+/// a record or an overrun while the passes hand on at each period.
+fn a_burst_beyond_one_pass_is_handed_on_in_order() -> Result<(), String> {
+    let n = 1000u64;
+    let d = open()?;
+    let err = |e: std::io::Error| e.to_string();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(
+            d.timer_create(CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER, i)
+                .map_err(err)?,
+        );
+    }
+    let due = now() + 1000 * MS;
+    for &id in &ids {
+        settime(&d, id, sys::HRC_TIMER_ABSTIME, due, 0)?;
+    }
+    ensure!(
+        now() < due,
+        "arming {n} timers took more than 1 s: no burst to test"
+    );
+    let ev = collect(&d, 3000, n as usize)?;
+    ensure!(ev.len() as u64 == n, "{} records of {n}", ev.len());
+    for (i, e) in ev.iter().enumerate() {
+        ensure!(
+            e.cookie == i as u64 && e.id == ids[i],
+            "record {i} is timer {} (cookie {}): out of order",
+            e.id,
+            e.cookie
+        );
+        ensure!(
+            e.expiry_ns == due && e.fire_ns >= due,
+            "record {i}: expiry {} fire {} for {due}",
+            e.expiry_ns,
+            e.fire_ns
+        );
+    }
+    let p = d.fdinfo().map_err(err)?.longest_pass;
+    ensure!(
+        p.1 == HARD_PASS_EXPIRIES,
+        "the longest pass handled {} expiries ({} ns), not the budget of {HARD_PASS_EXPIRIES}",
+        p.1,
+        p.0
+    );
+    ensure!(
+        readable(&d, 200).map(|r| !r)?,
+        "a record more than the timers"
+    );
+    // Periodic: each period comes due for all of them at once.
+    let interval = 10 * MS;
+    let due = now() + 1000 * MS;
+    for &id in &ids {
+        settime(&d, id, sys::HRC_TIMER_ABSTIME, due, interval)?;
+    }
+    ensure!(now() < due, "arming {n} periodic timers took more than 1 s");
+    // Read through ten periods (a disarm drops the unread record of the setting it ends).
+    let mut ev = Vec::new();
+    while now() < due + 10 * interval {
+        if readable(&d, 100)? {
+            ev.extend(d.read_events(256).map_err(err)?);
+        }
+    }
+    for &id in &ids {
+        settime(&d, id, 0, 0, 0)?;
+    }
+    // What each timer's records account for: every period between its first and its last.
+    ev.extend(collect(&d, 200, usize::MAX)?);
+    let mut per: Vec<Vec<Event>> = vec![Vec::new(); n as usize];
+    for e in ev {
+        ensure!(e.cookie < n, "a record of cookie {}", e.cookie);
+        per[e.cookie as usize].push(e);
+    }
+    for (i, evs) in per.iter().enumerate() {
+        ensure!(
+            evs.first()
+                .is_some_and(|e| e.expiry_ns - e.overruns as i64 * interval == due),
+            "timer {i}: its first record does not stand for the period at {due}: {:?}",
+            evs.first()
+        );
+        periods_accounted(evs, interval).map_err(|e| format!("timer {i}: {e}"))?;
+    }
+    let p = d.fdinfo().map_err(err)?.longest_pass;
+    ensure!(p.1 <= HARD_PASS_EXPIRIES, "a pass handled {} expiries", p.1);
+    Ok(())
+}
+
 /// A timer much faster than a read fires again while each read copies its record out: the
 /// newer record waits for the next read, so no call returns two of them.
 fn si_timer_one_record_per_read() -> Result<(), String> {
@@ -1117,6 +1209,10 @@ pub const ON_VIRTUAL_TIME: &[&str] = &[
 ];
 
 pub const CASES: &[Case] = &[
+    (
+        "itimer_a_burst_beyond_one_pass_is_handed_on_in_order",
+        a_burst_beyond_one_pass_is_handed_on_in_order,
+    ),
     ("itimer_boottime_and_tai", boottime_and_tai_timers),
     (
         "itimer_time_namespace_absolute_times",

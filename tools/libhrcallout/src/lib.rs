@@ -502,6 +502,9 @@ pub struct FdInfo {
     pub next_boottime: Option<i64>,
     pub next_tai: Option<i64>,
     pub slots: u32,
+    /// The longest expiry pass the file's hrtimers have run: its ns by the clock it expired
+    /// (instructions under `-icount shift=0`) and how many expiries it handled.
+    pub longest_pass: (i64, u32),
     /// The consistency check: `ok ...`, `FAILED ...` or `skipped` (a large table).
     pub check: String,
 }
@@ -552,6 +555,13 @@ impl FdInfo {
             next_boottime: next("hrc-next-boottime")?,
             next_tai: next("hrc-next-tai")?,
             slots: num("hrc-slots")?,
+            // Younger than the other lines: a module without it reports none.
+            longest_pass: field("hrc-longest-pass")
+                .and_then(|v| {
+                    let (ns, n) = v.split_once(" expiries=")?;
+                    Some((ns.parse().ok()?, n.parse().ok()?))
+                })
+                .unwrap_or((0, 0)),
             check: field("hrc-check")?.to_string(),
         })
     }

@@ -5,6 +5,7 @@
 //! (A B A B ...) and medians compared. Under QEMU `-icount shift=0` a guest ns is one guest
 //! instruction, so ratios are deterministic; under plain TCG they are reported, not gated.
 
+mod passes;
 mod scaling;
 mod simulate;
 
@@ -872,6 +873,7 @@ pub fn run(mode: &str, kernel: bool, user: bool, big: bool) -> Result<(), String
     if user {
         user_benchmarks(mode)?;
         million_pending(mode)?;
+        passes::pass_benchmarks(mode)?;
         simulate::virtual_time_benchmarks(mode)?;
     }
     // Scaling over CPUs means nothing under -icount (one host thread runs every vCPU).
