@@ -79,9 +79,17 @@ module! {
             default: 1048576,
             description: "Live timer objects per open file, in objects (unread records count; 1..4194304)",
         },
+        max_user_timers: u32 {
+            default: 4194304,
+            description: "Slots the files one user opened may hold together, in slots (openers with CAP_SYS_RESOURCE or CAP_SYS_ADMIN: no limit)",
+        },
         qlimit: u32 {
             default: 1024,
             description: "Default queue limit of a file's Mach and pulse records, in records (1..max_timers)",
+        },
+        root_only: bool {
+            default: false,
+            description: "Create /dev/hrcallout mode 0600 (root only) instead of 0666, a boolean",
         },
         enable_bench: bool {
             default: false,
@@ -102,6 +110,22 @@ pub(crate) fn bench_enabled() -> bool {
     module_parameters::enable_bench.value()
 }
 
+/// The per-user cap on slots, over all the files a user opened (`device/users.rs`).
+pub(crate) fn max_user_timers() -> u32 {
+    module_parameters::max_user_timers.value()
+}
+
+/// The mode `/dev/hrcallout` is created with: 0666, since every user is bounded (per-file and
+/// per-user limits, bounded hard-irq passes, ids that name no address and no other file's
+/// timers), or 0600 with `root_only`.
+pub(crate) fn device_mode() -> u16 {
+    if module_parameters::root_only.value() {
+        0o600
+    } else {
+        0o666
+    }
+}
+
 /// The default Mach queue limit of a new file.
 pub(crate) fn default_qlimit() -> u32 {
     module_parameters::qlimit.value().max(1)
@@ -119,6 +143,7 @@ struct HrCallout {
 impl kernel::InPlaceModule for HrCallout {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         callout::lock::init_giant();
+        device::init_users();
         #[cfg(hrc_bench)]
         bench::init();
         // The kernel engine first: if the device cannot be registered, it is dropped again.

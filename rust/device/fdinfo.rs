@@ -20,6 +20,7 @@
 //! hrc-next-tai: <ns>|-
 //! hrc-slots: <n>
 //! hrc-longest-pass: <ns> expiries=<n>     (the longest pass its hrtimers ran, by its clock)
+//! hrc-user-slots: <n> limit=<n>|unlimited   (slots its opener's files hold together)
 //! hrc-check: ok|FAILED live=<n> queued=<n>|skipped
 //! ```
 //!
@@ -61,6 +62,10 @@ pub(super) fn show(ctx: &Context, m: &SeqFile) {
     seq_print!(m, "hrc-slots:\t{}\n", c.slots);
     let p = c.longest_pass;
     seq_print!(m, "hrc-longest-pass:\t{} expiries={}\n", p.ns, p.expiries);
+    match ctx.engine.quota() {
+        Some((used, limit)) => seq_print!(m, "hrc-user-slots:\t{used} limit={limit}\n"),
+        None => seq_print!(m, "hrc-user-slots:\t{} limit=unlimited\n", c.slots),
+    }
     if c.slots > CHECK_SLOTS {
         seq_print!(m, "hrc-check:\tskipped\n");
     } else {

@@ -178,6 +178,7 @@ fn info(e: &HrEngine, i: &mut uapi::hrc_info) -> Result<isize> {
         event_size: size_of::<uapi::hrc_event>() as u32,
         qlimit: e.lock().qlimit(),
         kernel_debug: kernel_debug(),
+        max_user_timers: e.quota().map_or(0, |(_, limit)| limit as u32),
         ..Default::default()
     };
     Ok(0)

@@ -18,6 +18,9 @@ mod fdinfo;
 mod fops;
 mod ioctl;
 mod read;
+mod users;
+
+pub(crate) use users::init as init_users;
 
 #[cfg(hrc_kunit)]
 pub(crate) use read::encode;
@@ -45,11 +48,13 @@ impl Context {
     /// The state of a new file.
     fn new() -> Result<Arc<Self>> {
         // A file's expiries only queue records and wake readers or the executor: hard irq.
-        let engine = Engine::new(
+        // Its table is charged to the opener's per-user quota.
+        let engine = Engine::new_charged(
             Timebase::real(),
             crate::max_timers(),
             crate::default_qlimit(),
             Expiry::Irq,
+            users::charge_for_opener()?,
         )?;
         Arc::pin_init(
             try_pin_init!(Context {
@@ -93,7 +98,7 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    /// Registers `/dev/hrcallout`, mode 0600 (root only, as documented).
+    /// Registers `/dev/hrcallout`, mode 0666, or 0600 with the `root_only` parameter.
     pub(crate) fn register() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
@@ -101,7 +106,7 @@ impl Registration {
                 misc.minor = MISC_MINOR;
                 misc.name = c"hrcallout".as_char_ptr();
                 misc.fops = fops::table();
-                misc.mode = 0o600;
+                misc.mode = crate::device_mode();
                 // SAFETY: the initializer may write to `slot`.
                 unsafe { slot.write(misc) };
                 // SAFETY: `slot` holds a filled miscdevice in pinned memory that lives until

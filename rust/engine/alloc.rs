@@ -9,7 +9,7 @@
 
 use super::slots::{Body, Chunk, Delivery, Object, Slot, CHUNK, MAX_SLOTS};
 use super::{Arming, Backend, Call, Clock, Engine, Executor, Expiry, Locked, Sched, When};
-use kernel::{alloc::Flags, prelude::*};
+use kernel::{alloc::Flags, bindings, prelude::*};
 
 impl<B: Backend, X: Executor> Engine<B, X> {
     /// A new object of `tag` on `clock`, delivered as `delivery` says, then `setup` on it in
@@ -154,23 +154,40 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         (n, Ok(()))
     }
 
-    /// Adds one chunk of slots to the table, unless another thread did meanwhile. Allocates
-    /// with the lock dropped.
+    /// Adds one chunk of slots to the table, unless another thread did meanwhile: charged to
+    /// the engine's quota first (`ENOSPC` past it, `quota.rs`). Allocates with the lock
+    /// dropped.
     pub(super) fn grow(&self, flags: Flags) -> Result {
         let nchunks = self.inner.lock().slots.nchunks();
         if (nchunks + 1) * CHUNK > MAX_SLOTS as usize {
             return Err(ENOSPC);
         }
-        let chunk = KBox::pin_init(Chunk::new((nchunks * CHUNK) as u32), flags)?;
+        self.charge.take(CHUNK as u64)?;
+        let r = self.add_chunk(nchunks, flags);
+        if r != Ok(true) {
+            self.charge.give_back(CHUNK as u64);
+        }
+        r.map(drop)
+    }
+
+    /// [`Engine::grow`]'s allocation: whether chunk `nchunks` was added by this call (not by
+    /// another thread meanwhile).
+    fn add_chunk(&self, nchunks: usize, flags: Flags) -> Result<bool> {
+        let init = Chunk::new((nchunks * CHUNK) as u32);
+        let chunk = if flags == GFP_KERNEL_ACCOUNT {
+            pin_init_may_fail(init)?
+        } else {
+            KBox::pin_init(init, flags)?
+        };
         loop {
             let mut g = self.inner.lock();
             if g.slots.nchunks() != nchunks {
                 // Another thread grew it; `chunk` is freed after the guard is dropped.
-                return Ok(());
+                return Ok(false);
             }
             if g.slots.has_room_for_chunk() {
                 g.slots.push_chunk(chunk);
-                return Ok(());
+                return Ok(true);
             }
             let want = (g.slots.chunk_capacity() * 2).max(4);
             drop(g);
@@ -278,4 +295,29 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
         g.slots.freed(slot);
         Ok(left)
     }
+}
+
+/// `KBox::pin_init(init, GFP_KERNEL_ACCOUNT)`, except that a memory cgroup at its limit makes
+/// it fail with `ENOMEM` instead of calling the cgroup's OOM killer (`__GFP_RETRY_MAYFAIL`):
+/// a user who fills their cgroup with timers gets an error, not a killed process (issue 23).
+/// The kernel crate's `Flags` has no `__GFP_RETRY_MAYFAIL` in 7.3, so the memory comes from
+/// `kmalloc` itself and is handed to a `KBox`, whose allocator is `kmalloc`'s.
+fn pin_init_may_fail<T>(init: impl PinInit<T>) -> Result<Pin<KBox<T>>> {
+    const {
+        assert!(core::mem::align_of::<T>() <= bindings::ARCH_KMALLOC_MINALIGN);
+        assert!(core::mem::size_of::<T>() > 0);
+    }
+    let gfp = bindings::GFP_KERNEL_ACCOUNT | (1 << bindings::___GFP_RETRY_MAYFAIL_BIT);
+    // SAFETY: a plain allocation, in process context (the flags may sleep).
+    let p = unsafe { bindings::__kmalloc_noprof(core::mem::size_of::<T>(), gfp) }.cast::<T>();
+    if p.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `p` is valid for writes of a `T` (kmalloc aligns to `ARCH_KMALLOC_MINALIGN`, at
+    // least `T`'s alignment by the assertion above), uninitialised, and never moved: it
+    // becomes the pinned box below.
+    unsafe { pin_init::raw_init(p, init) };
+    // SAFETY: `p` was allocated by kmalloc, which `KBox`'s allocator (`Kmalloc`) frees, and
+    // holds an initialised `T`; the box is pinned at once and never moved from.
+    Ok(unsafe { Pin::new_unchecked(KBox::from_raw(p)) })
 }

@@ -65,6 +65,7 @@ mod fake;
 pub(crate) mod hrtimer;
 mod lane;
 mod messages;
+mod quota;
 mod slots;
 mod timebase;
 pub(crate) mod timerqueue;
@@ -81,6 +82,7 @@ pub(crate) use expire::{catch_up, CatchUp, PassCost, HARD_PASS_EXPIRIES};
 #[cfg(hrc_kunit)]
 pub(crate) use fake::FakeClock;
 pub(crate) use hrtimer::{Clock, Expiry};
+pub(crate) use quota::{Charge, Quota};
 #[cfg(hrc_bench)]
 pub(crate) use slots::CHUNK;
 pub(crate) use slots::{Delivery, Object, Sched, Slot, MAX_SLOTS};
@@ -237,6 +239,9 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
     /// still due and handed the rest to a lane (`expire.rs`); their `armed` is `i64::MIN`
     /// meanwhile. Written with the engine lock held; a lane reads it without, as a hint.
     handed_on: Atomic<u32>,
+    /// The quota its table's chunks are charged to (`quota.rs`). Immutable after creation
+    /// (its counters are atomic).
+    charge: Charge,
 }
 
 /// Held by a caller of [`Engine::call_once`] from before it arms until just before it returns
@@ -309,7 +314,26 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         qlimit: u32,
         context: Expiry,
     ) -> Result<Arc<Self>> {
-        Self::build(backend, max_timers, qlimit, context, NO_HOME)
+        Self::build(
+            backend,
+            max_timers,
+            qlimit,
+            context,
+            NO_HOME,
+            Charge::none(),
+        )
+    }
+
+    /// [`Engine::new`] of an engine whose table's chunks are charged to `charge`'s quota
+    /// (a file's engine, charged to its user).
+    pub(crate) fn new_charged(
+        backend: impl PinInit<B>,
+        max_timers: u32,
+        qlimit: u32,
+        context: Expiry,
+        charge: Charge,
+    ) -> Result<Arc<Self>> {
+        Self::build(backend, max_timers, qlimit, context, NO_HOME, charge)
     }
 
     /// [`Engine::new`] of an engine whose expiries run on CPU `home` (started from there,
@@ -322,7 +346,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         qlimit: u32,
         context: Expiry,
     ) -> Result<Arc<Self>> {
-        Self::build(backend, max_timers, qlimit, context, home)
+        Self::build(backend, max_timers, qlimit, context, home, Charge::none())
     }
 
     fn build(
@@ -331,6 +355,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         qlimit: u32,
         context: Expiry,
         home: u32,
+        charge: Charge,
     ) -> Result<Arc<Self>> {
         let ids = if home == NO_HOME {
             IdSpace::Shared
@@ -371,9 +396,16 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 context,
                 arming: Atomic::new(0),
                 handed_on: Atomic::new(0),
+                charge,
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )
+    }
+
+    /// The slots charged to this engine's quota now (by every engine on it) and its limit, if
+    /// it has one.
+    pub(crate) fn quota(&self) -> Option<(u64, u64)> {
+        self.charge.quota()
     }
 
     /// An [`Arming`] of this engine, for a call that arms inline one-shots.

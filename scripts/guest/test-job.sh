@@ -5,8 +5,16 @@ note() { echo "HRC-CHECK $1 $2"; }   # HRC-CHECK ok|fail name
 phase() { echo "HRC-PHASE $*"; }       # shown live by scripts/test.sh
 
 phase "KUnit suites (they run inside insmod)"
-# 1. Load: the KUnit suites run now, inside insmod. A lower live-timer cap so the cap test is quick.
-if insmod /hrcallout.ko max_timers=200000; then note ok insmod; else note fail insmod; exit 1; fi
+# 1. Load: the KUnit suites run now, inside insmod. A lower live-timer cap so the cap test is
+# quick, and a per-user cap between it and twice it, for the per-user quota test.
+export HRC_MAX_TIMERS=200000 HRC_MAX_USER_TIMERS=350000
+if insmod /hrcallout.ko max_timers=$HRC_MAX_TIMERS max_user_timers=$HRC_MAX_USER_TIMERS; then
+	note ok insmod
+else
+	note fail insmod; exit 1
+fi
+# Open to every user by default (issue 23), so the runs as user 65534 below can open it.
+[ "$(stat -c %a /dev/hrcallout)" = 666 ] && note ok device_mode_0666 || note fail device_mode_0666
 for r in /sys/kernel/debug/kunit/hrcallout_*/results; do
 	echo "HRC-KTAP-BEGIN $(basename "$(dirname "$r")")"; cat "$r"; echo "HRC-KTAP-END"
 done
@@ -24,16 +32,21 @@ rmmod hrcallout 2>/dev/null && note fail rmmod_refused_while_c_driver_loaded ||
 	note ok rmmod_refused_while_c_driver_loaded
 rmmod hrc_lapb && note ok rmmod_c_driver || note fail rmmod_c_driver
 
-phase "integration tests (hrc-tests)"
-# 2. Userspace integration tests.
+phase "integration tests (hrc-tests), as root and as user 65534"
+# 2. Userspace integration tests: as root, then again as an unprivileged user (the cases that
+# need root are left out of that run, which says so).
 echo HRC-USER-BEGIN
-HRC_MAX_TIMERS=200000 hrc-tests; echo "HRC-USER-STATUS $?"
+hrc-tests; echo "HRC-USER-STATUS $?"
+hrc-tests --as-user 65534; echo "HRC-USER-STATUS $?"
 echo HRC-USER-END
 
-phase "fuzzer slice and stress"
-# 3. Fuzzer slice and stress (the long mode: hrc-fuzz fuzz --secs 3600).
+phase "fuzzer slice and stress, as root and as user 65534"
+# 3. Fuzzer slice and stress (the long mode: hrc-fuzz fuzz --secs 3600), then a fuzzer slice as
+# an unprivileged user.
 hrc-fuzz fuzz --secs ${HRC_FUZZ_SECS:-60} && note ok fuzz_slice || note fail fuzz_slice
 hrc-fuzz stress --secs ${HRC_STRESS_SECS:-30} && note ok stress || note fail stress
+hrc-fuzz --as-user 65534 fuzz --secs ${HRC_FUZZ_USER_SECS:-30} && note ok fuzz_slice_as_user ||
+	note fail fuzz_slice_as_user
 # (The fuzzer and the stress run check their own files at the end; a new file here only shows
 # that the module still answers.)
 hrcallout check >/dev/null && note ok module_answers_after_fuzz || note fail module_answers_after_fuzz
@@ -99,8 +112,10 @@ phase "the installed module: modprobe, options, autoload"
 if [ -f /installed-modules.tar ]; then
 	tar -C / -xf /installed-modules.tar
 	mkdir -p /etc/modprobe.d
-	echo "options hrcallout max_timers=4321 qlimit=7" >/etc/modprobe.d/hrcallout.conf
+	echo "options hrcallout max_timers=4321 qlimit=7 root_only=1" >/etc/modprobe.d/hrcallout.conf
 	modprobe hrcallout && note ok modprobe_installed_module || note fail modprobe_installed_module
+	[ "$(stat -c %a /dev/hrcallout)" = 600 ] && note ok root_only_makes_the_device_0600 ||
+		note fail root_only_makes_the_device_0600
 	# (A Rust module's parameters have no sysfs files in 7.3: the device reports them.)
 	info=$(hrcallout info)
 	echo "$info" | grep -qE "^max_timers: +4321 per file" && echo "$info" | grep -qE "^qlimit: +7$" &&

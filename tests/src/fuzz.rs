@@ -13,6 +13,8 @@
 //!
 //! Both print `HRC-STAT <name> <count>` lines and exit non-zero on any failure.
 
+mod user;
+
 use hrcallout::{sys, Device};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -648,7 +650,14 @@ fn arg(args: &[String], name: &str) -> Option<u64> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    match user::take_as_user(&mut args).and_then(|u| u.map_or(Ok(()), user::become_user)) {
+        Ok(()) => {}
+        Err(e) => {
+            println!("hrc-fuzz: FAILED: {e}");
+            std::process::exit(1);
+        }
+    }
     let mode = args.get(1).map(String::as_str).unwrap_or("fuzz");
     let secs = arg(&args, "--secs").unwrap_or(60);
     let result = match mode {

@@ -228,9 +228,9 @@ fn ids_are_unique_nonzero_and_not_addresses() -> Result<(), String> {
     Ok(())
 }
 
-/// Another user's file cannot name this file's timers: with the device opened to everyone for
-/// the test, a process of user 65534 opens its own file and finds every id of root's file
-/// unknown (`ENOENT`, QNX's `EINVAL`), and root's timers are untouched.
+/// Another user's file cannot name this file's timers: a process of user 65534 opens its own
+/// file (the device is open to every user) and finds every id of root's file unknown
+/// (`ENOENT`, QNX's `EINVAL`), and root's timers are untouched.
 fn another_user_cannot_name_my_timers() -> Result<(), String> {
     let d = open()?;
     let err = |e: std::io::Error| e.to_string();
@@ -239,23 +239,7 @@ fn another_user_cannot_name_my_timers() -> Result<(), String> {
     let q = d
         .timer_create(hrcallout::CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER, 0)
         .map_err(err)?;
-    let set_mode = |mode: u32| {
-        // SAFETY: a NUL-terminated path and a mode.
-        unsafe { libc::chmod(c"/dev/hrcallout".as_ptr(), mode) }
-    };
-    ensure!(
-        set_mode(0o666) == 0,
-        "chmod: {}",
-        std::io::Error::last_os_error()
-    );
-    let code = in_child(|| {
-        // SAFETY: plain system calls: closes root's file in this child, then drops to nobody.
-        unsafe {
-            libc::close(d_fd(&d));
-            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
-                return 2;
-            }
-        }
+    let code = as_nobody(&d, || {
         let mine = match hrcallout::Device::open() {
             Ok(d) => d,
             // 100 + the errno.
@@ -276,9 +260,7 @@ fn another_user_cannot_name_my_timers() -> Result<(), String> {
             return 7;
         }
         0
-    });
-    set_mode(0o600);
-    let code = code?;
+    })?;
     ensure!(
         code == 0,
         "user 65534: check {code} failed (2: setuid, 100 + errno: open, 4..7: an id of root's \
@@ -290,6 +272,200 @@ fn another_user_cannot_name_my_timers() -> Result<(), String> {
     ensure!(d.callout_active(c).map_err(err)? == 0, "root's callout");
     d.timer_gettime(q).map_err(err)?;
     Ok(())
+}
+
+/// Runs `f` in a child process of user 65534 (no capabilities), with `d` closed there: its
+/// exit code, or 2 if the child could not drop to that user.
+fn as_nobody(d: &TestDevice, f: impl FnOnce() -> i32) -> Result<i32, String> {
+    in_child(|| {
+        // SAFETY: closes the parent's file in this child.
+        unsafe { libc::close(d_fd(d)) };
+        if crate::user::become_user(65534).is_err() {
+            return 2;
+        }
+        f()
+    })
+}
+
+/// Arms far timeouts on `d` in batches until the first refusal: how many were armed and the
+/// refusal's errno.
+fn fill(d: &hrcallout::Device) -> (u64, i32) {
+    let mut armed = 0u64;
+    loop {
+        let mut ops = vec![
+            sys::hrc_timeout {
+                time: 3_600_000 * MS,
+                flags: sys::HRC_TIMEOUT_NS,
+                ..Default::default()
+            };
+            16_384
+        ];
+        match d.timeout_batch(&mut ops) {
+            Ok(n) => armed += u64::from(n),
+            Err(e) => return (armed, e.raw_os_error().unwrap_or(0)),
+        }
+    }
+}
+
+/// Issue 23 point 1: every file a user opens is charged to one per-user quota of
+/// `max_user_timers` slots (`HRC_MAX_USER_TIMERS`, as the guest job loads the module): a
+/// second file of the same user gets what the first left, `ENOSPC` past it; closing the first
+/// gives it back. A root opener is not limited (it has `CAP_SYS_RESOURCE`).
+fn a_users_files_share_one_quota() -> Result<(), String> {
+    let limit: u64 = std::env::var("HRC_MAX_USER_TIMERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or("HRC_MAX_USER_TIMERS is not set (test-job.sh loads the module with it)")?;
+    let d = open()?;
+    let root = d.info().map_err(|e| e.to_string())?;
+    let max_timers = u64::from(root.max_timers);
+    ensure!(
+        limit > max_timers && limit < 2 * max_timers,
+        "the test wants max_timers < max_user_timers < 2 max_timers: {max_timers}, {limit}"
+    );
+    ensure!(
+        root.max_user_timers == 0,
+        "root is limited to {} slots",
+        root.max_user_timers
+    );
+    let code = as_nobody(&d, || {
+        let Ok(a) = hrcallout::Device::open() else {
+            return 3;
+        };
+        if a.info().map(|i| u64::from(i.max_user_timers)).ok() != Some(limit) {
+            return 4;
+        }
+        // The first file stops at its own cap.
+        if fill(&a) != (max_timers, libc::ENOSPC) {
+            return 5;
+        }
+        let Ok(b) = hrcallout::Device::open() else {
+            return 6;
+        };
+        // The second at what the user has left: less than its own cap.
+        let (in_b, e) = fill(&b);
+        if e != libc::ENOSPC || in_b == 0 || max_timers + in_b > limit {
+            return 7;
+        }
+        let Ok(fa) = a.fdinfo() else { return 8 };
+        let Ok(fb) = b.fdinfo() else { return 8 };
+        // Both files' tables are charged, together at most the limit, within a chunk of it.
+        let charged = u64::from(fa.slots) + u64::from(fb.slots);
+        if fb.user_slots != (charged, Some(limit)) || fa.user_slots != fb.user_slots {
+            return 9;
+        }
+        if charged > limit || limit - charged > u64::from(fb.slots) {
+            return 10;
+        }
+        // Closing the first file gives its slots back (its engine goes when its lanes have
+        // let go of it: wait a moment).
+        drop(a);
+        for _ in 0..200 {
+            if b.timeout_ns(3_600_000 * MS, 0).is_ok() {
+                return 0;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        11
+    })?;
+    ensure!(
+        code == 0,
+        "user 65534: step {code} failed (2: setuid, 3/6: open, 4: INFO's max_user_timers, 5: the \
+         first file did not stop at max_timers, 7: the second did not stop at the user's \
+         remainder, 8-10: fdinfo's hrc-user-slots, 11: closing the first gave nothing back)"
+    );
+    // Root's file fills to its own cap whatever the user limit.
+    ensure!(
+        fill(&d) == (max_timers, libc::ENOSPC),
+        "root's file did not fill to max_timers"
+    );
+    let f = d.fdinfo().map_err(|e| e.to_string())?;
+    ensure!(
+        f.user_slots.1.is_none(),
+        "root's fdinfo: {:?}",
+        f.user_slots
+    );
+    Ok(())
+}
+
+/// Issue 23 point 1: a file's memory is charged to its opener's memory cgroup, and a full one
+/// refuses more timers with `ENOMEM`, without an OOM kill: a process in an 8 MiB cgroup arms
+/// timeouts until the first refusal (its slot table outgrows the cgroup well before
+/// `max_timers`), is still alive to see it, and the cgroup counts no OOM kill.
+fn a_full_memory_cgroup_gives_enomem() -> Result<(), String> {
+    let root = "/sys/fs/cgroup";
+    let write = |path: &str, v: &str| {
+        std::fs::write(path, v).map_err(|e| format!("write {v:?} to {path}: {e}"))
+    };
+    if !std::path::Path::new(&format!("{root}/cgroup.controllers")).exists() {
+        std::fs::create_dir_all(root).map_err(|e| format!("mkdir {root}: {e}"))?;
+        // SAFETY: NUL-terminated strings; mounts the cgroup2 hierarchy.
+        let r = unsafe {
+            libc::mount(
+                c"none".as_ptr(),
+                c"/sys/fs/cgroup".as_ptr(),
+                c"cgroup2".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        ensure!(r == 0, "mount cgroup2: {}", std::io::Error::last_os_error());
+    }
+    write(&format!("{root}/cgroup.subtree_control"), "+memory")?;
+    let cg = format!("{root}/hrc-small-{}", std::process::id());
+    std::fs::create_dir(&cg).map_err(|e| format!("mkdir {cg}: {e}"))?;
+    let result = (|| {
+        write(&format!("{cg}/memory.max"), &(8 << 20).to_string())?;
+        let max_timers = u64::from(open()?.info().map_err(|e| e.to_string())?.max_timers);
+        let procs = format!("{cg}/cgroup.procs");
+        let code = in_child(|| {
+            // Everything this process touches from here on is charged to the small cgroup:
+            // the batch is allocated and touched first, so that no page fault comes after
+            // the cgroup is full (a fault there would call its OOM killer).
+            let mut ops = vec![
+                sys::hrc_timeout {
+                    time: 3_600_000 * MS,
+                    flags: sys::HRC_TIMEOUT_NS,
+                    ..Default::default()
+                };
+                1024
+            ];
+            if std::fs::write(&procs, std::process::id().to_string()).is_err() {
+                return 2;
+            }
+            let Ok(d) = hrcallout::Device::open() else {
+                return 3;
+            };
+            let mut armed = 0u64;
+            let errno = loop {
+                match d.timeout_batch(&mut ops) {
+                    Ok(n) => armed += u64::from(n),
+                    Err(e) => break e.raw_os_error().unwrap_or(0),
+                }
+            };
+            match (errno, armed) {
+                (libc::ENOMEM, a) if a > 0 && a < max_timers => 0,
+                (libc::ENOMEM, _) => 4,
+                _ => 5,
+            }
+        })?;
+        ensure!(
+            code == 0,
+            "in an 8 MiB memory cgroup: step {code} failed (-1: killed, 2: joining the cgroup, 3: \
+             open, 4: ENOMEM, but not between the first timer and max_timers, 5: another error \
+             than ENOMEM)"
+        );
+        let events = std::fs::read_to_string(format!("{cg}/memory.events"))
+            .map_err(|e| format!("memory.events: {e}"))?;
+        ensure!(
+            events.lines().any(|l| l == "oom_kill 0"),
+            "the cgroup's memory.events: {events}"
+        );
+        Ok(())
+    })();
+    // The cgroup goes once its one process has exited.
+    let _ = std::fs::remove_dir(&cg);
+    result
 }
 
 fn many_pending_timeouts_then_close() -> Result<(), String> {
@@ -512,6 +688,14 @@ pub const CASES: &[Case] = &[
     (
         "ids_of_another_users_file_are_unknown",
         another_user_cannot_name_my_timers,
+    ),
+    (
+        "a_users_files_share_one_quota",
+        a_users_files_share_one_quota,
+    ),
+    (
+        "a_full_memory_cgroup_gives_enomem",
+        a_full_memory_cgroup_gives_enomem,
     ),
     (
         "timeout_close_with_pending_and_unread",

@@ -34,7 +34,9 @@ struct hrc_info {
 	__u32 event_size;	/* sizeof(struct hrc_event) as the kernel writes it */
 	__u32 qlimit;		/* this file's current Mach queue limit */
 	__u32 kernel_debug;	/* HRC_INFO_*: debugging in this kernel (timings mean little) */
-	__u32 pad;
+	__u32 max_user_timers;	/* slots the files of this file's opener may hold together (module
+				 * parameter); 0: its opener has CAP_SYS_RESOURCE or CAP_SYS_ADMIN and
+				 * is not limited */
 	__u64 reserved[3];
 };
 

@@ -151,6 +151,9 @@ enum Cmd {
         /// Only the virtual-time simulation (P13).
         #[arg(long, conflicts_with_all = ["kernel_only", "user_only"])]
         virtual_only: bool,
+        /// Only the longest-expiry-pass figures (P14, icount only).
+        #[arg(long, conflicts_with_all = ["kernel_only", "user_only", "virtual_only"])]
+        passes_only: bool,
     },
     /// What the /dev/hrcallout files of a process hold (timers by kind, live/armed, queued
     /// records, next expiry, check), from /proc/PID/fdinfo, redrawn every second.
@@ -492,6 +495,10 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
             println!("hz:            {}", i.hz);
             println!("resolution:    {} ns", i.resolution_ns);
             println!("max_timers:    {} per file", i.max_timers);
+            match i.max_user_timers {
+                0 => println!("max_user_timers: none for this opener (CAP_SYS_RESOURCE)"),
+                n => println!("max_user_timers: {n} slots over this user's files"),
+            }
             println!("max_events:    {} per file", i.max_events);
             println!("event_size:    {} bytes", i.event_size);
             println!("qlimit:        {}", i.qlimit);
@@ -562,9 +569,12 @@ fn run_cmd(dev: &Device, cmd: Cmd) -> Result<(), String> {
             user_only,
             big,
             virtual_only,
+            passes_only,
         } => {
             if virtual_only {
                 bench::run_virtual_time(&mode)?
+            } else if passes_only {
+                bench::run_passes(&mode)?
             } else {
                 bench::run(&mode, !user_only, !kernel_only, big)?
             }

@@ -505,6 +505,9 @@ pub struct FdInfo {
     /// The longest expiry pass the file's hrtimers have run: its ns by the clock it expired
     /// (instructions under `-icount shift=0`) and how many expiries it handled.
     pub longest_pass: (i64, u32),
+    /// The slots its opener's files hold together and the per-user limit on them (`None`: the
+    /// opener is not limited; then the first figure is this file's own).
+    pub user_slots: (u64, Option<u64>),
     /// The consistency check: `ok ...`, `FAILED ...` or `skipped` (a large table).
     pub check: String,
 }
@@ -562,6 +565,16 @@ impl FdInfo {
                     Some((ns.parse().ok()?, n.parse().ok()?))
                 })
                 .unwrap_or((0, 0)),
+            user_slots: field("hrc-user-slots")
+                .and_then(|v| {
+                    let (used, limit) = v.split_once(" limit=")?;
+                    let limit = match limit {
+                        "unlimited" => None,
+                        n => Some(n.parse().ok()?),
+                    };
+                    Some((used.parse().ok()?, limit))
+                })
+                .unwrap_or((0, None)),
             check: field("hrc-check")?.to_string(),
         })
     }

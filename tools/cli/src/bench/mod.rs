@@ -889,6 +889,12 @@ pub fn run_virtual_time(mode: &str) -> Result<(), String> {
     simulate::virtual_time_benchmarks(mode)
 }
 
+/// `hrcallout bench --passes-only`: the longest expiry passes alone (P14).
+pub fn run_passes(mode: &str) -> Result<(), String> {
+    preflight()?;
+    passes::pass_benchmarks(mode)
+}
+
 /// The operations `hrcallout spin` repeats for scripts/profile.sh.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
 pub enum SpinOp {
