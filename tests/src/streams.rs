@@ -287,19 +287,22 @@ fn as_nobody(d: &TestDevice, f: impl FnOnce() -> i32) -> Result<i32, String> {
     })
 }
 
+/// `n` entries of `HRC_IOC_BATCH`, each a timeout an hour away.
+fn far_timeouts(n: usize) -> Vec<sys::hrc_timeout> {
+    let far = sys::hrc_timeout {
+        time: 3_600_000 * MS,
+        flags: sys::HRC_TIMEOUT_NS,
+        ..Default::default()
+    };
+    vec![far; n]
+}
+
 /// Arms far timeouts on `d` in batches until the first refusal: how many were armed and the
 /// refusal's errno.
 fn fill(d: &hrcallout::Device) -> (u64, i32) {
     let mut armed = 0u64;
+    let mut ops = far_timeouts(16_384);
     loop {
-        let mut ops = vec![
-            sys::hrc_timeout {
-                time: 3_600_000 * MS,
-                flags: sys::HRC_TIMEOUT_NS,
-                ..Default::default()
-            };
-            16_384
-        ];
         match d.timeout_batch(&mut ops) {
             Ok(n) => armed += u64::from(n),
             Err(e) => return (armed, e.raw_os_error().unwrap_or(0)),
@@ -422,14 +425,7 @@ fn a_full_memory_cgroup_gives_enomem() -> Result<(), String> {
             // Everything this process touches from here on is charged to the small cgroup:
             // the batch is allocated and touched first, so that no page fault comes after
             // the cgroup is full (a fault there would call its OOM killer).
-            let mut ops = vec![
-                sys::hrc_timeout {
-                    time: 3_600_000 * MS,
-                    flags: sys::HRC_TIMEOUT_NS,
-                    ..Default::default()
-                };
-                1024
-            ];
+            let mut ops = far_timeouts(1024);
             if std::fs::write(&procs, std::process::id().to_string()).is_err() {
                 return 2;
             }

@@ -78,7 +78,9 @@ fn qnx_timers(d: &Device) -> Result<(Vec<u64>, i64), String> {
     Ok((ids, now_ns(CLOCK_MONOTONIC) - t))
 }
 
-fn report(mode: &str, id: &str, what: &str, (ns, expiries): (i64, u32)) {
+/// Reports the longest pass of `d` as metric `id`.
+fn report(mode: &str, d: &Device, id: &str, what: &str) -> Result<(), String> {
+    let (ns, expiries) = longest(d, id)?;
     emit_absolute(
         mode,
         id,
@@ -87,6 +89,7 @@ fn report(mode: &str, id: &str, what: &str, (ns, expiries): (i64, u32)) {
         "ns",
         TARGET_NS,
     );
+    Ok(())
 }
 
 pub(super) fn pass_benchmarks(mode: &str) -> Result<(), String> {
@@ -103,12 +106,7 @@ pub(super) fn pass_benchmarks(mode: &str) -> Result<(), String> {
     let (ids, took) = qnx_timers(&d)?;
     let due = arm_for_one_instant(took, &ids, |id, at| settime(&d, id, at, 0))?;
     read_all(&d, N, due, "P14a")?;
-    report(
-        mode,
-        "P14a",
-        "1M timers due at one instant",
-        longest(&d, "P14a")?,
-    );
+    report(mode, &d, "P14a", "1M timers due at one instant")?;
     drop(d);
 
     let d = Device::open().map_err(|e| e.to_string())?;
@@ -121,12 +119,7 @@ pub(super) fn pass_benchmarks(mode: &str) -> Result<(), String> {
     for &id in &ids {
         settime(&d, id, 0, 0)?;
     }
-    report(
-        mode,
-        "P14b",
-        "1M periodic 1 ns timers",
-        longest(&d, "P14b")?,
-    );
+    report(mode, &d, "P14b", "1M periodic 1 ns timers")?;
     drop(d);
 
     let d = Device::open().map_err(|e| e.to_string())?;
@@ -147,11 +140,6 @@ pub(super) fn pass_benchmarks(mode: &str) -> Result<(), String> {
         .map_err(|e| format!("P14c: callout_reset: {e}"))
     })?;
     read_all(&d, N, due, "P14c")?;
-    report(
-        mode,
-        "P14c",
-        "1M callouts due within ns of one instant",
-        longest(&d, "P14c")?,
-    );
+    report(mode, &d, "P14c", "1M callouts due within ns of one instant")?;
     Ok(())
 }
