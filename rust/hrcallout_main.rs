@@ -7,7 +7,7 @@
 //! typed in-kernel Rust API ([`kernel_api`]) and the C API for other modules ([`c_api`], declared
 //! in `include/hrcallout/`); `/dev/hrcallout` as a transport only ([`device`]). Ticks and
 //! nanoseconds convert in [`ticks`]. The ioctl ABI is `include/uapi/linux/hrcallout.h`
-//! ([`uapi`]). Dependencies run one way: device and C API → personalities → engine; the engine
+//! ([`uapi`]). [`clock_set`] tells files when `CLOCK_REALTIME` is set. Dependencies run one way: device and C API → personalities → engine; the engine
 //! imports none of the others.
 //!
 //! # Locking
@@ -23,7 +23,10 @@
 //!    written only by the holder) for `stop_sync`'s "held by the caller" test. Never two at
 //!    once.
 //! 2. A file's lock registry (`callout::registry::LockRegistry`, a mutex): the file's list of
-//!    callout locks. Leaf; process context.
+//!    callout locks. Leaf; process context. Beside it, two module-wide mutexes, process
+//!    context only: the per-user quotas (`device::users::USERS`: the users with a file, at
+//!    open; leaf) and the files told when the clock is set (`clock_set::FILES`: taken at open,
+//!    at release and by the clock-set work item, which takes engine locks under it).
 //! 3. No lock: the kernel engines (one per CPU) are published once through an atomic pointer
 //!    (`kernel_api::ENGINES`), so CPUs share no lock to reach theirs. Beside them, the in-kernel
 //!    virtual clock's slot (`kernel_api::Engines::virtual_clock`, a `SpinLockIrq`): which
@@ -50,6 +53,7 @@ use kernel::prelude::*;
 mod bench;
 pub mod c_api;
 mod callout;
+mod clock_set;
 mod device;
 mod engine;
 mod itimer;
@@ -131,24 +135,39 @@ pub(crate) fn default_qlimit() -> u32 {
     module_parameters::qlimit.value().max(1)
 }
 
-/// The module: the device and the kernel engine. Dropped in declaration order: the device is
-/// gone (no new files; open ones pin the module) before the kernel engine shuts down.
+/// The module: the device, the clock-set hook and the kernel engine. Dropped in declaration
+/// order: the device is gone (no new files; open ones pin the module) before the hook stops
+/// and the kernel engine shuts down.
 #[pin_data]
 struct HrCallout {
     #[pin]
     _dev: device::Registration,
+    _clock_set: clock_set::Hook,
+    _users: UsersRegistry,
     _kernel_api: kernel_api::KernelApi,
+}
+
+/// Empties the per-user registry at unload (`device/users.rs`), once no file is left.
+struct UsersRegistry;
+
+impl Drop for UsersRegistry {
+    fn drop(&mut self) {
+        device::clear_users();
+    }
 }
 
 impl kernel::InPlaceModule for HrCallout {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         callout::lock::init_giant();
         device::init_users();
+        clock_set::init();
         #[cfg(hrc_bench)]
         bench::init();
         // The kernel engine first: if the device cannot be registered, it is dropped again.
         try_pin_init!(Self {
             _kernel_api: kernel_api::KernelApi::new()?,
+            _clock_set: clock_set::Hook::start()?,
+            _users: UsersRegistry,
             _dev <- device::Registration::register(),
         })
     }

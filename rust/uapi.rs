@@ -89,6 +89,7 @@ plain_bytes!(
     hrc_clock_advance,
     hrc_clock_now,
     hrc_clock_set_realtime,
+    hrc_clock_watch,
 );
 
 uapi_args! {
@@ -117,6 +118,7 @@ uapi_args! {
     hrc_clock_advance;
     hrc_clock_now;
     hrc_clock_set_realtime;
+    hrc_clock_watch: pad;
 }
 
 impl UapiArg for hrc_timer_arm {

@@ -12,7 +12,7 @@ use super::Context;
 use crate::callout::ioctl as callout;
 use crate::itimer::{self, mach, qnx};
 use crate::uapi::{self, UapiArg};
-use crate::{engine::hrtimer, mtcp, streams, virtual_time, HrEngine};
+use crate::{clock_set, engine::hrtimer, mtcp, streams, virtual_time, HrEngine};
 use core::mem::size_of;
 use kernel::{
     bindings,
@@ -140,6 +140,8 @@ pub(super) fn dispatch(ctx: &Context, cmd: u32, arg: usize) -> Result<isize> {
         HRC_IOC_CLOCK_ADVANCE => |a: hrc_clock_advance| virtual_time::ioctl_advance(e, a),
         HRC_IOC_CLOCK_NOW => |a: hrc_clock_now| virtual_time::ioctl_now(e, a),
         HRC_IOC_CLOCK_SET_REALTIME => |a: hrc_clock_set_realtime| virtual_time::ioctl_set_realtime(e, a),
+        HRC_IOC_CLOCK_WATCH => |a: hrc_clock_watch| clock_set::ioctl_watch(e, a); undo |a| clock_set::undo_watch(e, a),
+        HRC_IOC_CLOCK_UNWATCH => |a: hrc_callout_id| clock_set::ioctl_unwatch(e, a),
         // Debugging and tests.
         HRC_IOC_CHECK => |a: hrc_check| check(e, a),
         HRC_IOC_LOCK_HOLD => |a: hrc_lock_hold| callout::lock_hold(e, locks, a),

@@ -20,7 +20,7 @@ mod ioctl;
 mod read;
 mod users;
 
-pub(crate) use users::init as init_users;
+pub(crate) use users::{clear as clear_users, init as init_users};
 
 #[cfg(hrc_kunit)]
 pub(crate) use read::encode;
@@ -56,19 +56,22 @@ impl Context {
             Expiry::Irq,
             users::charge_for_opener()?,
         )?;
-        Arc::pin_init(
+        let ctx = Arc::pin_init(
             try_pin_init!(Context {
                 engine,
                 locks <- LockRegistry::new(),
                 threads <- Threads::new(),
             }? Error),
             GFP_KERNEL_ACCOUNT,
-        )
+        )?;
+        crate::clock_set::register(&ctx.engine)?;
+        Ok(ctx)
     }
 
     /// The file is being released: cancel every timer and wait for running callbacks; the
     /// state is freed with the last reference.
     fn release(&self) {
+        crate::clock_set::forget(&self.engine);
         self.engine.shutdown();
         // No timer suspends them any more.
         self.threads.release();

@@ -25,6 +25,12 @@ pub(crate) fn init() {
     unsafe { USERS.init() };
 }
 
+/// Forgets every user (module unload: no file is left). The registry is a static, which would
+/// keep its buffer past the module otherwise.
+pub(crate) fn clear() {
+    *USERS.lock() = KVec::new();
+}
+
 /// Whether the calling task is exempt from the per-user limit.
 fn exempt() -> bool {
     // SAFETY: `capable` may be called from process context; it checks the current task.

@@ -133,10 +133,11 @@ impl<B: Backend, X: Executor> Engine<B, X> {
             if self.handed_on.load(Relaxed) & bit == 0 {
                 return;
             }
-            // Every writer holds the engine lock: a plain store is enough.
+            // Every writer holds the engine lock: a plain store is enough. `armed` stays
+            // `i64::MIN` until this pass ends (so no kick starts the hrtimer meanwhile, and
+            // `check` sees a started-or-running state even while the lock is dropped).
             self.handed_on
                 .store(self.handed_on.load(Relaxed) & !bit, Relaxed);
-            l.g.bases[c].armed = None;
         } else if self.handed_on.load(Relaxed) & bit != 0 {
             // Started before the pass that handed on (a kick racing it): the lane has it.
             return;
@@ -271,8 +272,9 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     }
 
     /// Handles the expiry of `slot`, just taken off its queue (or never queued, see
-    /// [`Locked::arm_or_expire`]), due at `expiry` and handled at `now`: queues its record, re-arms a periodic object, hands an executor object to the
-    /// executor, or returns an inline callback for the pass to call with the lock dropped.
+    /// [`Locked::arm_or_expire`]), due at `expiry` and handled at `now`: queues its record,
+    /// re-arms a periodic object, hands an executor object to the executor, or returns an
+    /// inline callback for the pass to call with the lock dropped.
     #[inline(always)]
     fn fire(&mut self, slot: Slot, expiry: i64, now: i64) -> Option<InlineCall> {
         let d = self.g.slots.data(slot);

@@ -56,6 +56,7 @@ mod call;
 mod census;
 mod check;
 mod clock_base;
+mod clock_set;
 mod cpu;
 mod events;
 mod executor;
@@ -73,12 +74,14 @@ pub(crate) mod timerqueue;
 pub(crate) use backend::{Backend, HrBackend};
 pub(crate) use call::{CFn, Call};
 pub(crate) use census::{Census, TAGS};
+pub(crate) use clock_set::OnClockSet;
 pub(crate) use cpu::{
     count as cpu_count, current as current_cpu, current_task, online as cpu_online,
 };
 pub(crate) use events::{Event, Taken};
+pub(crate) use expire::PassCost;
 #[cfg(hrc_kunit)]
-pub(crate) use expire::{catch_up, CatchUp, PassCost, HARD_PASS_EXPIRIES};
+pub(crate) use expire::{catch_up, CatchUp, HARD_PASS_EXPIRIES};
 #[cfg(hrc_kunit)]
 pub(crate) use fake::FakeClock;
 pub(crate) use hrtimer::{Clock, Expiry};
@@ -242,6 +245,9 @@ pub(crate) struct Engine<B: Backend, X: Executor> {
     /// The quota its table's chunks are charged to (`quota.rs`). Immutable after creation
     /// (its counters are atomic).
     charge: Charge,
+    /// Whether an object was ever given an [`OnClockSet`] other than `Nothing`: only then
+    /// does [`Engine::clock_was_set`] walk the table. Written with the engine lock held.
+    hears_clock_set: Atomic<bool>,
 }
 
 /// Held by a caller of [`Engine::call_once`] from before it arms until just before it returns
@@ -397,6 +403,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
                 arming: Atomic::new(0),
                 handed_on: Atomic::new(0),
                 charge,
+                hears_clock_set: Atomic::new(false),
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )

@@ -164,6 +164,9 @@ pub(crate) struct Object<J> {
     pub(crate) running_task: usize,
     /// What the owner does at each expiry, beside the record ([`super::ExpiryAction`]).
     pub(crate) action: Option<Arc<dyn super::ExpiryAction>>,
+    /// What happens to it when `CLOCK_REALTIME` is set (`clock_set.rs`); set through
+    /// [`super::Locked::set_on_clock_set`].
+    pub(super) on_clock_set: super::OnClockSet,
     /// The owner's state.
     pub(crate) job: J,
 }
@@ -194,6 +197,7 @@ impl<J: Default> Object<J> {
             running: false,
             running_task: 0,
             action: None,
+            on_clock_set: super::OnClockSet::Nothing,
             job: J::default(),
         }
     }

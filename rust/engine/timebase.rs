@@ -299,6 +299,9 @@ impl<X: Executor> Engine<Timebase, X> {
                 .store(real.saturating_sub(t.mono.load(Relaxed)), Relaxed);
             real.saturating_sub(before)
         };
+        // Cancelled and told first, as the host's set would (what the step made due runs
+        // next).
+        self.clock_was_set();
         self.run_until(t.mono.load(Relaxed), DEFAULT_PASSES)?;
         Ok(step)
     }

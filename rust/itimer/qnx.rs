@@ -3,26 +3,42 @@
 //! QNX `TimerSettime` / `TimerInfo` (and `timer_gettime`) on interval timers, and their ioctls.
 
 use super::{current, lock_timer, qnx_errno, signed, Itimer, DELAYTIMER_MAX, TAG};
-use crate::engine::{Backend, Clock, Engine, Executor, Sched};
+use crate::engine::{Backend, Clock, Engine, Executor, OnClockSet, Sched};
 use crate::uapi;
 use kernel::prelude::*;
 
 /// QNX `TimerSettime`: replaces the setting and returns the old one; never blocks.
 /// `value == 0` disarms; an absolute time in the past fires at once, within this call. An
-/// unread record of the replaced setting is dropped. `EINVAL` for an unknown
-/// timer, unknown flags, or a negative value or interval (2^63 ns and more).
+/// unread record of the replaced setting is dropped. With `HRC_TIMER_CANCEL_ON_SET` (and
+/// `HRC_TIMER_ABSTIME`, on a `CLOCK_REALTIME` or `CLOCK_TAI` timer) the arming is cancelled if
+/// the clock is set before it expires (`engine/clock_set.rs`). `EINVAL` for an unknown
+/// timer, unknown flags, `HRC_TIMER_CANCEL_ON_SET` without those, or a negative value or
+/// interval (2^63 ns and more).
 pub(crate) fn settime<B: Backend, X: Executor>(
     engine: &Engine<B, X>,
     id: u64,
     flags: u32,
     new: Itimer,
 ) -> Result<Itimer> {
-    if flags & !uapi::HRC_TIMER_ABSTIME != 0 {
+    if flags & !(uapi::HRC_TIMER_ABSTIME | uapi::HRC_TIMER_CANCEL_ON_SET) != 0 {
+        return Err(EINVAL);
+    }
+    let cancel_on_set = flags & uapi::HRC_TIMER_CANCEL_ON_SET != 0;
+    if cancel_on_set && flags & uapi::HRC_TIMER_ABSTIME == 0 {
         return Err(EINVAL);
     }
     let (value, interval) = (signed(new.value)?, signed(new.interval)?);
     // A pulse timer's messages beyond its own record are reserved before it can expire.
     let (mut l, slot) = lock_timer(engine, id, value != 0).map_err(qnx_errno)?;
+    // Only an absolute time on a clock that can be set can be cancelled by a set.
+    if cancel_on_set
+        && !matches!(
+            l.object(slot).ok_or(ENOENT)?.clock,
+            Clock::Realtime | Clock::Tai
+        )
+    {
+        return Err(EINVAL);
+    }
     let old = current(&mut l, slot)?;
     l.disarm(slot);
     // A record of the setting being replaced that is still unread is not delivered: POSIX
@@ -30,11 +46,19 @@ pub(crate) fn settime<B: Backend, X: Executor>(
     // kselftest posix_timers check_rearm). Its expiries still count in TimerInfo.
     l.unqueue_record(slot);
     let absolute = flags & uapi::HRC_TIMER_ABSTIME != 0;
+    let on_set = if cancel_on_set {
+        OnClockSet::Cancel {
+            flags: uapi::HRC_EVF_CANCELED,
+        }
+    } else {
+        OnClockSet::Nothing
+    };
     let o = l.object(slot).ok_or(ENOENT)?;
     o.set_interval(interval);
     o.absolute = absolute;
     o.expired = false;
     if value == 0 {
+        l.set_on_clock_set(slot, OnClockSet::Nothing);
         return Ok(old);
     }
     // Absolute times on the timer's clock; relative ones on CLOCK_MONOTONIC (CLOCK_BOOTTIME
@@ -44,6 +68,7 @@ pub(crate) fn settime<B: Backend, X: Executor>(
     } else {
         o.clock.for_relative()
     };
+    l.set_on_clock_set(slot, on_set);
     let expiry = if absolute {
         super::absolute_on_host(engine, clock, value)
     } else {

@@ -123,7 +123,7 @@ fn victim() -> i32 {
 /// documented for that call.
 fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
     use libc::*;
-    let op = r.below(26);
+    let op = r.below(27);
     // Per-call allowed errnos (docs/errno.md); the common ones apply everywhere.
     let common = [EINVAL, EFAULT, ENOENT, ENOMEM, E2BIG, ENOTTY];
     let check = |name: &str, res: std::io::Result<i32>, extra: &[i32]| -> Result<(), String> {
@@ -264,7 +264,13 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
         10 | 11 => {
             let v = absurd_time(r) as u64;
             let i = r.pick(&[0u64, 0, 1, MS as u64 / 2, 5 * MS as u64, u64::MAX]);
-            let f = r.pick(&[0, sys::HRC_TIMER_ABSTIME, 0x40]);
+            let f = r.pick(&[
+                0,
+                sys::HRC_TIMER_ABSTIME,
+                sys::HRC_TIMER_ABSTIME | sys::HRC_TIMER_CANCEL_ON_SET,
+                sys::HRC_TIMER_CANCEL_ON_SET,
+                0x40,
+            ]);
             check(
                 "TIMER_SETTIME",
                 d.timer_settime(some_id(r, s), f, v, i).map(|_| 0),
@@ -430,6 +436,30 @@ fn one_op(r: &mut Rng, d: &Device, s: &Shared) -> Result<(), String> {
                 return Err(format!("fdinfo: engine invariants violated: {i:?}"));
             }
             Ok(())
+        }
+        26 => {
+            // A clock watch (flags and pad random), or the end of some object as one.
+            let mut w = sys::hrc_clock_watch {
+                cookie: r.next(),
+                flags: r.pick(&[0, 0, 0, 1]),
+                pad: r.pick(&[0, 0, 0, 1]),
+                id: 0,
+            };
+            if r.below(2) == 0 {
+                let p = pointer(r, &mut w as *mut _ as usize);
+                // SAFETY: `p` points at the struct this ioctl's number is sized for, or is a deliberately bad address the kernel must refuse.
+                let res = unsafe { d.raw_ioctl(sys::HRC_IOC_CLOCK_WATCH, p) };
+                if res.is_ok() && p == &w as *const _ as usize {
+                    remember(s, w.id);
+                }
+                check("CLOCK_WATCH", res, &[ENOSPC])
+            } else {
+                check(
+                    "CLOCK_UNWATCH",
+                    d.clock_unwatch(some_id(r, s)).map(|()| 0),
+                    &[],
+                )
+            }
         }
         _ => {
             let c = d.check().map_err(|e| format!("CHECK: {e}"))?;

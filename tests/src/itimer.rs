@@ -879,6 +879,85 @@ fn absolute_realtime_timers_follow_clock_settime() -> Result<(), String> {
     Ok(())
 }
 
+/// Issue 23 point 3: a watch gets an `HRC_EV_CLOCK_SET` record for each set of
+/// CLOCK_REALTIME, with the new realtime - monotonic offset; an absolute REALTIME timer armed
+/// with `HRC_TIMER_CANCEL_ON_SET` is disarmed by the set with a record flagged
+/// `HRC_EVF_CANCELED` for the time it was armed for, while one without the flag follows the
+/// clock; the flag is refused on a relative time and on CLOCK_MONOTONIC.
+fn clock_sets_are_told_and_cancel_on_set_timers_cancelled() -> Result<(), String> {
+    let d = open()?;
+    let err = |e: std::io::Error| e.to_string();
+    let w = d.clock_watch(9).map_err(err)?;
+    let q = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_SI_TIMER)?;
+    let keep = create(&d, CLOCK_REALTIME, sys::HRC_NOTIFY_SI_TIMER)?;
+    let mono = create(&d, CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER)?;
+    let cancel = sys::HRC_TIMER_ABSTIME | sys::HRC_TIMER_CANCEL_ON_SET;
+    expect_errno(
+        d.timer_settime(q, sys::HRC_TIMER_CANCEL_ON_SET, (1000 * MS) as u64, 0),
+        libc::EINVAL,
+        "CANCEL_ON_SET on a relative time",
+    )?;
+    expect_errno(
+        d.timer_settime(mono, cancel, (now() + 1000 * MS) as u64, 0),
+        libc::EINVAL,
+        "CANCEL_ON_SET on CLOCK_MONOTONIC",
+    )?;
+    let at = now_on(CLOCK_REALTIME) + 60_000 * MS;
+    settime(&d, q, cancel, at, 0)?;
+    settime(&d, keep, sys::HRC_TIMER_ABSTIME, at, 0)?;
+    ensure!(!readable(&d, 200)?, "a record before any set");
+    let offset = now_on(CLOCK_REALTIME) - now();
+    step_realtime(20_000 * MS)?;
+    let ev = collect(&d, 1000, 8);
+    step_realtime(-20_000 * MS)?;
+    let ev = ev?;
+    let set = ev
+        .iter()
+        .find(|e| u32::from(e.kind) == sys::HRC_EV_CLOCK_SET);
+    let cancelled = ev.iter().find(|e| e.id == q);
+    ensure!(
+        ev.len() == 2,
+        "after a 20 s step, two records expected: {ev:?}"
+    );
+    let set = set.ok_or_else(|| format!("no clock-set record: {ev:?}"))?;
+    ensure!(
+        set.id == w && set.cookie == 9 && set.clock == CLOCK_REALTIME && set.overruns == 0,
+        "the watch's record: {set:?}"
+    );
+    // The new offset: 20 s more than before, give or take what the clock ran meanwhile.
+    let moved = set.expiry_ns - offset - 20_000 * MS;
+    ensure!(
+        (0..1000 * MS).contains(&moved.abs()),
+        "the record's offset {} is {moved} ns off the old one + 20 s",
+        set.expiry_ns
+    );
+    let c = cancelled.ok_or_else(|| format!("no record of the cancelled timer: {ev:?}"))?;
+    ensure!(
+        u32::from(c.kind) == sys::HRC_EV_INTERVAL
+            && c.flags & sys::HRC_EVF_CANCELED != 0
+            && c.expiry_ns == at,
+        "the cancelled timer's record: {c:?}"
+    );
+    ensure!(
+        d.timer_gettime(q).map_err(err)?.value_ns == 0,
+        "the cancel-on-set timer is still armed"
+    );
+    ensure!(
+        d.timer_gettime(keep).map_err(err)?.value_ns > 0,
+        "the timer without the flag was disarmed"
+    );
+    // The step back: one more set, nothing more of the cancelled timer.
+    let ev = collect(&d, 1000, 8)?;
+    ensure!(
+        ev.len() == 1 && ev[0].id == w,
+        "after the step back: {ev:?}"
+    );
+    d.clock_unwatch(w).map_err(err)?;
+    expect_errno(d.clock_unwatch(w), libc::ENOENT, "a second unwatch")?;
+    expect_errno(d.clock_unwatch(q), libc::ENOENT, "unwatch of a timer")?;
+    Ok(())
+}
+
 /// CLOCK_BOOTTIME and CLOCK_TAI timers, QNX and Mach: a relative time runs on BOOTTIME for a
 /// BOOTTIME timer and on MONOTONIC for a TAI one (the records say which), an absolute one on the
 /// timer's clock, at exactly its time, and one in the past at once; a 20 s step of
@@ -1194,6 +1273,7 @@ fn differential_overruns_match_posix_timers() -> Result<(), String> {
 /// during a blocking call (a blocking read, a suspended thread), nor the differential ones,
 /// whose other side is Linux's real-time POSIX timers.
 pub const ON_VIRTUAL_TIME: &[&str] = &[
+    "itimer_clock_sets_are_told_and_cancel_on_set_timers_cancelled",
     "itimer_qnx_one_shot_and_periodic",
     "itimer_absolute_past_fires_at_once",
     "itimer_zero_disarms_settime_returns_old",
@@ -1213,6 +1293,10 @@ pub const ON_VIRTUAL_TIME: &[&str] = &[
 ];
 
 pub const CASES: &[Case] = &[
+    (
+        "itimer_clock_sets_are_told_and_cancel_on_set_timers_cancelled",
+        clock_sets_are_told_and_cancel_on_set_timers_cancelled,
+    ),
     (
         "itimer_a_burst_beyond_one_pass_is_handed_on_in_order",
         a_burst_beyond_one_pass_is_handed_on_in_order,

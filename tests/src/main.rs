@@ -29,11 +29,12 @@ pub type Case = (&'static str, CaseFn);
 pub type CaseFn = fn() -> Result<(), String>;
 
 /// The cases that need root: they step the host's clocks, enter a time namespace, switch
-/// users themselves, make cgroups or take CPUs offline. `--as-user` leaves them out (their `@virtual` runs step only virtual
-/// clocks, and stay).
+/// users themselves, make cgroups or take CPUs offline. `--as-user` leaves them out (their
+/// `@virtual` runs step only virtual clocks, and stay).
 const NEEDS_ROOT: &[&str] = &[
     "itimer_relative_realtime_ignores_clock_steps",
     "itimer_realtime_follows_clock_settime",
+    "itimer_clock_sets_are_told_and_cancel_on_set_timers_cancelled",
     "itimer_boottime_and_tai",
     "itimer_time_namespace_absolute_times",
     "ids_of_another_users_file_are_unknown",

@@ -173,9 +173,13 @@ struct hrc_itimer {
 
 /* QNX TimerSettime(): replaces the setting, returns the old one. Never blocks. */
 #define HRC_TIMER_ABSTIME 0x1
+/* With HRC_TIMER_ABSTIME on a CLOCK_REALTIME or CLOCK_TAI timer (else -EINVAL): when the
+ * clock is set while the timer is armed, it is disarmed and its record says so (flag
+ * HRC_EVF_CANCELED): timerfd's TFD_TIMER_CANCEL_ON_SET. */
+#define HRC_TIMER_CANCEL_ON_SET 0x2
 struct hrc_timer_settime {
 	__u64 id;
-	__u32 flags;		/* HRC_TIMER_ABSTIME */
+	__u32 flags;		/* HRC_TIMER_ABSTIME, HRC_TIMER_CANCEL_ON_SET */
 	__u32 pad;
 	struct hrc_itimer value;
 	struct hrc_itimer old;	/* out: time that was left (0 if disarmed) and the old period */
@@ -413,10 +417,30 @@ enum hrc_event_kind {
 	HRC_EV_CALLOUT = 2,	/* a callout's callback ran with HRC_CA_EVENT */
 	HRC_EV_INTERVAL = 3,	/* a Mach/QNX interval timer expired */
 	HRC_EV_MTCP = 4,	/* an mTCP settimer registration fired; cookie = its id */
+	HRC_EV_CLOCK_SET = 5,	/* CLOCK_REALTIME was set (HRC_IOC_CLOCK_WATCH): expiry_ns is the
+				 * new CLOCK_REALTIME - CLOCK_MONOTONIC offset, fire_ns the
+				 * CLOCK_REALTIME the set was seen at; overruns: earlier sets folded in */
 };
 
 #define HRC_EVF_PERIODIC 0x1	/* the timer is periodic */
 #define HRC_EVF_LOCK_HELD 0x2	/* the callout's lock (or the module-wide one) was held */
+#define HRC_EVF_CANCELED 0x4	/* HRC_TIMER_CANCEL_ON_SET: disarmed because the clock was set;
+				 * expiry_ns is the time it was armed for, fire_ns when it was
+				 * disarmed (both on its clock) */
+
+/*
+ * HRC_IOC_CLOCK_WATCH: tell this file when CLOCK_REALTIME is set (clock_settime, settimeofday,
+ * adjtimex offsets and leap seconds; on a virtual file, HRC_IOC_CLOCK_SET_REALTIME), with
+ * HRC_EV_CLOCK_SET records carrying `cookie`. At most one is queued: an unread one stands for
+ * every set since. HRC_IOC_CLOCK_UNWATCH (struct hrc_callout_id) ends the watch and drops its
+ * unread record; closing the file ends every watch.
+ */
+struct hrc_clock_watch {
+	__u64 cookie;
+	__u32 flags;		/* 0 */
+	__u32 pad;
+	__u64 id;		/* out: the watch's id */
+};
 
 struct hrc_event {
 	__u16 size;		/* sizeof(struct hrc_event) */
@@ -465,6 +489,8 @@ enum {
 	HRC_IOC_CLOCK_ADVANCE = _IOWR(HRC_IOC_MAGIC, 0x71, struct hrc_clock_advance),
 	HRC_IOC_CLOCK_NOW = _IOR(HRC_IOC_MAGIC, 0x72, struct hrc_clock_now),
 	HRC_IOC_CLOCK_SET_REALTIME = _IOWR(HRC_IOC_MAGIC, 0x73, struct hrc_clock_set_realtime),
+	HRC_IOC_CLOCK_WATCH = _IOWR(HRC_IOC_MAGIC, 0x74, struct hrc_clock_watch),
+	HRC_IOC_CLOCK_UNWATCH = _IOW(HRC_IOC_MAGIC, 0x75, struct hrc_callout_id),
 
 	/* Debugging and tests (see above). */
 	HRC_IOC_CHECK = _IOR(HRC_IOC_MAGIC, 0x01, struct hrc_check),

@@ -417,6 +417,22 @@ impl Device {
         Ok(s.step_ns)
     }
 
+    /// Asks for an `HRC_EV_CLOCK_SET` record (carrying `cookie`) whenever `CLOCK_REALTIME` is
+    /// set: the watch's id.
+    pub fn clock_watch(&self, cookie: u64) -> io::Result<u64> {
+        let mut w = sys::hrc_clock_watch {
+            cookie,
+            ..Default::default()
+        };
+        self.ioctl(sys::HRC_IOC_CLOCK_WATCH, &mut w)?;
+        Ok(w.id)
+    }
+
+    /// Ends a watch made by [`Device::clock_watch`].
+    pub fn clock_unwatch(&self, id: u64) -> io::Result<()> {
+        self.callout_call(sys::HRC_IOC_CLOCK_UNWATCH, id).map(drop)
+    }
+
     /// Reads up to `max` records (blocks for the first unless non-blocking).
     pub fn read_events(&self, max: usize) -> io::Result<Vec<Event>> {
         let mut buf: Vec<Event> = vec![Event::default(); max.max(1)];
@@ -653,6 +669,7 @@ pub fn kind_name(kind: u16) -> &'static str {
         sys::HRC_EV_CALLOUT => "callout",
         sys::HRC_EV_INTERVAL => "interval",
         sys::HRC_EV_MTCP => "mtcp",
+        sys::HRC_EV_CLOCK_SET => "clock-set",
         _ => "unknown",
     }
 }
