@@ -25,7 +25,7 @@ impl<B: Backend, X: Executor> Engine<B, X> {
         setup: impl FnOnce(&mut Locked<'_, B, X>, Slot) -> Result,
     ) -> Result<u64> {
         // The object's state is allocated before the lock is taken.
-        let mut obj = Some(KBox::new(Object::new(delivery, clock), flags)?);
+        let mut obj = Some(boxed(Object::new(delivery, clock), flags)?);
         loop {
             {
                 let mut l = self.lock();
@@ -297,27 +297,47 @@ impl<B: Backend, X: Executor> Locked<'_, B, X> {
     }
 }
 
-/// `KBox::pin_init(init, GFP_KERNEL_ACCOUNT)`, except that a memory cgroup at its limit makes
-/// it fail with `ENOMEM` instead of calling the cgroup's OOM killer (`__GFP_RETRY_MAYFAIL`):
-/// a user who fills their cgroup with timers gets an error, not a killed process (issue 23).
-/// The kernel crate's `Flags` has no `__GFP_RETRY_MAYFAIL` in 7.3, so the memory comes from
-/// `kmalloc` itself and is handed to a `KBox`, whose allocator is `kmalloc`'s.
-fn pin_init_may_fail<T>(init: impl PinInit<T>) -> Result<Pin<KBox<T>>> {
+/// Memory for a `T` from `kmalloc` with `GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL`: a memory
+/// cgroup at its limit makes it fail with `ENOMEM` instead of calling the cgroup's OOM killer,
+/// so a user who fills their cgroup with timers gets an error, not a killed process (issue
+/// 23). The kernel crate's `Flags` has no `__GFP_RETRY_MAYFAIL` in 7.3, so the memory comes
+/// from `kmalloc` itself; the callers hand it to a `KBox`, whose allocator is `kmalloc`'s.
+/// Process context (the flags may sleep).
+fn kmalloc_may_fail<T>() -> Result<*mut T> {
     const {
         assert!(core::mem::align_of::<T>() <= bindings::ARCH_KMALLOC_MINALIGN);
         assert!(core::mem::size_of::<T>() > 0);
     }
     let gfp = bindings::GFP_KERNEL_ACCOUNT | (1 << bindings::___GFP_RETRY_MAYFAIL_BIT);
-    // SAFETY: a plain allocation, in process context (the flags may sleep).
+    // SAFETY: a plain allocation; the callers run in process context.
     let p = unsafe { bindings::__kmalloc_noprof(core::mem::size_of::<T>(), gfp) }.cast::<T>();
     if p.is_null() {
         return Err(ENOMEM);
     }
+    Ok(p)
+}
+
+/// `KBox::pin_init(init, GFP_KERNEL_ACCOUNT)` through [`kmalloc_may_fail`].
+fn pin_init_may_fail<T>(init: impl PinInit<T>) -> Result<Pin<KBox<T>>> {
+    let p = kmalloc_may_fail::<T>()?;
     // SAFETY: `p` is valid for writes of a `T` (kmalloc aligns to `ARCH_KMALLOC_MINALIGN`, at
-    // least `T`'s alignment by the assertion above), uninitialised, and never moved: it
-    // becomes the pinned box below.
+    // least `T`'s alignment, as `kmalloc_may_fail` asserts), uninitialised, and never moved:
+    // it becomes the pinned box below.
     unsafe { pin_init::raw_init(p, init) };
     // SAFETY: `p` was allocated by kmalloc, which `KBox`'s allocator (`Kmalloc`) frees, and
     // holds an initialised `T`; the box is pinned at once and never moved from.
     Ok(unsafe { Pin::new_unchecked(KBox::from_raw(p)) })
+}
+
+/// `KBox::new(value, flags)`, through [`kmalloc_may_fail`] when `flags` is a file's
+/// (`GFP_KERNEL_ACCOUNT`).
+fn boxed<T>(value: T, flags: Flags) -> Result<KBox<T>> {
+    if flags != GFP_KERNEL_ACCOUNT {
+        return Ok(KBox::new(value, flags)?);
+    }
+    let p = kmalloc_may_fail::<T>()?;
+    // SAFETY: `p` is valid for writes of a `T` and uninitialised (see `pin_init_may_fail`).
+    unsafe { p.write(value) };
+    // SAFETY: allocated by kmalloc, which `KBox`'s allocator frees, and initialised above.
+    Ok(unsafe { KBox::from_raw(p) })
 }

@@ -394,7 +394,8 @@ fn a_users_files_share_one_quota() -> Result<(), String> {
 /// Issue 23 point 1: a file's memory is charged to its opener's memory cgroup, and a full one
 /// refuses more timers with `ENOMEM`, without an OOM kill: a process in an 8 MiB cgroup arms
 /// timeouts until the first refusal (its slot table outgrows the cgroup well before
-/// `max_timers`), is still alive to see it, and the cgroup counts no OOM kill.
+/// `max_timers`), is still alive to see it, gets `ENOMEM` for interval timers too (an object
+/// each), and the cgroup counts no OOM kill.
 fn a_full_memory_cgroup_gives_enomem() -> Result<(), String> {
     let root = "/sys/fs/cgroup";
     let write = |path: &str, v: &str| {
@@ -440,16 +441,30 @@ fn a_full_memory_cgroup_gives_enomem() -> Result<(), String> {
                 }
             };
             match (errno, armed) {
-                (libc::ENOMEM, a) if a > 0 && a < max_timers => 0,
-                (libc::ENOMEM, _) => 4,
-                _ => 5,
+                (libc::ENOMEM, a) if a > 0 && a < max_timers => {}
+                (libc::ENOMEM, _) => return 4,
+                _ => return 5,
             }
+            // Interval timers (an object each, beside the slot) into the full cgroup: refused
+            // with ENOMEM too, the process alive.
+            for _ in 0..max_timers {
+                if let Err(e) =
+                    d.timer_create(hrcallout::CLOCK_MONOTONIC, sys::HRC_NOTIFY_SI_TIMER, 0)
+                {
+                    return if e.raw_os_error() == Some(libc::ENOMEM) {
+                        0
+                    } else {
+                        6
+                    };
+                }
+            }
+            6
         })?;
         ensure!(
             code == 0,
             "in an 8 MiB memory cgroup: step {code} failed (-1: killed, 2: joining the cgroup, 3: \
              open, 4: ENOMEM, but not between the first timer and max_timers, 5: another error \
-             than ENOMEM)"
+             than ENOMEM, 6: timer_create did not fail with ENOMEM)"
         );
         let events = std::fs::read_to_string(format!("{cg}/memory.events"))
             .map_err(|e| format!("memory.events: {e}"))?;
